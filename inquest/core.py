@@ -1,0 +1,242 @@
+"""The shapes every part of Inquest speaks: incidents, evidence, hypotheses, findings, reports.
+
+Frozen and typed, importing nothing of ours, so agents, the coordinator, renderers and tests can all
+depend on them without depending on each other. All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import Any, Literal
+
+AgentStatus = Literal["ok", "no_data", "error", "timeout"]
+ChangeKind = Literal["deploy", "config", "feature_flag", "migration", "scale", "rollback"]
+CHANGE_KINDS: tuple[str, ...] = ("deploy", "config", "feature_flag", "migration", "scale", "rollback")
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+def utc(value: datetime) -> datetime:
+    """Returns `value` as an aware UTC datetime; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time interval [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", utc(self.start))
+        object.__setattr__(self, "end", utc(self.end))
+        if self.end <= self.start:
+            raise ValueError(f"window ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def minutes(self) -> float:
+        return self.duration.total_seconds() / 60.0
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= utc(at) < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M} UTC"
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    title: str
+    service: str  # the service the alert fired on, not necessarily the cause
+    started_at: datetime
+    window: Window  # where to look for the symptom
+    symptoms: tuple[str, ...] = ()
+    ticket: str | None = None  # e.g. "acme/shop#812" or "OPS-1234"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started_at", utc(self.started_at))
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that changed in production: the usual suspect."""
+
+    id: str
+    at: datetime
+    service: str
+    kind: ChangeKind
+    description: str = ""
+    version: str | None = None
+    commit: str | None = None
+    repository: str | None = None
+    author: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", utc(self.at))
+
+
+@dataclass(frozen=True)
+class ChangeRef:
+    """How a hypothesis names the change it blames."""
+
+    id: str
+    kind: str
+    version: str | None = None
+    commit: str | None = None
+
+    @classmethod
+    def of(cls, change: Change) -> ChangeRef:
+        return cls(id=change.id, kind=change.kind, version=change.version, commit=change.commit)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One observation, reproducible by running `query` against `source`."""
+
+    id: str
+    agent: str
+    source: str  # "telemetry:spans", "telemetry:db_query_stats", "git", ...
+    query: str  # the exact SQL / DSL / git command that produced it
+    summary: str
+    data: Mapping[str, Any] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    summary: str
+    service: str | None
+    confidence: float
+    supports: tuple[str, ...] = ()  # evidence ids
+    contradicts: tuple[str, ...] = ()
+    change: ChangeRef | None = None
+    query: str | None = None  # a suspected database statement, when the cause is one
+    fault: str | None = None  # what kind of fault: "n_plus_one", "slow_query", "bad_deploy", ...
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be within 0..1, got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one specialist agent came back with. A failure is a Finding too, never an exception."""
+
+    agent: str
+    status: AgentStatus
+    evidence: tuple[Evidence, ...] = ()
+    hypotheses: tuple[Hypothesis, ...] = ()
+    duration_ms: int = 0
+    facts: Mapping[str, Any] = field(default_factory=_empty)  # structured by-products: call graph, impact, onset
+    error: str | None = None  # why, when status is error or timeout
+
+
+@dataclass(frozen=True)
+class AgentProgress:
+    """A state change of one agent during the fan-out, for live views."""
+
+    agent: str
+    state: Literal["queued", "running", "ok", "no_data", "error", "timeout"]
+    duration_ms: int = 0
+    headline: str = ""  # the agent's strongest hypothesis or its error, once done
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the coordinator told the agents to look."""
+
+    window: Window  # the incident window
+    baseline: Window  # a fault-free window of comparison, before the incident
+    lookback: Window  # where suspect changes may lie
+
+
+@dataclass(frozen=True)
+class RankedHypothesis:
+    rank: int
+    summary: str
+    service: str | None
+    confidence: float
+    evidence: tuple[str, ...]
+    contradicting: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()  # which independent agents corroborate it
+    change: ChangeRef | None = None
+    query: str | None = None
+    fault: str | None = None
+    reasons: tuple[str, ...] = ()  # why it ranks where it does (for runners-up: why it lost)
+    mitigation: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    agent: str
+    status: AgentStatus
+    duration_ms: int
+    evidence_count: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Impact:
+    requests: int = 0  # entry-point requests in the incident window
+    failed_requests: int = 0
+    slow_requests: int = 0
+    users: int = 0  # distinct users with at least one failed request
+    tenants: int = 0
+    endpoints: tuple[Mapping[str, Any], ...] = ()  # [{"endpoint", "requests", "failed", "error_rate"}]
+    error_rate: float = 0.0
+    baseline_error_rate: float = 0.0
+    error_budget_burn: float = 0.0  # multiple of the SLO's allowed error rate
+    onset: datetime | None = None
+    peak: datetime | None = None
+    peak_error_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    ungrounded_claims: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    incident: Incident
+    scope: Scope
+    hypotheses: tuple[RankedHypothesis, ...]
+    evidence: tuple[Evidence, ...]
+    agents: tuple[AgentRun, ...]
+    impact: Impact
+    started_at: datetime
+    duration_ms: int
+    mode: str = "deterministic"
+    usage: Usage = field(default_factory=Usage)
+    notes: tuple[str, ...] = ()
+    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # per agent
+
+    @property
+    def root_cause(self) -> RankedHypothesis | None:
+        """The top hypothesis, when it is confident enough to act on."""
+        if self.hypotheses and self.hypotheses[0].confidence >= ROOT_CAUSE_CONFIDENCE:
+            return self.hypotheses[0]
+        return None
+
+    def evidence_by_id(self) -> dict[str, Evidence]:
+        return {e.id: e for e in self.evidence}
+
+
+# Below this a top hypothesis is a lead, not a root cause: the exit code and the headline say so.
+ROOT_CAUSE_CONFIDENCE = 0.5

@@ -1,0 +1,159 @@
+"""The embedded store's tables and how data gets into them.
+
+Columns carry OpenTelemetry field names (`service.name`, `http.route`, `db.statement`, ...) so a query
+written against this store reads like one written against any OTel-shaped backend. Timestamps are
+naive TIMESTAMPs holding UTC. Writing happens only here, through `StoreWriter`; investigations open the
+file read-only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from inquest.errors import BackendError
+
+# table -> ((column, type), ...). Order matters: rows handed to StoreWriter.load follow it.
+TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "spans": (
+        ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"), ("parent_span_id", "VARCHAR"),
+        ("service.name", "VARCHAR"), ("host.name", "VARCHAR"), ("name", "VARCHAR"), ("kind", "VARCHAR"),
+        ("start_time", "TIMESTAMP"), ("end_time", "TIMESTAMP"), ("duration_ms", "DOUBLE"),
+        ("status_code", "VARCHAR"), ("status_message", "VARCHAR"),
+        ("http.request.method", "VARCHAR"), ("http.route", "VARCHAR"), ("http.response.status_code", "INTEGER"),
+        ("peer.service", "VARCHAR"), ("db.system", "VARCHAR"), ("db.statement", "VARCHAR"),
+        ("enduser.id", "VARCHAR"), ("tenant.id", "VARCHAR"), ("attributes", "JSON"),
+    ),
+    "logs": (
+        ("timestamp", "TIMESTAMP"), ("trace_id", "VARCHAR"), ("span_id", "VARCHAR"),
+        ("severity_text", "VARCHAR"), ("severity_number", "INTEGER"),
+        ("service.name", "VARCHAR"), ("host.name", "VARCHAR"), ("body", "VARCHAR"), ("attributes", "JSON"),
+    ),
+    "metrics": (
+        ("timestamp", "TIMESTAMP"), ("service.name", "VARCHAR"), ("host.name", "VARCHAR"),
+        ("name", "VARCHAR"), ("value", "DOUBLE"), ("unit", "VARCHAR"), ("attributes", "JSON"),
+    ),
+    "changes": (
+        ("id", "VARCHAR"), ("timestamp", "TIMESTAMP"), ("service.name", "VARCHAR"), ("kind", "VARCHAR"),
+        ("version", "VARCHAR"), ("commit", "VARCHAR"), ("repository", "VARCHAR"), ("author", "VARCHAR"),
+        ("description", "VARCHAR"),
+    ),
+    "db_query_stats": (
+        ("timestamp", "TIMESTAMP"), ("service.name", "VARCHAR"), ("db.system", "VARCHAR"),
+        ("db.statement", "VARCHAR"), ("calls", "BIGINT"), ("total_time_ms", "DOUBLE"), ("rows", "BIGINT"),
+        ("lock_wait_ms", "DOUBLE"),
+    ),
+    "incidents": (
+        ("id", "VARCHAR"), ("title", "VARCHAR"), ("service.name", "VARCHAR"), ("started_at", "TIMESTAMP"),
+        ("window_start", "TIMESTAMP"), ("window_end", "TIMESTAMP"), ("symptoms", "JSON"), ("ticket", "VARCHAR"),
+    ),
+}
+
+# Derived when a load finishes: exclusive ("self") time of every span.
+DERIVED_SPAN_COLUMNS = (("self_ms", "DOUBLE"),)
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in TABLES.items():
+        extra = DERIVED_SPAN_COLUMNS if table == "spans" else ()
+        cols = ", ".join(f"{quote(name)} {kind}" for name, kind in (*columns, *extra))
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+class StoreWriter:
+    """Bulk-loads rows into a store file. Rows go through a CSV file and DuckDB's COPY, which is two
+    orders of magnitude faster than row-by-row inserts from Python."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(self.path))
+        create_schema(self.con)
+
+    def load(self, table: str, rows: Iterable[Sequence[Any]]) -> int:
+        if table not in TABLES:
+            raise BackendError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+        columns = TABLES[table]
+        count = 0
+        with tempfile.NamedTemporaryFile("w", newline="", suffix=".csv", delete=True) as tmp:
+            out = csv.writer(tmp)
+            for row in rows:
+                if len(row) != len(columns):
+                    raise BackendError(f"{table}: row {count + 1} has {len(row)} values, expected {len(columns)}")
+                out.writerow([_cell(v) for v in row])
+                count += 1
+            tmp.flush()
+            if count:
+                names = ", ".join(quote(name) for name, _ in columns)
+                types = ", ".join(f"{quote(name)}: '{kind}'" for name, kind in columns)
+                self.con.execute(
+                    f"INSERT INTO {table} ({names}) SELECT * FROM read_csv(?, header=false, "
+                    f"columns={{{types}}}, nullstr='', quote='\"', escape='\"')",
+                    [tmp.name],
+                )
+        return count
+
+    def finish(self) -> None:
+        """Derives exclusive time and orders spans by time so windowed scans skip most row groups."""
+        self.con.execute(SELF_TIME_SQL)
+        self.con.execute("CREATE OR REPLACE TABLE spans AS SELECT * FROM spans ORDER BY start_time")
+        self.con.execute("CREATE OR REPLACE TABLE logs AS SELECT * FROM logs ORDER BY timestamp")
+        self.con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# Self time = duration minus the union (not the sum) of child intervals clipped to the parent, so
+# concurrent children are not double-counted. Gaps-and-islands merges overlapping child intervals.
+SELF_TIME_SQL = """
+UPDATE spans SET self_ms = spans.duration_ms - coalesce(covered.ms, 0)
+FROM (
+  WITH child AS (
+    SELECT p.trace_id, p.span_id AS pid,
+           greatest(c.start_time, p.start_time) AS s, least(c.end_time, p.end_time) AS e
+    FROM spans c JOIN spans p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+    WHERE c.end_time > p.start_time AND c.start_time < p.end_time
+  ), ordered AS (
+    SELECT *, max(e) OVER (PARTITION BY trace_id, pid ORDER BY s, e
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+    FROM child
+  ), grouped AS (
+    SELECT *, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)
+                OVER (PARTITION BY trace_id, pid ORDER BY s, e) AS island
+    FROM ordered
+  ), islands AS (
+    SELECT trace_id, pid, min(s) AS s, max(e) AS e FROM grouped GROUP BY trace_id, pid, island
+  )
+  SELECT trace_id, pid, sum(date_diff('microsecond', s, e)) / 1000.0 AS ms FROM islands GROUP BY trace_id, pid
+) AS covered
+WHERE spans.trace_id = covered.trace_id AND spans.span_id = covered.pid;
+UPDATE spans SET self_ms = duration_ms WHERE self_ms IS NULL;
+"""

@@ -1,0 +1,236 @@
+"""The embedded telemetry backend: the protocol's questions as DuckDB SQL over one local file.
+
+Each question is one SQL statement with its values written in as literals, so the text stored as
+evidence is exactly what ran and can be pasted into `duckdb <file>` to reproduce it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from inquest.core import Change, Incident, Window, utc
+from inquest.errors import BackendError
+from inquest.tools.telemetry import Changes, Table
+
+# Ids, hex, numbers and quoted values become placeholders so that lines differing only in them
+# count as one template.
+_TEMPLATE_SQL = (
+    "regexp_replace(regexp_replace(regexp_replace(body, "
+    "'[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,}|\\b[0-9a-fA-F]{12,}\\b', '<id>', 'g'), "
+    "'\\b\\d+(\\.\\d+)?', '<n>', 'g'), '''[^'']*''|\"[^\"]*\"', '<str>', 'g')"
+)
+
+
+def literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{utc(value).replace(tzinfo=None).isoformat(sep=' ')}'"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(literal(v) for v in value) + ")"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _between(column: str, window: Window) -> str:
+    return f"{column} >= {literal(window.start)} AND {column} < {literal(window.end)}"
+
+
+def _service_filter(service: str | None, column: str = '"service.name"') -> str:
+    return "" if service is None else f" AND {column} = {literal(service)}"
+
+
+class EmbeddedStore:
+    name = "embedded"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BackendError(f"embedded store {self.path} does not exist")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error as exc:
+            raise BackendError(f"cannot open embedded store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _ask(self, question: str, sql: str) -> Table:
+        # A cursor per question: agents ask from their own threads, and DuckDB runs them in parallel.
+        cursor = self._con.cursor()
+        try:
+            result = cursor.execute(sql)
+            columns = tuple(d[0] for d in result.description)
+            rows = tuple(result.fetchall())
+        except duckdb.Error as exc:
+            raise BackendError(f"embedded store: {question} failed: {exc}") from exc
+        finally:
+            cursor.close()
+        return Table(question=question, query=" ".join(sql.split()), columns=columns, rows=rows)
+
+    # -- incidents and changes -------------------------------------------------------------------
+
+    def incidents(self) -> list[Incident]:
+        table = self._ask("incidents", 'SELECT id, title, "service.name", started_at, window_start, window_end, '
+                          "symptoms, ticket FROM incidents ORDER BY started_at DESC, id")
+        return [
+            Incident(id=r[0], title=r[1], service=r[2], started_at=r[3], window=Window(r[4], r[5]),
+                     symptoms=tuple(json.loads(r[6]) if r[6] else ()), ticket=r[7])
+            for r in table.rows
+        ]
+
+    def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
+        where = _between("timestamp", window)
+        if services:
+            where += f' AND "service.name" IN {literal(tuple(services))}'
+        table = self._ask("changes", 'SELECT id, timestamp, "service.name", kind, description, version, commit, '
+                          f"repository, author FROM changes WHERE {where} ORDER BY timestamp, id")
+        items = tuple(
+            Change(id=r[0], at=r[1], service=r[2], kind=r[3], description=r[4] or "", version=r[5],
+                   commit=r[6], repository=r[7], author=r[8])
+            for r in table.rows
+        )
+        return Changes(query=table.query, items=items)
+
+    def previous_version(self, service: str, before: Change) -> str | None:
+        table = self._ask("previous_version",
+                          f'SELECT version FROM changes WHERE "service.name" = {literal(service)} '
+                          f"AND kind IN ('deploy', 'rollback') AND version IS NOT NULL "
+                          f"AND timestamp < {literal(before.at)} ORDER BY timestamp DESC LIMIT 1")
+        return table.rows[0][0] if table.rows else None
+
+    # -- spans -------------------------------------------------------------------------------------
+
+    def services(self, window: Window) -> Table:
+        return self._ask("services", f"""
+            SELECT service, sum(spans) AS spans, sum(logs) AS logs FROM (
+              SELECT "service.name" AS service, count(*) AS spans, 0 AS logs FROM spans
+              WHERE {_between('start_time', window)} GROUP BY 1
+              UNION ALL
+              SELECT "service.name", 0, count(*) FROM logs WHERE {_between('timestamp', window)} GROUP BY 1
+            ) GROUP BY service ORDER BY service""")
+
+    def span_stats(self, window: Window, service: str | None = None) -> Table:
+        return self._ask("span_stats", f"""
+            SELECT "service.name" AS service, name AS operation, kind,
+                   count(*) AS requests,
+                   count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+                   round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms,
+                   round(avg(self_ms), 2) AS mean_self_ms,
+                   round(sum(self_ms), 1) AS total_self_ms
+            FROM spans WHERE {_between('start_time', window)}{_service_filter(service)}
+            GROUP BY 1, 2, 3 ORDER BY total_self_ms DESC""")
+
+    def error_origins(self, window: Window) -> Table:
+        return self._ask("error_origins", f"""
+            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)}),
+            failing_parents AS (
+              SELECT DISTINCT trace_id, parent_span_id AS span_id FROM w
+              WHERE status_code = 'ERROR' AND parent_span_id IS NOT NULL)
+            SELECT w."service.name" AS service, w.name AS operation, count(*) AS origins,
+                   mode(w.status_message) AS message
+            FROM w ANTI JOIN failing_parents f ON w.trace_id = f.trace_id AND w.span_id = f.span_id
+            WHERE w.status_code = 'ERROR'
+            GROUP BY 1, 2 ORDER BY origins DESC LIMIT 50""")
+
+    def call_graph(self, window: Window) -> Table:
+        return self._ask("call_graph", f"""
+            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)})
+            SELECT p."service.name" AS caller, c."service.name" AS callee, count(*) AS calls,
+                   count(*) FILTER (WHERE c.status_code = 'ERROR') AS errors,
+                   round(quantile_cont(p.duration_ms, 0.95), 2) AS p95_ms
+            FROM w c JOIN w p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+            WHERE c."service.name" <> p."service.name"
+            GROUP BY 1, 2
+            UNION ALL
+            SELECT "service.name", "peer.service", count(*), count(*) FILTER (WHERE status_code = 'ERROR'),
+                   round(quantile_cont(duration_ms, 0.95), 2)
+            FROM w WHERE kind = 'CLIENT' AND "peer.service" IS NOT NULL AND "db.system" IS NULL
+              AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = w.trace_id AND s.parent_span_id = w.span_id)
+            GROUP BY 1, 2
+            ORDER BY calls DESC""")
+
+    # -- database ----------------------------------------------------------------------------------
+
+    def db_statements(self, window: Window, service: str | None = None) -> Table:
+        return self._ask("db_statements", f"""
+            SELECT "service.name" AS service, "db.statement" AS statement, count(*) AS calls,
+                   count(DISTINCT trace_id) AS traces,
+                   round(count(*) / count(DISTINCT trace_id), 2) AS calls_per_trace,
+                   round(avg(duration_ms), 2) AS mean_ms,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms,
+                   count(*) FILTER (WHERE status_code = 'ERROR') AS errors
+            FROM spans WHERE {_between('start_time', window)} AND "db.statement" IS NOT NULL
+              {_service_filter(service)}
+            GROUP BY 1, 2 ORDER BY sum(duration_ms) DESC LIMIT 100""")
+
+    def db_query_stats(self, window: Window, service: str | None = None) -> Table:
+        return self._ask("db_query_stats", f"""
+            SELECT "service.name" AS service, "db.statement" AS statement, sum(calls) AS calls,
+                   round(sum(total_time_ms) / nullif(sum(calls), 0), 2) AS mean_ms,
+                   round(sum(rows) / nullif(sum(calls), 0), 2) AS rows_per_call,
+                   round(sum(lock_wait_ms), 1) AS lock_wait_ms
+            FROM db_query_stats WHERE {_between('timestamp', window)}{_service_filter(service)}
+            GROUP BY 1, 2 ORDER BY sum(total_time_ms) DESC LIMIT 100""")
+
+    # -- metrics and logs --------------------------------------------------------------------------
+
+    def metric_summary(self, window: Window, names: Sequence[str], service: str | None = None) -> Table:
+        return self._ask("metric_summary", f"""
+            SELECT "service.name" AS service, "host.name" AS host, name,
+                   round(avg(value), 3) AS mean, round(max(value), 3) AS max,
+                   round(arg_max(value, timestamp), 3) AS last, count(*) AS points
+            FROM metrics WHERE {_between('timestamp', window)} AND name IN {literal(tuple(names))}
+              {_service_filter(service)}
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
+
+    def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
+                      limit: int = 50) -> Table:
+        return self._ask("log_templates", f"""
+            SELECT "service.name" AS service, max(severity_text) AS severity, {_TEMPLATE_SQL} AS template,
+                   count(*) AS count, min(body) AS example
+            FROM logs WHERE {_between('timestamp', window)} AND severity_number >= {int(min_severity)}
+              {_service_filter(service)}
+            GROUP BY 1, 3 ORDER BY count DESC LIMIT {int(limit)}""")
+
+    # -- the customer's view: root spans of the entry service --------------------------------------
+
+    def entry_summary(self, window: Window, service: str, slow_ms: float) -> Table:
+        return self._ask("entry_summary", f"""
+            SELECT count(*) AS requests,
+                   count(*) FILTER (WHERE status_code = 'ERROR') AS failed,
+                   count(*) FILTER (WHERE duration_ms > {float(slow_ms)}) AS slow,
+                   count(DISTINCT "enduser.id") AS users,
+                   count(DISTINCT "tenant.id") AS tenants,
+                   count(DISTINCT "enduser.id") FILTER (WHERE status_code = 'ERROR') AS failed_users,
+                   count(DISTINCT "tenant.id") FILTER (WHERE status_code = 'ERROR') AS failed_tenants
+            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+              AND "service.name" = {literal(service)}""")
+
+    def entry_endpoints(self, window: Window, service: str) -> Table:
+        return self._ask("entry_endpoints", f"""
+            SELECT coalesce("http.request.method" || ' ' || "http.route", name) AS endpoint,
+                   count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS failed,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
+            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+              AND "service.name" = {literal(service)}
+            GROUP BY 1 ORDER BY failed DESC, requests DESC LIMIT 20""")
+
+    def entry_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
+        return self._ask("entry_timeline", f"""
+            SELECT time_bucket(INTERVAL '{int(bucket_seconds)} seconds', start_time) AS bucket,
+                   count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS failed,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
+            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+              AND "service.name" = {literal(service)}
+            GROUP BY 1 ORDER BY 1""")

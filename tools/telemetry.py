@@ -1,0 +1,110 @@
+"""The telemetry backend protocol: the questions specialist agents ask of production data.
+
+Every question is answered inside the store (grouped, counted, percentiled there) and comes back as a
+small `Table` carrying the exact query that produced it, so a piece of evidence can always be reproduced
+by pasting its query into the store's own console. The embedded DuckDB store implements this today; an
+Elasticsearch backend implements the same questions with aggregations.
+
+The protocol has no method that writes: an investigation is read-only by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from inquest.core import Change, Incident, Window
+
+
+@dataclass(frozen=True)
+class Table:
+    """A compact answer: named columns, a bounded number of rows, and the query that reproduces it."""
+
+    question: str
+    query: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass(frozen=True)
+class Changes:
+    query: str
+    items: tuple[Change, ...]
+
+
+@runtime_checkable
+class TelemetryBackend(Protocol):
+    """What an agent may ask. Windows are half-open [start, end); durations are milliseconds."""
+
+    name: str
+
+    def incidents(self) -> Sequence[Incident]:
+        """Known incidents, most recent first."""
+        ...
+
+    def services(self, window: Window) -> Table:
+        """service, spans, logs: which services reported anything in the window."""
+        ...
+
+    def span_stats(self, window: Window, service: str | None = None) -> Table:
+        """Per service, operation and span kind: requests, errors, p50_ms, p95_ms, mean_self_ms,
+        total_self_ms (self = exclusive time: duration minus the union of child intervals)."""
+        ...
+
+    def error_origins(self, window: Window) -> Table:
+        """Per service and operation: failed spans none of whose children failed (where errors start,
+        not where they propagate), with the most common status message."""
+        ...
+
+    def call_graph(self, window: Window) -> Table:
+        """Edges caller -> callee derived from parent/child spans across services, plus client spans to
+        uninstrumented peers (peer.service): calls, errors, p95_ms of the client side."""
+        ...
+
+    def db_statements(self, window: Window, service: str | None = None) -> Table:
+        """Per service and normalised statement, from database client spans: calls, traces,
+        calls_per_trace, mean_ms, p95_ms."""
+        ...
+
+    def db_query_stats(self, window: Window, service: str | None = None) -> Table:
+        """Per service and statement, from the database's own statistics (pg_stat_statements style):
+        calls, mean_ms, rows_per_call, lock_wait_ms."""
+        ...
+
+    def metric_summary(self, window: Window, names: Sequence[str], service: str | None = None) -> Table:
+        """Per service, host and metric name: mean, max, last value."""
+        ...
+
+    def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
+                      limit: int = 50) -> Table:
+        """Per service, severity and template (the message with ids and numbers masked): count and one
+        example. Severity numbers are OpenTelemetry's (13 = WARN, 17 = ERROR)."""
+        ...
+
+    def entry_summary(self, window: Window, service: str, slow_ms: float) -> Table:
+        """One row for the root (entry) spans of `service`: requests, failed, slow, users, tenants,
+        failed_users, failed_tenants."""
+        ...
+
+    def entry_endpoints(self, window: Window, service: str) -> Table:
+        """Per endpoint (http.route, else span name) of the entry service: requests, failed, p95_ms."""
+        ...
+
+    def entry_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
+        """Per time bucket of the entry service's root spans: bucket, requests, failed, p95_ms."""
+        ...
+
+    def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
+        """Deploys, config changes, flags, migrations, scaling and rollbacks in the window, oldest first."""
+        ...
+
+    def previous_version(self, service: str, before: Change) -> str | None:
+        """The version the service ran before `before`: what a rollback would return to."""
+        ...
