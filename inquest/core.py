@@ -52,7 +52,8 @@ class Window:
         return self.start <= utc(at) < self.end
 
     def __str__(self) -> str:
-        return f"{self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M} UTC"
+        end = f"{self.end:%H:%M}" if self.end.date() == self.start.date() else f"{self.end:%Y-%m-%d %H:%M}"
+        return f"{self.start:%Y-%m-%d %H:%M}–{end} UTC"
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ class Scope:
     window: Window  # the incident window
     baseline: Window  # a fault-free window of comparison, before the incident
     lookback: Window  # where suspect changes may lie
+    onset: datetime | None = None  # when the symptom began at the alerting service, if triage saw it
+    entry_service: str | None = None  # where customers' requests enter (root spans)
 
 
 @dataclass(frozen=True)

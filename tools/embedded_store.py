@@ -121,7 +121,8 @@ class EmbeddedStore:
 
     def span_stats(self, window: Window, service: str | None = None) -> Table:
         return self._ask("span_stats", f"""
-            SELECT "service.name" AS service, name AS operation, kind,
+            SELECT "service.name" AS service, name AS operation, kind, "peer.service" AS peer,
+                   "db.system" IS NOT NULL AS is_db,
                    count(*) AS requests,
                    count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                    round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
@@ -129,7 +130,7 @@ class EmbeddedStore:
                    round(avg(self_ms), 2) AS mean_self_ms,
                    round(sum(self_ms), 1) AS total_self_ms
             FROM spans WHERE {_between('start_time', window)}{_service_filter(service)}
-            GROUP BY 1, 2, 3 ORDER BY total_self_ms DESC""")
+            GROUP BY 1, 2, 3, 4, 5 ORDER BY total_self_ms DESC""")
 
     def error_origins(self, window: Window) -> Table:
         return self._ask("error_origins", f"""
@@ -137,11 +138,11 @@ class EmbeddedStore:
             failing_parents AS (
               SELECT DISTINCT trace_id, parent_span_id AS span_id FROM w
               WHERE status_code = 'ERROR' AND parent_span_id IS NOT NULL)
-            SELECT w."service.name" AS service, w.name AS operation, count(*) AS origins,
-                   mode(w.status_message) AS message
+            SELECT w."service.name" AS service, w.name AS operation, w.kind, w."peer.service" AS peer,
+                   count(*) AS origins, mode(w.status_message) AS message
             FROM w ANTI JOIN failing_parents f ON w.trace_id = f.trace_id AND w.span_id = f.span_id
             WHERE w.status_code = 'ERROR'
-            GROUP BY 1, 2 ORDER BY origins DESC LIMIT 50""")
+            GROUP BY 1, 2, 3, 4 ORDER BY origins DESC LIMIT 50""")
 
     def call_graph(self, window: Window) -> Table:
         return self._ask("call_graph", f"""
@@ -204,6 +205,21 @@ class EmbeddedStore:
             GROUP BY 1, 3 ORDER BY count DESC LIMIT {int(limit)}""")
 
     # -- the customer's view: root spans of the entry service --------------------------------------
+
+    def entry_services(self, window: Window) -> Table:
+        return self._ask("entry_services", f"""
+            SELECT "service.name" AS service, count(*) AS requests FROM spans
+            WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+            GROUP BY 1 ORDER BY requests DESC""")
+
+    def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
+        return self._ask("service_timeline", f"""
+            SELECT time_bucket(INTERVAL '{int(bucket_seconds)} seconds', start_time) AS bucket,
+                   count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
+            FROM spans WHERE {_between('start_time', window)} AND kind = 'SERVER'
+              AND "service.name" = {literal(service)}
+            GROUP BY 1 ORDER BY 1""")
 
     def entry_summary(self, window: Window, service: str, slow_ms: float) -> Table:
         return self._ask("entry_summary", f"""

@@ -54,12 +54,12 @@ class TelemetryBackend(Protocol):
         ...
 
     def span_stats(self, window: Window, service: str | None = None) -> Table:
-        """Per service, operation and span kind: requests, errors, p50_ms, p95_ms, mean_self_ms,
+        """Per service, operation, span kind, peer and is_db: requests, errors, p50_ms, p95_ms, mean_self_ms,
         total_self_ms (self = exclusive time: duration minus the union of child intervals)."""
         ...
 
     def error_origins(self, window: Window) -> Table:
-        """Per service and operation: failed spans none of whose children failed (where errors start,
+        """Per service, operation, kind and peer: failed spans none of whose children failed (where errors start,
         not where they propagate), with the most common status message."""
         ...
 
@@ -86,6 +86,14 @@ class TelemetryBackend(Protocol):
                       limit: int = 50) -> Table:
         """Per service, severity and template (the message with ids and numbers masked): count and one
         example. Severity numbers are OpenTelemetry's (13 = WARN, 17 = ERROR)."""
+        ...
+
+    def entry_services(self, window: Window) -> Table:
+        """service, requests: services with root spans (where requests enter), busiest first."""
+        ...
+
+    def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
+        """Per time bucket of the service's SERVER spans: bucket, requests, errors, p95_ms."""
         ...
 
     def entry_summary(self, window: Window, service: str, slow_ms: float) -> Table:

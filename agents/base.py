@@ -1,0 +1,81 @@
+"""What every specialist agent is, what it is handed, and how it records evidence.
+
+Agents are plain synchronous objects: the backends they query (DuckDB, the Elasticsearch client) block,
+and the coordinator runs each agent in its own thread, where DuckDB releases the GIL while it works.
+An agent never catches its own failures: the fan-out turns an exception into a Finding with a status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from inquest.config import Config
+from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
+from inquest.tools.git_history import CodeHistory
+from inquest.tools.telemetry import Changes, Table, TelemetryBackend
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything an agent may use, handed in: no globals."""
+
+    backend: TelemetryBackend
+    code: CodeHistory
+    config: Config
+
+
+class Agent(Protocol):
+    name: str
+
+    def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding: ...
+
+
+REGISTRY: dict[str, Callable[[], Agent]] = {}
+
+
+def register(name: str) -> Callable[[type], type]:
+    """Class decorator: makes an agent constructible by name (from config and from replayed runs)."""
+
+    def decorate(cls: type) -> type:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+class Notebook:
+    """Collects one agent's evidence and hypotheses, giving evidence stable ids (`db-1`, `db-2`, ...)."""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.evidence: list[Evidence] = []
+        self.hypotheses: list[Hypothesis] = []
+        self.facts: dict[str, Any] = {}
+        self._started = time.perf_counter()
+
+    def record(self, source: str, query: str | Table | Changes, summary: str,
+               data: Mapping[str, Any] | None = None) -> str:
+        text = query if isinstance(query, str) else query.query
+        evidence_id = f"{self.agent}-{len(self.evidence) + 1}"
+        self.evidence.append(Evidence(id=evidence_id, agent=self.agent, source=source, query=text,
+                                      summary=summary, data=dict(data or {})))
+        return evidence_id
+
+    def suspect(self, summary: str, service: str | None, confidence: float, supports: list[str] | tuple[str, ...],
+                contradicts: list[str] | tuple[str, ...] = (), change: ChangeRef | None = None,
+                query: str | None = None, fault: str | None = None) -> None:
+        self.hypotheses.append(Hypothesis(
+            summary=summary, service=service, confidence=round(min(max(confidence, 0.0), 1.0), 3),
+            supports=tuple(supports), contradicts=tuple(contradicts), change=change, query=query, fault=fault,
+        ))
+
+    def finding(self, status: str = "ok") -> Finding:
+        return Finding(
+            agent=self.agent, status=status,  # type: ignore[arg-type]
+            evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
+            duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts),
+        )

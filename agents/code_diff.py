@@ -1,0 +1,86 @@
+"""The code-diff specialist: opens the commits behind recent changes and names the hunks that can explain
+the symptom, linking them to the statements the database actually ran in the incident window."""
+
+from __future__ import annotations
+
+from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.diff_rules import Risk, classify
+from inquest.agents.sql_text import normalize
+from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.errors import CodeHistoryError
+from inquest.tools.git_history import CommitDiff
+from inquest.tools.telemetry import Table
+
+
+@register("code_diff")
+class CodeDiffAgent:
+    name = "code_diff"
+
+    def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
+        book = Notebook(self.name)
+        changes = [c for c in deps.backend.changes(scope.lookback).items if c.commit]
+        if not changes:
+            book.record("changes", f"changes between {scope.lookback} with a commit", "no changes with a commit to read")
+            return book.finding("no_data")
+        statements: dict[str, tuple[Table, Table]] = {}
+        unread = 0
+        for change in changes:
+            try:
+                diff = deps.code.commit_diff(change.service, change.commit or "")
+            except CodeHistoryError as exc:
+                unread += 1
+                book.record("git", f"git show {change.commit}", f"could not read {change.commit} for "
+                            f"{change.id}: {exc}", {"change": change.id})
+                continue
+            if change.service not in statements:
+                statements[change.service] = (deps.backend.db_statements(scope.window, change.service),
+                                              deps.backend.db_statements(scope.baseline, change.service))
+            self._judge(book, change, diff, *statements[change.service])
+        return book.finding("error" if unread == len(changes) else "ok")
+
+    def _judge(self, book: Notebook, change: Change, diff: CommitDiff, now: Table, before: Table) -> None:
+        risks = [risk for hunk in diff.hunks for risk in classify(hunk)]
+        first_line = diff.message.splitlines()[0] if diff.message else ""
+        head = f"commit {diff.sha[:7]} ({change.service} {change.version or change.id}: \"{first_line}\")"
+        if not risks:
+            evidence = book.record("git", diff.command, f"{head} touches only {', '.join(diff.files[:4])}: "
+                                   "nothing in it bears on queries, loops, timeouts, pools, retries or flags",
+                                   {"change": change.id, "files": list(diff.files)})
+            book.suspect(f"{head} changes nothing that could explain the symptom", change.service, 0.05,
+                         supports=(), contradicts=[evidence], change=ChangeRef.of(change), fault="code_change")
+            return
+        supports = [book.record("git", diff.command, f"{head}: {r.path} ({r.context or 'module'}) {r.explanation}",
+                                {"change": change.id, "risk": r.kind, "path": r.path, "statements": list(r.statements)})
+                    for r in risks]
+        linked, query = self._link(book, risks, now, before, head)
+        supports.extend(linked)
+        kinds = sorted({r.kind for r in risks})
+        confidence = 0.3 + 0.15 * min(len(kinds), 2) + (0.3 if linked else 0.0)
+        fault = "n_plus_one" if "query_in_loop" in kinds else kinds[0]
+        book.suspect(f"{head} {risks[0].explanation}" + (" — and that query is what the database ran more of"
+                                                          if linked else ""),
+                     change.service, confidence, supports=supports, change=ChangeRef.of(change), query=query,
+                     fault=fault)
+
+    def _link(self, book: Notebook, risks: list[Risk], now: Table, before: Table, head: str) -> tuple[list[str], str | None]:
+        """Ties statements the diff added to statements the database ran in the incident window."""
+        ran_now = {normalize(r["statement"]): r for r in now.records()}
+        ran_before = {normalize(r["statement"]): r for r in before.records()}
+        linked, query = [], None
+        for statement in dict.fromkeys(s for r in risks for s in r.statements):
+            hit = ran_now.get(normalize(statement))
+            if not hit:
+                continue
+            old = ran_before.get(normalize(statement))
+            if old is not None and hit["calls_per_trace"] < 2 * old["calls_per_trace"] and \
+                    hit["mean_ms"] < 3 * old["mean_ms"]:
+                continue  # it ran as before: the diff touched it, but the database did not notice
+            then = "never in the baseline" if old is None else \
+                f"{old['calls_per_trace']} per request, {old['mean_ms']} ms in the baseline"
+            linked.append(book.record(
+                "telemetry:spans", now,
+                f"the query {head} adds, `{hit['statement']}`, ran {hit['calls']} times in the incident window "
+                f"({hit['calls_per_trace']} per request, {hit['mean_ms']} ms each) — {then}",
+                {"statement": hit["statement"], "now": hit, "baseline": old, "baseline_query": before.query}))
+            query = query or hit["statement"]
+        return linked, query

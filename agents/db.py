@@ -1,0 +1,140 @@
+"""The database specialist: regressed and new queries, N+1 patterns, pool exhaustion and lock waits.
+
+Statements are compared across windows by their normalised text (placeholders, literals and optimizer
+hints removed), so a statement whose hint was dropped is recognised as the same statement, slower.
+N+1 shows as calls per request jumping while each call stays cheap; pool exhaustion as connections in
+use pinned at the maximum with waiters queueing; lock trouble as lock-wait time growing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.baseline import shift
+from inquest.agents.sql_text import hints, normalize
+from inquest.core import Finding, Incident, Scope
+from inquest.tools.telemetry import Table
+
+POOL_METRICS = ("db.client.connection.count", "db.client.connection.max",
+                "db.client.connection.pending_requests", "db.client.connection.timeouts",
+                "db.client.connection.wait_time")
+N_PLUS_ONE_CALLS_PER_REQUEST = 3.0
+MIN_CALLS = 20  # fewer calls than this in a window say nothing about a statement's timing
+
+
+@register("db")
+class DatabaseAgent:
+    name = "db"
+
+    def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
+        book = Notebook(self.name)
+        backend = deps.backend
+        now, before = backend.db_statements(scope.window), backend.db_statements(scope.baseline)
+        pool_now = backend.metric_summary(scope.window, POOL_METRICS)
+        pool_before = backend.metric_summary(scope.baseline, POOL_METRICS)
+        locks_now, locks_before = backend.db_query_stats(scope.window), backend.db_query_stats(scope.baseline)
+        if not (now.rows or pool_now.rows or locks_now.rows):
+            book.record("telemetry:spans", now, "no database telemetry in the incident window")
+            return book.finding("no_data")
+
+        found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # service -> fault -> ids
+        suspect_query: dict[str, str] = {}
+        for fault, service, statement, evidence_id in _statement_changes(book, now, before, scope):
+            found[service][fault].append(evidence_id)
+            suspect_query.setdefault(service, statement)
+        for service, evidence_id in _pool_exhaustion(book, pool_now, pool_before):
+            found[service]["pool_exhaustion"].append(evidence_id)
+        for service, statement, evidence_id in _lock_waits(book, locks_now, locks_before, scope):
+            found[service]["lock_wait"].append(evidence_id)
+            suspect_query.setdefault(service, statement)
+
+        for service, faults in found.items():
+            kinds = [k for k in ("n_plus_one", "slow_query", "lock_wait", "pool_exhaustion") if k in faults]
+            described = {"n_plus_one": "an N+1 query pattern", "slow_query": "a regressed query",
+                         "lock_wait": "lock waits", "pool_exhaustion": "connection-pool exhaustion"}
+            book.suspect(
+                f"{service}'s database work changed: {', '.join(described[k] for k in kinds)}",
+                service=service, confidence=min(0.9, 0.4 + 0.15 * len(kinds)),
+                supports=[e for k in kinds for e in faults[k]], query=suspect_query.get(service), fault=kinds[0],
+            )
+        return book.finding("ok")
+
+
+def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
+    baseline = {(r["service"], normalize(r["statement"])): r for r in before.records()}
+    seen = set()
+    for row in now.records():
+        key = (row["service"], normalize(row["statement"]))
+        seen.add(key)
+        old = baseline.get(key)
+        per_min = row["calls"] / scope.window.minutes
+        if row["calls"] < MIN_CALLS:
+            continue
+        repeated = row["calls_per_trace"] >= N_PLUS_ONE_CALLS_PER_REQUEST and (
+            old is None or row["calls_per_trace"] >= 2 * old["calls_per_trace"])
+        if repeated:
+            was = "a statement not seen in the baseline" if old is None else \
+                f"{old['calls_per_trace']} per request in the baseline"
+            yield "n_plus_one", row["service"], row["statement"], book.record(
+                "telemetry:spans", now,
+                f"N+1 in {row['service']}: `{row['statement']}` runs {row['calls_per_trace']} times per request "
+                f"({per_min:.0f}/min, {row['mean_ms']} ms each) — {was}",
+                {**row, "baseline": old, "baseline_query": before.query})
+        if old and old["calls"] >= MIN_CALLS and row["mean_ms"] >= 3 * old["mean_ms"] and \
+                row["mean_ms"] - old["mean_ms"] >= 5:
+            lost = [h for h in hints(old["statement"]) if h not in row["statement"]]
+            why = f"; the optimizer hint {lost[0]} present in the baseline is gone" if lost else ""
+            yield "slow_query", row["service"], row["statement"], book.record(
+                "telemetry:spans", now,
+                f"regressed query in {row['service']}: `{row['statement']}` mean {old['mean_ms']} ms → "
+                f"{row['mean_ms']} ms, p95 {old['p95_ms']} → {row['p95_ms']} ms{why}",
+                {**row, "baseline": old, "hints_removed": lost, "baseline_query": before.query})
+    for key, old in baseline.items():
+        if key not in seen and old["calls"] >= MIN_CALLS:
+            book.record("telemetry:spans", now,
+                        f"`{old['statement']}` ({old['service']}) ran {old['calls']} times in the baseline and not "
+                        "at all in the incident window", {"service": old["service"], "statement": old["statement"]})
+
+
+def _pool_exhaustion(book: Notebook, now: Table, before: Table):
+    def by_service(table: Table) -> dict[str, dict[str, dict]]:
+        out: dict[str, dict[str, dict]] = defaultdict(dict)
+        for r in table.records():
+            metric = r["name"].rsplit(".", 1)[-1]
+            prev = out[r["service"]].get(metric)
+            out[r["service"]][metric] = r if prev is None or r["max"] > prev["max"] else prev
+        return out
+
+    base = by_service(before)
+    for service, m in sorted(by_service(now).items()):
+        used, limit = m.get("count"), m.get("max")
+        if not used or not limit or not limit["max"]:
+            continue
+        pinned = used["mean"] >= 0.9 * limit["max"]
+        waiting = m.get("pending_requests", {}).get("mean", 0) > 3 * base[service].get("pending_requests", {}).get("mean", 0) + 1
+        timeouts = m.get("timeouts", {}).get("max", 0) > 0 and not base[service].get("timeouts", {}).get("max", 0)
+        if pinned and (waiting or timeouts):
+            wait_now = m.get("wait_time", {}).get("mean", 0.0)
+            wait_before = base[service].get("wait_time", {}).get("mean", 0.0)
+            yield service, book.record(
+                "telemetry:metrics", now,
+                f"{service}'s connection pool is exhausted: {used['mean']:.0f} of {limit['max']:.0f} connections in "
+                f"use on average, {m.get('pending_requests', {}).get('mean', 0):.0f} requests waiting, wait "
+                f"{wait_before:.0f} ms → {wait_now:.0f} ms, acquire timeouts {'yes' if timeouts else 'no'}",
+                {"service": service, "in_use_mean": used["mean"], "max_connections": limit["max"],
+                 "wait_ms": wait_now, "baseline_wait_ms": wait_before, "baseline_query": before.query})
+
+
+def _lock_waits(book: Notebook, now: Table, before: Table, scope: Scope):
+    baseline = {(r["service"], normalize(r["statement"])): r for r in before.records()}
+    for row in now.records():
+        old = baseline.get((row["service"], normalize(row["statement"])))
+        moved = shift(old["lock_wait_ms"] if old else 0.0, scope.baseline.minutes,
+                      row["lock_wait_ms"] or 0.0, scope.window.minutes)
+        if moved.significant(5.0, 1000.0):
+            yield row["service"], row["statement"], book.record(
+                "telemetry:db_query_stats", now,
+                f"lock waits on `{row['statement']}` ({row['service']}): {moved.incident_per_min / 1000:.1f} s/min "
+                f"vs {moved.baseline_per_min / 1000:.1f} s/min in the baseline",
+                {**row, "baseline_query": before.query})

@@ -1,0 +1,114 @@
+"""The deployment specialist: which change, if any, the symptom followed.
+
+Changes in the look-back window are ranked by temporal proximity to the onset (a change after the
+symptom began cannot have caused it), by lying on the alerting service's call path (the service itself
+or anything it calls, since faults propagate from callee to caller), and by whether the changed
+service itself misbehaves. Every change gets a verdict, so the report can say why the red herrings lost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.baseline import proximity
+from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.tools.telemetry import Table
+
+ONSET_TOLERANCE_MIN = 1.0  # onset is known to a one-minute bucket
+
+
+def downstream_of(service: str, edges: list[tuple[str, str]]) -> set[str]:
+    """Everything `service` calls, directly or transitively."""
+    callees: dict[str, set[str]] = defaultdict(set)
+    for caller, callee in edges:
+        callees[caller].add(callee)
+    seen: set[str] = set()
+    todo = [service]
+    while todo:
+        for nxt in callees[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen - {service}
+
+
+def misbehaving_services(now: Table, before: Table) -> dict[str, str]:
+    """service -> what moved, from its SERVER spans: error rate or p95 of a busy operation."""
+    def per_op(table: Table) -> dict[tuple[str, str], dict]:
+        return {(r["service"], r["operation"]): r for r in table.records() if r["kind"] == "SERVER"}
+
+    base = per_op(before)
+    moved: dict[str, str] = {}
+    for key, row in per_op(now).items():
+        old = base.get(key)
+        if row["requests"] < 20 or old is None or old["requests"] < 20:
+            continue
+        rate_now, rate_before = row["errors"] / row["requests"], old["errors"] / old["requests"]
+        if rate_now >= 2 * rate_before + 0.02:
+            moved.setdefault(key[0], f"{key[1]} error rate {rate_before:.1%} → {rate_now:.1%}")
+        elif row["p95_ms"] >= 1.5 * old["p95_ms"] + 50:
+            moved.setdefault(key[0], f"{key[1]} p95 {old['p95_ms']:.0f} → {row['p95_ms']:.0f} ms")
+    return moved
+
+
+@register("deployment")
+class DeploymentAgent:
+    name = "deployment"
+
+    def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
+        book = Notebook(self.name)
+        backend = deps.backend
+        changes = backend.changes(scope.lookback)
+        if not changes.items:
+            book.record("changes", changes, f"no changes recorded between {scope.lookback}")
+            return book.finding("ok")
+        now, before = backend.span_stats(scope.window), backend.span_stats(scope.baseline)
+        graph = backend.call_graph(scope.window)
+        path = {incident.service} | downstream_of(incident.service, [(r["caller"], r["callee"]) for r in graph.records()])
+        moved = misbehaving_services(now, before)
+        onset = scope.onset or incident.started_at
+        book.facts["onset_used"] = onset.isoformat()
+        book.facts["call_path"] = sorted(path)
+        rollback_to: dict[str, str] = {}
+        for change in changes.items:
+            previous = backend.previous_version(change.service, change) if change.kind == "deploy" else None
+            if previous:
+                rollback_to[change.id] = previous
+            self._judge(book, change, onset, path, moved, changes.query, previous, incident.service)
+        book.facts["rollback_to"] = rollback_to
+        return book.finding("ok")
+
+    def _judge(self, book: Notebook, change: Change, onset, path: set[str], moved: dict[str, str], query: str,
+               previous: str | None, alerting: str) -> None:
+        minutes_before = (onset - change.at).total_seconds() / 60
+        label = _label(change)
+        data = {"change": change.id, "service": change.service, "kind": change.kind, "at": change.at,
+                "version": change.version, "previous_version": previous, "commit": change.commit,
+                "minutes_before_onset": round(minutes_before, 1), "on_call_path": change.service in path,
+                "service_misbehaves": moved.get(change.service)}
+        if minutes_before < -ONSET_TOLERANCE_MIN:
+            evidence = book.record("changes", query, f"{label} came {-minutes_before:.0f} min after the symptom "
+                                   f"began ({onset:%H:%M} UTC): it cannot have started it", data)
+            book.suspect(f"{label}", change.service, 0.03, supports=(), contradicts=[evidence],
+                         change=ChangeRef.of(change), fault="change_after_onset")
+            return
+        on_path, misbehaves = change.service in path, change.service in moved
+        relevance = 1.0 if on_path and misbehaves else 0.5 if on_path else 0.3 if misbehaves else 0.1
+        confidence = relevance * (0.3 + 0.55 * proximity(max(minutes_before, 0.0)))
+        where = (f"on {alerting}'s call path" if on_path else f"not on {alerting}'s call path")
+        state = f"and {change.service} misbehaves ({moved[change.service]})" if misbehaves else \
+            f"but {change.service}'s own error rate and latency are unchanged"
+        summary = f"{label}, {max(minutes_before, 0):.0f} min before onset, {where}, {state}"
+        evidence = book.record("changes", query, summary, data)
+        supportive = confidence >= 0.3
+        book.suspect(f"{label} {max(minutes_before, 0):.0f} min before onset", change.service, confidence,
+                     supports=[evidence] if supportive else [], contradicts=[] if supportive else [evidence],
+                     change=ChangeRef.of(change), fault=f"bad_{change.kind}")
+
+
+def _label(change: Change) -> str:
+    what = {"deploy": "deploy", "config": "config change", "feature_flag": "feature flag",
+            "migration": "migration", "scale": "scaling", "rollback": "rollback"}[change.kind]
+    version = f" {change.version}" if change.version else ""
+    commit = f" (commit {change.commit[:7]})" if change.commit else ""
+    return f"{what} of {change.service}{version}{commit} at {change.at:%H:%M} UTC"

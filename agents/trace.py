@@ -1,0 +1,141 @@
+"""The trace specialist: where errors start and where time is added, compared with the baseline.
+
+Errors are credited to where they originate (the deepest failing span whose children succeeded), not
+to the callers that log and propagate them. Latency is credited by exclusive (self) time; time in a
+client span that has no server span below it (the wire, or an uninstrumented dependency) is credited to
+the callee named by `peer.service`, while database client time stays with the service that issued the
+queries. Both are normalised by the change in traffic so a busier hour is not mistaken for a fault.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.baseline import Shift, shift
+from inquest.core import Finding, Incident, Scope
+from inquest.tools.telemetry import Table
+
+MIN_ORIGINS_PER_MIN = 0.5
+MIN_ADDED_SELF_MS_PER_MIN = 2000.0  # two seconds of extra work a minute: below that, nobody notices
+
+
+@dataclass(frozen=True)
+class Suspect:
+    service: str
+    error_shift: Shift | None
+    latency_shift: Shift | None
+    error_share: float
+    latency_share: float
+    evidence: tuple[str, ...]
+
+
+def _credit_to(row: dict) -> str:
+    if row["kind"] == "CLIENT" and not row["is_db"] and row.get("peer"):
+        return row["peer"]
+    return row["service"]
+
+
+def _traffic_factor(current: Table, baseline: Table, minutes: tuple[float, float]) -> float:
+    def entry_rate(table: Table, mins: float) -> float:
+        return sum(r["requests"] for r in table.records() if r["kind"] == "SERVER") / max(mins, 1e-9)
+
+    base = entry_rate(baseline, minutes[0])
+    return entry_rate(current, minutes[1]) / base if base else 1.0
+
+
+def _per_service(current: Table, baseline: Table, value: str, minutes: tuple[float, float],
+                 traffic: float, credit) -> dict[str, Shift]:
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in baseline.records():
+        totals[credit(row)][0] += float(row[value] or 0) * traffic  # what the incident's traffic would cost
+    for row in current.records():
+        totals[credit(row)][1] += float(row[value] or 0)
+    return {svc: shift(b, minutes[0], c, minutes[1]) for svc, (b, c) in totals.items()}
+
+
+@register("trace")
+class TraceAgent:
+    name = "trace"
+
+    def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
+        book = Notebook(self.name)
+        backend = deps.backend
+        minutes = (scope.baseline.minutes, scope.window.minutes)
+        stats_now, stats_before = backend.span_stats(scope.window), backend.span_stats(scope.baseline)
+        if not stats_now.rows:
+            book.record("telemetry:spans", stats_now, f"no spans in the incident window {scope.window}")
+            return book.finding("no_data")
+        traffic = _traffic_factor(stats_now, stats_before, minutes)
+        origins_now, origins_before = backend.error_origins(scope.window), backend.error_origins(scope.baseline)
+        graph = backend.call_graph(scope.window)
+        book.facts["call_graph"] = [
+            {"caller": r["caller"], "callee": r["callee"], "calls": r["calls"], "errors": r["errors"]}
+            for r in graph.records()
+        ]
+        book.facts["traffic_factor"] = round(traffic, 3)
+
+        errors = _per_service(origins_now, origins_before, "origins", minutes, traffic, _credit_to)
+        latency = _per_service(stats_now, stats_before, "total_self_ms", minutes, traffic, _credit_to)
+        error_suspects = {s: v for s, v in errors.items() if v.significant(3.0, MIN_ORIGINS_PER_MIN)}
+        latency_suspects = {s: v for s, v in latency.items() if v.significant(2.0, MIN_ADDED_SELF_MS_PER_MIN)}
+        book.facts["anomalous_services"] = sorted(set(error_suspects) | set(latency_suspects))
+
+        evidence: dict[str, list[str]] = defaultdict(list)
+        for service, moved in sorted(error_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
+            top = _top_rows(origins_now, service, "origins")
+            where = "; ".join(f"{r['operation']} ({r['origins']}× '{r['message']}')" for r in top)
+            evidence[service].append(book.record(
+                "telemetry:spans", origins_now,
+                f"errors originate in {service}: {moved.incident_per_min:.1f}/min in the incident window vs "
+                f"{moved.baseline_per_min:.1f}/min expected from the baseline — at {where}",
+                {"service": service, "origins_per_min": round(moved.incident_per_min, 2),
+                 "baseline_per_min": round(moved.baseline_per_min, 2), "top": top, "baseline_query": origins_before.query},
+            ))
+        for service, moved in sorted(latency_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
+            top = _top_rows(stats_now, service, "total_self_ms")
+            where = "; ".join(f"{r['operation']} (mean self {r['mean_self_ms']} ms × {r['requests']})" for r in top)
+            evidence[service].append(book.record(
+                "telemetry:spans", stats_now,
+                f"time is added in {service}: exclusive time {moved.incident_per_min / 1000:.1f} s/min vs "
+                f"{moved.baseline_per_min / 1000:.1f} s/min expected ({moved.ratio:.1f}×) — mostly in {where}",
+                {"service": service, "self_ms_per_min": round(moved.incident_per_min, 1),
+                 "baseline_self_ms_per_min": round(moved.baseline_per_min, 1), "top": top,
+                 "baseline_query": stats_before.query},
+            ))
+        _note_propagation(book, stats_now, stats_before, minutes, traffic, error_suspects)
+
+        error_total = sum(max(v.excess_per_min, 0) for v in error_suspects.values()) or 1.0
+        latency_total = sum(max(v.excess_per_min, 0) for v in latency_suspects.values()) or 1.0
+        for service in sorted(evidence):
+            e_share = error_suspects[service].excess_per_min / error_total if service in error_suspects else 0.0
+            l_share = latency_suspects[service].excess_per_min / latency_total if service in latency_suspects else 0.0
+            kinds = [k for k, on in (("errors start", e_share > 0), ("time is added", l_share > 0)) if on]
+            book.suspect(
+                f"{service} is where the symptom starts: {' and '.join(kinds)} there",
+                service=service, confidence=0.3 + 0.3 * e_share + 0.3 * l_share, supports=evidence[service],
+                fault="errors" if e_share >= l_share else "latency",
+            )
+        return book.finding("ok")
+
+
+def _top_rows(table: Table, service: str, by: str, limit: int = 3) -> list[dict]:
+    rows = [r for r in table.records() if _credit_to(r) == service]
+    rows.sort(key=lambda r: -(r[by] or 0))
+    keep = ("operation", "kind", "peer", by, "message", "mean_self_ms", "requests")
+    return [{k: r[k] for k in keep if k in r} for r in rows[:limit]]
+
+
+def _note_propagation(book: Notebook, now: Table, before: Table, minutes: tuple[float, float], traffic: float,
+                      origins: dict[str, Shift]) -> None:
+    """Services whose failures grew only because something below them failed: worth saying, since
+    they are the ones logging ERRORs and alerting, but not worth blaming."""
+    server_only = lambda row: row["service"] if row["kind"] == "SERVER" else "-"  # noqa: E731
+    failing = _per_service(now, before, "errors", minutes, traffic, server_only)
+    relays = sorted(s for s, v in failing.items() if s != "-" and s not in origins and v.significant(3.0, 0.5))
+    if relays and origins:
+        book.record("telemetry:spans", now,
+                    f"{', '.join(relays)} fail by propagation: their failures grew, but none originate there "
+                    f"(errors originate in {', '.join(sorted(origins))})",
+                    {"relays": relays, "failed_per_min": {s: round(failing[s].incident_per_min, 2) for s in relays}})

@@ -1,0 +1,65 @@
+"""One investigation, start to finish: triage → fan-out → merge and rank → Report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from opentelemetry import trace
+
+from inquest.agents import build_agents
+from inquest.agents.base import Agent, Deps
+from inquest.coordinator.fanout import Progress, fan_out
+from inquest.coordinator.mitigation import mitigation_for
+from inquest.coordinator.ranking import rank
+from inquest.coordinator.triage import triage
+from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report
+
+_tracer = trace.get_tracer("inquest.coordinator")
+
+
+def _impact(findings: Sequence[Finding]) -> Impact:
+    for finding in findings:
+        if "impact" in finding.facts:
+            facts = dict(finding.facts["impact"])
+            facts["endpoints"] = tuple(facts.get("endpoints", ()))
+            return Impact(**facts)
+    return Impact()
+
+
+def _notes(findings: Sequence[Finding]) -> list[str]:
+    notes = []
+    for f in findings:
+        if f.status in ("error", "timeout"):
+            notes.append(f"the {f.agent} agent {'failed' if f.status == 'error' else 'timed out'} ({f.error}); "
+                         "its view is missing from this report")
+        elif f.status == "no_data":
+            notes.append(f"the {f.agent} agent found no data to examine")
+    return notes
+
+
+def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None = None,
+                on_progress: Progress | None = None) -> Report:
+    settings = deps.config.investigation
+    team = list(agents) if agents is not None else build_agents(settings.agents)
+    started_at = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}):
+        for agent in team:
+            (on_progress or (lambda _p: None))(AgentProgress(agent.name, "queued"))
+        scope, notes = triage(incident, deps.backend, settings)
+        findings = fan_out(team, incident, scope, deps, settings.agent_timeout_s, on_progress)
+    evidence = tuple(e for f in findings for e in f.evidence)
+    ranked = rank(findings, {e.id: e for e in evidence})
+    rollback_to: dict[str, str] = {}
+    for f in findings:
+        rollback_to.update(f.facts.get("rollback_to", {}))
+    ranked = [replace(h, mitigation=mitigation_for(h.service, h.change, h.fault, rollback_to)) for h in ranked]
+    return Report(
+        incident=incident, scope=scope, hypotheses=tuple(ranked), evidence=evidence,
+        agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in findings),
+        impact=_impact(findings), started_at=started_at, duration_ms=int((time.perf_counter() - clock) * 1000),
+        notes=tuple(notes + _notes(findings)), facts={f.agent: dict(f.facts) for f in findings},
+    )

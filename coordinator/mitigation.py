@@ -1,0 +1,37 @@
+"""The first thing to try, from what the top hypothesis blames. Undo the change when there is one:
+it is the fastest, best-understood way back to the last known-good state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from inquest.core import ChangeRef
+
+_BY_FAULT = {
+    "pool_exhaustion": "raise {service}'s connection-pool headroom or shed load, then find what holds connections",
+    "lock_wait": "find and end the blocking transaction on {service}'s database; pause the migration if one runs",
+    "n_plus_one": "scale {service} and its database for now; batch the per-item query",
+    "slow_query": "restore the query plan (index or hint) for {service}'s regressed statement",
+    "errors": "fail over or degrade {service}; its errors start there",
+    "latency": "add capacity to {service} or shed load; time is being added there",
+}
+
+
+def mitigation_for(service: str | None, change: ChangeRef | None, fault: str | None,
+                   rollback_to: Mapping[str, str]) -> str:
+    if change is not None:
+        if change.kind == "deploy":
+            target = rollback_to.get(change.id)
+            return (f"roll back {service} to {target} (undo {change.id})" if target
+                    else f"roll back {change.id} on {service}")
+        if change.kind == "feature_flag":
+            return f"turn off the flag changed in {change.id}"
+        if change.kind == "config":
+            return f"revert config change {change.id} on {service}"
+        if change.kind == "migration":
+            return f"stop or roll back migration {change.id}; check for locks it holds"
+        if change.kind == "scale":
+            return f"revert scaling change {change.id} on {service}"
+        return f"revert {change.id} on {service}"
+    template = _BY_FAULT.get(fault or "", "page the owners of {service} with this report")
+    return template.format(service=service or "the suspect service")

@@ -1,0 +1,139 @@
+"""Merge the agents' hypotheses into candidate root causes and rank them. Pure: values in, values out.
+
+A candidate is a service, or a change on a service. An agent that blames a service without naming a
+change (trace, db) lends its weight to that service's most credible change, when there is one, because
+"orders is slow" and "orders was deployed a minute before" are the same story told twice.
+
+Confidence combines agents like independent witnesses (noisy-OR over each agent's best confidence), so
+corroboration across agents raises it and one loud agent alone does not. Contradicting evidence from an
+agent that offers no support cuts it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, RankedHypothesis
+
+CREDIBLE_CHANGE = 0.3  # a change below this is not a place to hang other agents' service-level blame
+CONTRADICTION_FACTOR = 0.6
+MAX_CONFIDENCE = 0.98  # evidence is never proof
+
+FAULT_TEXT = {
+    "n_plus_one": "an N+1 query pattern", "slow_query": "a regressed query", "lock_wait": "lock contention",
+    "pool_exhaustion": "connection-pool exhaustion", "query_in_loop": "a query inside a loop",
+    "index_hint_removed": "a query that lost its index hint", "errors": "errors originating there",
+    "latency": "added latency", "timeout_changed": "a changed timeout", "pool_size_changed": "a changed pool size",
+    "retry_policy_changed": "a changed retry policy", "feature_flag_default": "a changed flag default",
+}
+# Which agents' fault labels are most specific, when several describe the same candidate.
+_FAULT_AUTHORITY = ("db", "code_diff", "metrics", "trace", "deployment")
+
+
+@dataclass
+class Candidate:
+    service: str | None
+    change: ChangeRef | None
+    claims: list[tuple[str, Hypothesis]] = field(default_factory=list)  # (agent, hypothesis)
+
+    def best_by_agent(self) -> dict[str, Hypothesis]:
+        best: dict[str, Hypothesis] = {}
+        for agent, hyp in self.claims:
+            if agent not in best or hyp.confidence > best[agent].confidence:
+                best[agent] = hyp
+        return best
+
+    def supporters(self) -> list[str]:
+        return sorted(a for a, h in self.best_by_agent().items() if h.supports)
+
+    def contradicting_agents(self) -> list[str]:
+        return sorted(a for a, h in self.best_by_agent().items() if h.contradicts and not h.supports)
+
+    def confidence(self) -> float:
+        doubt = 1.0
+        for agent, hyp in self.best_by_agent().items():
+            if hyp.supports:
+                doubt *= 1.0 - hyp.confidence
+        score = 1.0 - doubt if self.supporters() else max(h.confidence for _, h in self.claims)
+        score *= CONTRADICTION_FACTOR ** len(self.contradicting_agents())
+        return round(min(score, MAX_CONFIDENCE), 3)
+
+
+def merge(findings: Sequence[Finding]) -> list[Candidate]:
+    by_key: dict[tuple[str | None, str | None], Candidate] = {}
+    service_level: list[tuple[str, Hypothesis]] = []
+    for finding in findings:
+        if finding.status != "ok":
+            continue
+        for hyp in finding.hypotheses:
+            if hyp.change is None:
+                service_level.append((finding.agent, hyp))
+                continue
+            key = (hyp.service, hyp.change.id)
+            by_key.setdefault(key, Candidate(hyp.service, hyp.change)).claims.append((finding.agent, hyp))
+    for agent, hyp in service_level:
+        changes = [c for c in by_key.values() if c.change and c.service == hyp.service and c.confidence() >= CREDIBLE_CHANGE]
+        target = max(changes, key=Candidate.confidence, default=None)
+        if target is None:
+            target = by_key.setdefault((hyp.service, None), Candidate(hyp.service, None))
+        target.claims.append((agent, hyp))
+    return list(by_key.values())
+
+
+def _fault(candidate: Candidate) -> tuple[str | None, str | None]:
+    best = candidate.best_by_agent()
+    for agent in (*_FAULT_AUTHORITY, *sorted(best)):
+        hyp = best.get(agent)
+        if hyp and hyp.supports and hyp.fault in FAULT_TEXT:
+            return hyp.fault, hyp.query or next((h.query for h in best.values() if h.query), None)
+    return None, next((h.query for h in best.values() if h.query), None)
+
+
+def headline(candidate: Candidate) -> str:
+    fault, query = _fault(candidate)
+    cause = FAULT_TEXT.get(fault or "")
+    if candidate.change is None:
+        top = max((h for _, h in candidate.claims), key=lambda h: h.confidence)
+        return f"{candidate.service}: {cause}" + (f" (`{query}`)" if query else "") if cause else top.summary
+    ch = candidate.change
+    label = f"{ch.kind.replace('_', ' ')} {ch.id} ({candidate.service}" + (f" {ch.version}" if ch.version else "") + \
+        (f", commit {ch.commit[:7]}" if ch.commit else "") + ")"
+    if cause and candidate.supporters():
+        return f"{label} introduced {cause}" + (f": `{query}`" if query else "")
+    return max((h for _, h in candidate.claims), key=lambda h: h.confidence).summary
+
+
+def rank(findings: Sequence[Finding], evidence: dict[str, Evidence]) -> list[RankedHypothesis]:
+    candidates = sorted(merge(findings), key=lambda c: (-c.confidence(), -len(c.supporters()), str(c.service)))
+    ranked: list[RankedHypothesis] = []
+    leader = candidates[0] if candidates else None
+    for position, cand in enumerate(candidates, start=1):
+        best = cand.best_by_agent()
+        supports = tuple(dict.fromkeys(e for h in best.values() for e in h.supports))
+        contradicts = tuple(dict.fromkeys(e for h in best.values() for e in h.contradicts))
+        reasons = [f"{agent}: {hyp.summary} ({hyp.confidence:.0%})" for agent, hyp in sorted(best.items())]
+        if cand.supporters():
+            reasons.insert(0, f"corroborated by {len(cand.supporters())} independent agent(s): "
+                              f"{', '.join(cand.supporters())}")
+        reasons.extend(f"against: {evidence[e].summary}" for e in contradicts if e in evidence)
+        if leader is not None and cand is not leader:
+            reasons.insert(0, _why_lower(cand, leader))
+        fault, query = _fault(cand)
+        ranked.append(RankedHypothesis(
+            rank=position, summary=headline(cand), service=cand.service, confidence=cand.confidence(),
+            evidence=supports, contradicting=contradicts, agents=tuple(cand.supporters()), change=cand.change,
+            query=query, fault=fault, reasons=tuple(reasons),
+        ))
+    return ranked
+
+
+def _why_lower(candidate: Candidate, leader: Candidate) -> str:
+    parts = [f"supported by {len(candidate.supporters())} agent(s) against {len(leader.supporters())} "
+             f"for #1"]
+    if candidate.contradicting_agents():
+        parts.append(f"contradicted by {', '.join(candidate.contradicting_agents())}")
+    if candidate.service != leader.service:
+        parts.append(f"the evidence points at {leader.service}, not {candidate.service}")
+    return "ranks below #1: " + "; ".join(parts)

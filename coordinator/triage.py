@@ -1,0 +1,47 @@
+"""Triage: decide where the agents look before any of them starts.
+
+The baseline is a window of the configured length that ends a little before the incident window
+starts: long enough to be stable, close enough to share the traffic pattern, and separated by a gap so
+that a slowly building fault does not leak into what "normal" means.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from inquest.agents.baseline import Bucket, detect_onset
+from inquest.config import InvestigationConfig
+from inquest.core import Incident, Scope, Window
+from inquest.errors import BackendError
+from inquest.tools.telemetry import TelemetryBackend
+
+
+def plan_scope(incident: Incident, settings: InvestigationConfig) -> Scope:
+    window = incident.window
+    baseline_end = window.start - timedelta(minutes=settings.baseline_gap_minutes)
+    baseline = Window(baseline_end - timedelta(minutes=settings.baseline_minutes), baseline_end)
+    lookback = Window(window.start - timedelta(minutes=settings.lookback_minutes), window.end)
+    return Scope(window=window, baseline=baseline, lookback=lookback)
+
+
+def triage(incident: Incident, backend: TelemetryBackend, settings: InvestigationConfig) -> tuple[Scope, list[str]]:
+    """The scope, refined with the entry service and the symptom's onset when the backend can tell.
+    A backend that cannot answer here is noted, not fatal: the agents will report it in their own words."""
+    scope = plan_scope(incident, settings)
+    notes: list[str] = []
+    try:
+        entries = backend.entry_services(scope.window)
+        entry = entries.rows[0][0] if entries.rows else None
+        series = [
+            [Bucket(r["bucket"], r["requests"], r["errors"], r["p95_ms"] or 0.0) for r in table.records()]
+            for table in (backend.service_timeline(w, incident.service) for w in (scope.baseline, scope.window))
+        ]
+        onset = detect_onset(series[0], series[1])
+    except BackendError as exc:
+        notes.append(f"triage could not refine the scope: {exc}")
+        return scope, notes
+    if onset is None:
+        notes.append(f"no clear onset at {incident.service} in {scope.window}; changes are judged against the "
+                     f"incident start {incident.started_at:%H:%M} UTC")
+    return Scope(window=scope.window, baseline=scope.baseline, lookback=scope.lookback, onset=onset,
+                 entry_service=entry), notes

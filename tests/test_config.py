@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from inquest.config import load_config, parse_config
+from inquest.errors import ConfigError
+
+
+def test_repository_config_loads_and_resolves_paths_against_its_folder(tmp_path: Path):
+    (tmp_path / "conf.yaml").write_text("backend: {embedded: {path: data/x.duckdb}}\n")
+    config = load_config(tmp_path / "conf.yaml")
+    assert config.resolve(config.backend.embedded.path) == tmp_path / "data/x.duckdb"
+
+
+def test_the_shipped_config_is_valid():
+    config = load_config(Path(__file__).parents[1] / "config.yaml")
+    assert "trace" in config.investigation.agents
+
+
+@pytest.mark.parametrize("text, names", [
+    ("bogus: 1\n", "unknown key 'bogus'"),
+    ("investigation: {agent_timeout_s: soon}\n", "investigation.agent_timeout_s"),
+    ("investigation: {baseline_minutes: -5}\n", "investigation.baseline_minutes"),
+    ("investigation: {agents: [trace, psychic]}\n", "psychic"),
+    ("impact: {slo_availability: 1.5}\n", "impact.slo_availability"),
+    ("- just\n- a list\n", "top level must be a mapping"),
+    ("backend: [unclosed\n", "not valid YAML"),
+])
+def test_bad_config_is_one_clear_error_naming_the_key(text: str, names: str):
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "conf.yaml", Path("."))
+    assert names in str(err.value)
+    assert str(err.value).startswith("conf.yaml")
+
+
+def test_secrets_must_be_environment_references(monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(ConfigError, match=r"backend\.api_key: secrets may not be written"):
+        parse_config("backend: {api_key: hunter2}\n", "conf.yaml", Path("."))
+    monkeypatch.delenv("INQ_TEST_PATH", raising=False)
+    with pytest.raises(ConfigError, match="INQ_TEST_PATH is referenced but not set"):
+        parse_config("backend:\n  embedded:\n    path: ${INQ_TEST_PATH}\n", "conf.yaml", Path("."))
+    monkeypatch.setenv("INQ_TEST_PATH", "/data/store.duckdb")
+    config = parse_config("backend:\n  embedded:\n    path: ${INQ_TEST_PATH}\n", "conf.yaml", Path("."))
+    assert config.backend.embedded.path == Path("/data/store.duckdb")
+
+
+def test_inquest_config_environment_variable_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "other.yaml").write_text("investigation: {agent_timeout_s: 3}\n")
+    monkeypatch.setenv("INQUEST_CONFIG", str(tmp_path / "other.yaml"))
+    assert load_config().investigation.agent_timeout_s == 3
+
+
+def test_missing_config_file_names_it(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")

@@ -1,0 +1,110 @@
+"""Code and change history through gitpython: what a commit changed, as hunks an analysis can read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import git
+
+from inquest.errors import CodeHistoryError
+
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@ ?(.*)$")
+
+
+@dataclass(frozen=True)
+class Hunk:
+    path: str
+    old_start: int
+    new_start: int
+    context: str  # the function or class git names in the hunk header
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    new_lines: tuple[str, ...]  # the hunk as it reads after the change (context and added lines)
+
+
+@dataclass(frozen=True)
+class CommitDiff:
+    sha: str
+    message: str
+    author: str
+    authored_at: datetime
+    files: tuple[str, ...]
+    hunks: tuple[Hunk, ...]
+    command: str  # reproduces it: the git command a person would run
+
+
+def parse_patch(path: str, patch: str) -> list[Hunk]:
+    """Splits one file's unified diff into hunks."""
+    hunks: list[Hunk] = []
+    current: dict | None = None
+    for line in patch.splitlines():
+        header = _HUNK_HEADER.match(line)
+        if header:
+            if current:
+                hunks.append(_freeze(path, current))
+            current = {"old": int(header.group(1)), "new": int(header.group(2)), "context": header.group(3),
+                       "added": [], "removed": [], "after": []}
+        elif current is None or line.startswith(("---", "+++")):
+            continue
+        elif line.startswith("+"):
+            current["added"].append(line[1:])
+            current["after"].append(line[1:])
+        elif line.startswith("-"):
+            current["removed"].append(line[1:])
+        elif not line.startswith("\\"):  # "\ No newline at end of file"
+            current["after"].append(line[1:] if line.startswith(" ") else line)
+    if current:
+        hunks.append(_freeze(path, current))
+    return hunks
+
+
+def _freeze(path: str, h: dict) -> Hunk:
+    return Hunk(path=path, old_start=h["old"], new_start=h["new"], context=h["context"],
+                added=tuple(h["added"]), removed=tuple(h["removed"]), new_lines=tuple(h["after"]))
+
+
+class CodeHistory:
+    """Reads commits from the repositories that hold each service's source. Read-only."""
+
+    def __init__(self, repository_for: Callable[[str], Path]) -> None:
+        self._repository_for = repository_for
+        self._repos: dict[Path, git.Repo] = {}
+
+    def _repo(self, service: str) -> git.Repo:
+        path = self._repository_for(service)
+        if path not in self._repos:
+            try:
+                self._repos[path] = git.Repo(path)
+            except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
+                raise CodeHistoryError(f"no git repository for service {service!r} at {path}") from exc
+        return self._repos[path]
+
+    def commit_diff(self, service: str, sha: str) -> CommitDiff:
+        repo = self._repo(service)
+        try:
+            commit = repo.commit(sha)
+        except (git.BadName, ValueError) as exc:
+            raise CodeHistoryError(f"commit {sha} not found in {repo.working_dir}") from exc
+        parent = commit.parents[0] if commit.parents else git.NULL_TREE
+        diffs = commit.diff(parent, create_patch=True, R=True)
+        hunks: list[Hunk] = []
+        files: list[str] = []
+        for diff in diffs:
+            path = diff.b_path or diff.a_path or "?"
+            files.append(path)
+            patch = diff.diff.decode("utf-8", "replace") if isinstance(diff.diff, bytes) else str(diff.diff)
+            hunks.extend(parse_patch(path, patch))
+        return CommitDiff(
+            sha=commit.hexsha, message=commit.message.strip(), author=str(commit.author),
+            authored_at=commit.authored_datetime, files=tuple(files), hunks=tuple(hunks),
+            command=f"git -C {repo.working_dir} show {commit.hexsha}",
+        )
+
+    def close(self) -> None:
+        for repo in self._repos.values():
+            repo.close()
+        self._repos.clear()
