@@ -39,15 +39,15 @@ class DatabaseAgent:
             return book.finding("no_data")
 
         found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # service -> fault -> ids
-        suspect_query: dict[str, str] = {}
+        statement_of: dict[tuple[str, str], str] = {}  # (service, fault) -> the statement behind it
         for fault, service, statement, evidence_id in _statement_changes(book, now, before, scope):
             found[service][fault].append(evidence_id)
-            suspect_query.setdefault(service, statement)
+            statement_of.setdefault((service, fault), statement)
         for service, evidence_id in _pool_exhaustion(book, pool_now, pool_before):
             found[service]["pool_exhaustion"].append(evidence_id)
         for service, statement, evidence_id in _lock_waits(book, locks_now, locks_before, scope):
             found[service]["lock_wait"].append(evidence_id)
-            suspect_query.setdefault(service, statement)
+            statement_of.setdefault((service, "lock_wait"), statement)
 
         for service, faults in found.items():
             kinds = [k for k in ("n_plus_one", "slow_query", "lock_wait", "pool_exhaustion") if k in faults]
@@ -56,7 +56,8 @@ class DatabaseAgent:
             book.suspect(
                 f"{service}'s database work changed: {', '.join(described[k] for k in kinds)}",
                 service=service, confidence=min(0.9, 0.4 + 0.15 * len(kinds)),
-                supports=[e for k in kinds for e in faults[k]], query=suspect_query.get(service), fault=kinds[0],
+                supports=[e for k in kinds for e in faults[k]], fault=kinds[0],
+                query=next((statement_of[(service, k)] for k in kinds if (service, k) in statement_of), None),
             )
         return book.finding("ok")
 
@@ -111,7 +112,10 @@ def _pool_exhaustion(book: Notebook, now: Table, before: Table):
         used, limit = m.get("count"), m.get("max")
         if not used or not limit or not limit["max"]:
             continue
-        pinned = used["mean"] >= 0.9 * limit["max"]
+        # Reached the ceiling and sits far above its baseline: the mean over the window is diluted by
+        # the minutes before onset, so it is compared with the baseline, not with the ceiling.
+        used_before = base[service].get("count", {}).get("mean", 0.0)
+        pinned = used["max"] >= 0.95 * limit["max"] and used["mean"] >= max(2 * used_before, 0.5 * limit["max"])
         waiting = m.get("pending_requests", {}).get("mean", 0) > 3 * base[service].get("pending_requests", {}).get("mean", 0) + 1
         timeouts = m.get("timeouts", {}).get("max", 0) > 0 and not base[service].get("timeouts", {}).get("max", 0)
         if pinned and (waiting or timeouts):
@@ -119,8 +123,9 @@ def _pool_exhaustion(book: Notebook, now: Table, before: Table):
             wait_before = base[service].get("wait_time", {}).get("mean", 0.0)
             yield service, book.record(
                 "telemetry:metrics", now,
-                f"{service}'s connection pool is exhausted: {used['mean']:.0f} of {limit['max']:.0f} connections in "
-                f"use on average, {m.get('pending_requests', {}).get('mean', 0):.0f} requests waiting, wait "
+                f"{service}'s connection pool is exhausted: up to {used['max']:.0f} of {limit['max']:.0f} connections "
+                f"in use ({used['mean']:.0f} on average, {used_before:.0f} in the baseline), "
+                f"{m.get('pending_requests', {}).get('mean', 0):.0f} requests waiting, wait "
                 f"{wait_before:.0f} ms → {wait_now:.0f} ms, acquire timeouts {'yes' if timeouts else 'no'}",
                 {"service": service, "in_use_mean": used["mean"], "max_connections": limit["max"],
                  "wait_ms": wait_now, "baseline_wait_ms": wait_before, "baseline_query": before.query})

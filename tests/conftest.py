@@ -50,3 +50,39 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch):
     """A developer's own INQUEST_* settings or model keys must not leak into a test."""
     for name in ("INQUEST_CONFIG", "ANTHROPIC_API_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory: pytest.TempPathFactory):
+    """The demo world as `make demo` builds it (full scale, seeded): built once per test session."""
+    from inquest.evals.world import build_demo_world
+
+    return build_demo_world(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def healthy_world(tmp_path_factory: pytest.TempPathFactory):
+    """The same shop with the orders deploy harmless: agents must find nothing wrong there."""
+    from inquest.evals.world import build_demo_world
+
+    return build_demo_world(tmp_path_factory.mktemp("healthy"), scale=0.4, inject=False)
+
+
+def deps_for(world, **investigation):
+    """Deps for a built world, opened the way the CLI opens it."""
+    from inquest.agents.base import Deps
+    from inquest.config import CodeConfig, Config, InvestigationConfig
+    from inquest.tools.embedded_store import EmbeddedStore
+    from inquest.tools.git_history import CodeHistory
+
+    config = Config(base_dir=world.repo_path.parent, code=CodeConfig(repository=world.repo_path),
+                    investigation=InvestigationConfig(**investigation))
+    return Deps(backend=EmbeddedStore(world.store_path), code=CodeHistory(config.repository_for), config=config)
+
+
+def write_config(world, folder) -> str:
+    """A config.yaml pointing at a built world, for CLI tests."""
+    path = folder / "config.yaml"
+    path.write_text(f"backend:\n  embedded:\n    path: {world.store_path}\n    demo: false\n"
+                    f"code:\n  repository: {world.repo_path}\n")
+    return str(path)

@@ -58,6 +58,7 @@ class EmbeddedStore:
             raise BackendError(f"embedded store {self.path} does not exist")
         try:
             self._con = duckdb.connect(str(self.path), read_only=True)
+            self._con.execute("SET enable_progress_bar = false")  # a long question must not draw on the terminal
         except duckdb.Error as exc:
             raise BackendError(f"cannot open embedded store {self.path}: {exc}") from exc
 
@@ -70,7 +71,8 @@ class EmbeddedStore:
         try:
             result = cursor.execute(sql)
             columns = tuple(d[0] for d in result.description)
-            rows = tuple(result.fetchall())
+            # The store keeps naive UTC timestamps; everything above it works with aware ones.
+            rows = tuple(tuple(utc(v) if isinstance(v, datetime) else v for v in row) for row in result.fetchall())
         except duckdb.Error as exc:
             raise BackendError(f"embedded store: {question} failed: {exc}") from exc
         finally:
@@ -139,10 +141,10 @@ class EmbeddedStore:
               SELECT DISTINCT trace_id, parent_span_id AS span_id FROM w
               WHERE status_code = 'ERROR' AND parent_span_id IS NOT NULL)
             SELECT w."service.name" AS service, w.name AS operation, w.kind, w."peer.service" AS peer,
-                   count(*) AS origins, mode(w.status_message) AS message
+                   w."db.system" IS NOT NULL AS is_db, count(*) AS origins, mode(w.status_message) AS message
             FROM w ANTI JOIN failing_parents f ON w.trace_id = f.trace_id AND w.span_id = f.span_id
             WHERE w.status_code = 'ERROR'
-            GROUP BY 1, 2, 3, 4 ORDER BY origins DESC LIMIT 50""")
+            GROUP BY 1, 2, 3, 4, 5 ORDER BY origins DESC LIMIT 50""")
 
     def call_graph(self, window: Window) -> Table:
         return self._ask("call_graph", f"""

@@ -59,7 +59,7 @@ class TelemetryBackend(Protocol):
         ...
 
     def error_origins(self, window: Window) -> Table:
-        """Per service, operation, kind and peer: failed spans none of whose children failed (where errors start,
+        """Per service, operation, kind, peer and is_db: failed spans none of whose children failed (where errors start,
         not where they propagate), with the most common status message."""
         ...
 

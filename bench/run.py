@@ -1,0 +1,49 @@
+"""`make bench`: measures; never asserts. Prints a table and writes bench-results.json at the repo root.
+
+Each measurement is its own function in bench/; this file runs them in order and collects the figures.
+Run a subset with `python bench/run.py cold_start fanout`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import measures  # noqa: E402  (bench/measures.py, beside this file)
+
+SUITES = {
+    "cold_start": measures.cold_start,
+    "fanout": measures.fanout,
+    "replay": measures.replay,
+    "scale": measures.scale,
+}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(SUITES)
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}", file=sys.stderr)
+        return 2
+    results: dict[str, object] = {"machine": {"python": platform.python_version(), "cpus": measures.cpu_count()},
+                                  "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for name in chosen:
+        print(f"… {name}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        results.update(SUITES[name]())
+        results[f"{name}_bench_s"] = round(time.perf_counter() - started, 1)
+    out = ROOT / "bench-results.json"
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    measures.print_table(results)
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

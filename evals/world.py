@@ -1,0 +1,249 @@
+"""The demo world: an online shop's telemetry on 2026-11-03 (11:30-14:40 UTC) and its git repository.
+
+At 13:58 orders v2.14.0 ships an N+1 price lookup and drops a planner hint; the extra database time
+exhausts orders' connection pool and about half of all checkouts fail (INC-1042). Around it sit the
+distractions a real afternoon has: other deploys, a config change, a feature flag, a slow search
+endpoint, SMTP hiccups, declined cards, and an earlier false alarm (INC-1039). With `inject=False` the
+orders deploy is harmless and nothing is wrong at all.
+
+    world = ensure_demo_world(Path("data"))   # builds once, then reuses
+    store = EmbeddedStore(world.store_path)
+
+Everything is deterministic from `seed`. Spans and logs, the two big tables, are written as
+tab-separated text and bulk-copied into the store (StoreWriter.load's CSV path costs ~14 us a row,
+too slow for 700k spans); every other table goes through StoreWriter.load, and StoreWriter.finish
+derives self time as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from inquest.evals.shop_repo import REPOSITORY, build_shop_repo, commit_author, commits
+from inquest.evals.world_metrics import metric_rows, p95, query_stat_rows
+from inquest.evals.world_base import BUCKET, PLANTED_SECRETS, T_START, hms, make_pods
+from inquest.evals.world_traffic import SEGMENTS, Aggregates
+from inquest.tools.embedded_schema import TABLES, StoreWriter, quote
+
+__all__ = ["DemoWorld", "build_demo_world", "ensure_demo_world", "PLANTED_SECRETS", "GUILTY_CHANGE_ID",
+           "INCIDENT_ID"]
+
+GUILTY_CHANGE_ID = "dep-orders-2.14.0"
+INCIDENT_ID = "INC-1042"
+STORE_NAME, REPO_NAME, MARKER_NAME = "demo.duckdb", "shop-repo", "demo-world.json"
+# Bump whenever the generator's output changes, so ensure_demo_world rebuilds stale worlds.
+WORLD_FORMAT = 1
+DEFAULTS = {"seed": 7, "scale": 1.0, "inject": True}
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    store_path: Path
+    repo_path: Path
+    guilty_change_id: str | None
+    guilty_commit: str | None
+    incident_id: str
+
+
+def _at(month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(2026, month, day, hour, minute)
+
+
+# (id, when, service, kind, version, description); a deploy's commit and author come from the repo.
+CHANGES = (
+    ("dep-orders-2.13.1", _at(11, 2, 15, 5), "orders", "deploy", "2.13.1", None),
+    ("dep-frontend-5.1.3", _at(11, 2, 16, 40), "frontend", "deploy", "5.1.3", None),
+    ("dep-frontend-5.1.4", _at(11, 3, 9, 12), "frontend", "deploy", "5.1.4", None),
+    ("dep-catalog-4.6.2", _at(11, 3, 9, 25), "catalog", "deploy", "4.6.2", None),
+    ("dep-checkout-3.11.0", _at(11, 3, 9, 41), "checkout", "deploy", "3.11.0", None),
+    ("dep-orders-2.13.2", _at(11, 3, 10, 2), "orders", "deploy", "2.13.2", None),
+    ("dep-payments-2.7.4", _at(11, 3, 10, 18), "payments", "deploy", "2.7.4", None),
+    ("dep-inventory-3.8.0", _at(11, 3, 10, 33), "inventory", "deploy", "3.8.0", None),
+    ("dep-notifications-1.8.3", _at(11, 3, 10, 51), "notifications", "deploy", "1.8.3", None),
+    ("cfg-catalog-77", _at(11, 3, 13, 5), "catalog", "config", None, "cache.ttl 300s -> 600s"),
+    ("dep-inventory-3.8.1", _at(11, 3, 13, 20), "inventory", "deploy", "3.8.1", None),
+    ("flag-carousel-v2", _at(11, 3, 13, 45), "frontend", "feature_flag", None,
+     "recommendations.carousel-v2 enabled for 10%"),
+    ("dep-notifications-1.9.0", _at(11, 3, 13, 50), "notifications", "deploy", "1.9.0", None),
+    ("dep-orders-2.14.0", _at(11, 3, 13, 58), "orders", "deploy", "2.14.0", None),
+    ("dep-frontend-5.2.0", _at(11, 3, 14, 4), "frontend", "deploy", "5.2.0", None),
+)
+_NON_DEPLOY_AUTHORS = {"cfg-catalog-77": "Keiko Sato", "flag-carousel-v2": "Marcus Oyelaran"}
+
+
+def _change_rows(shas: dict[str, str], inject: bool) -> list[tuple]:
+    subjects = {c.key: c.message.splitlines()[0] for c in commits(inject)}
+    rows = []
+    for change_id, at, service, kind, version, description in CHANGES:
+        if kind == "deploy":
+            description = f"deploy {service} v{version}: {subjects[change_id]}"
+            author = commit_author(change_id)
+        else:
+            author = _NON_DEPLOY_AUTHORS[change_id]
+        rows.append((change_id, at, service, kind, version, shas.get(change_id), REPOSITORY if kind == "deploy"
+                     else None, author, description))
+    return rows
+
+
+def _incident_rows(traffic: Aggregates) -> list[tuple]:
+    if traffic.inject:  # the alert quotes what the data shows
+        first, last = (hms(14, 0) - T_START) // BUCKET, (hms(14, 35) - T_START) // BUCKET
+        durations = [d for b in range(first, last) for d in traffic.red_durations.get(("checkout", b), [])]
+        errors = sum(traffic.red_errors.get(("checkout", b), 0) for b in range(first, last))
+        rate, slow = errors / max(1, len(durations)), p95(durations) / 1000 if durations else 0.0
+    else:  # the same page, fired on a healthy system: the agents must find nothing
+        rate, slow = 0.41, 2.8
+    return [
+        (INCIDENT_ID, "Checkout failing: 5xx rate above 5% on checkout", "checkout", _at(11, 3, 14, 7),
+         _at(11, 3, 13, 55), _at(11, 3, 14, 35),
+         json.dumps([f"checkout 5xx rate {rate:.0%} (SLO 0.1%)", f"POST /checkout p95 {slow:.1f} s"]), "acme/shop#812"),
+        ("INC-1039", "frontend p95 latency alert (flapping)", "frontend", _at(11, 3, 12, 35), _at(11, 3, 12, 25),
+         _at(11, 3, 12, 45), json.dumps(["frontend p95 above 800 ms for 2 minutes"]), "acme/shop#797"),
+    ]
+
+
+def _copy_tsv(writer: StoreWriter, table: str, path: Path) -> None:
+    """Bulk-loads a file of tab-separated rows (TABLES order, empty field = NULL) into `table`."""
+    columns = TABLES[table]
+    names = ", ".join(quote(name) for name, _ in columns)
+    types = ", ".join(f"{quote(name)}: '{kind}'" for name, kind in columns)
+    writer.con.execute(f"INSERT INTO {table} ({names}) SELECT * FROM read_csv(?, header=false, delim='\t', "
+                       f"quote='', escape='', nullstr='', auto_detect=false, columns={{{types}}})", [str(path)])
+    path.unlink()
+
+
+class _Segments:
+    """Simulates the day's segments in worker processes, at most `workers` at a time, in segment order."""
+
+    def __init__(self, seed: int, scale: float, inject: bool, out: Path) -> None:
+        self.args = [str(seed), repr(float(scale)), "1" if inject else "0"]
+        self.seed, self.scale, self.inject, self.out = seed, scale, inject, out
+        self.workers = max(1, min(2, os.cpu_count() or 1))
+        self.running: dict[int, subprocess.Popen] = {}
+        self.launched = 0
+
+    def start(self) -> None:
+        while self.launched < SEGMENTS and len(self.running) < self.workers:
+            command = [sys.executable, "-m", "inquest.evals.world_traffic", *self.args, str(self.launched),
+                       str(self.out)]
+            self.running[self.launched] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.launched += 1
+
+    def wait(self, segment: int) -> Aggregates:
+        """Waits for `segment` (starting the next one as soon as a worker frees up) and returns its aggregates."""
+        process = self.running.pop(segment)
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"demo world: segment {segment} failed ({process.returncode}): "
+                               f"{stderr.decode(errors='replace')[-2000:]}")
+        self.start()
+        with open(self.out / f"aggregates-{segment}.pickle", "rb") as f:
+            return pickle.load(f)
+
+    def stop(self) -> None:
+        for process in self.running.values():
+            process.kill()
+            process.wait()
+
+
+def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: Path) -> tuple[dict, Aggregates, dict]:
+    """Builds the shop repository and the store; returns ({deploy id: SHA}, aggregates, row counts)."""
+    with StoreWriter(path) as writer, tempfile.TemporaryDirectory(prefix="inquest-world-") as tmp:
+        # No checkpoint until finish(): its self-time UPDATE and re-sort are several times faster on
+        # row groups still in memory than on compressed ones read back from disk.
+        writer.con.execute("SET checkpoint_threshold = '16GB'")
+        writer.con.execute("SET enable_progress_bar = false")
+        segments = _Segments(seed, scale, inject, Path(tmp))
+        try:
+            segments.start()
+            shas = build_shop_repo(repo_path, inject=inject)  # meanwhile, in this process
+            total = Aggregates(make_pods(seed), inject)
+            for segment in range(SEGMENTS):
+                total.add(segments.wait(segment))
+                # DuckDB parses this segment while the workers simulate the next ones.
+                _copy_tsv(writer, "spans", Path(tmp) / f"spans-{segment}.tsv")
+                _copy_tsv(writer, "logs", Path(tmp) / f"logs-{segment}.tsv")
+        finally:
+            segments.stop()
+        writer.load("metrics", metric_rows(total, seed))
+        writer.load("db_query_stats", query_stat_rows(total, seed))
+        writer.load("changes", _change_rows(shas, inject))
+        writer.load("incidents", _incident_rows(total))
+        writer.finish()
+        counts = {table: writer.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
+    return shas, total, counts
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def build_demo_world(data_dir: Path, *, seed: int = 7, scale: float = 1.0, inject: bool = True) -> DemoWorld:
+    """Builds the world into `data_dir` (replacing any there): `demo.duckdb`, `shop-repo/` and a marker
+    file written last, so a half-built world is never taken for a complete one."""
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    tag = f".building-{os.getpid()}-{time.monotonic_ns()}"
+    store_tmp, repo_tmp = data_dir / (STORE_NAME + tag), data_dir / (REPO_NAME + tag)
+    try:
+        shas, traffic, counts = _write_store(store_tmp, seed, scale, inject, repo_tmp)
+        world = DemoWorld(store_path=data_dir / STORE_NAME, repo_path=data_dir / REPO_NAME,
+                          guilty_change_id=GUILTY_CHANGE_ID if inject else None,
+                          guilty_commit=shas[GUILTY_CHANGE_ID] if inject else None, incident_id=INCIDENT_ID)
+        marker = data_dir / MARKER_NAME
+        _remove(marker)
+        for final, built in ((world.store_path, store_tmp), (world.repo_path, repo_tmp)):
+            _remove(final)
+            os.replace(built, final)
+        description = {"format": WORLD_FORMAT, "seed": seed, "scale": scale, "inject": inject,
+                       "guilty_change_id": world.guilty_change_id, "guilty_commit": world.guilty_commit,
+                       "incident_id": world.incident_id, "commits": shas, "rows": counts,
+                       "requests": traffic.requests, "build_seconds": round(time.perf_counter() - started, 2)}
+        marker_tmp = data_dir / (MARKER_NAME + tag)
+        marker_tmp.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
+        os.replace(marker_tmp, marker)
+        return world
+    finally:
+        for leftover in (store_tmp, Path(str(store_tmp) + ".wal"), repo_tmp):
+            _remove(leftover)
+
+
+def read_marker(data_dir: Path) -> dict | None:
+    """What the marker says about the world in `data_dir`, or None when there is no complete world."""
+    data_dir = Path(data_dir)
+    try:
+        description = json.loads((data_dir / MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (data_dir / STORE_NAME).is_file() or not (data_dir / REPO_NAME / ".git").is_dir():
+        return None
+    return description
+
+
+def ensure_demo_world(data_dir: Path) -> DemoWorld:
+    """The default world (seed 7, full scale, fault injected) in `data_dir`, built only when it is
+    missing, incomplete, or was built by another version of the generator or with other settings."""
+    data_dir = Path(data_dir)
+    description = read_marker(data_dir)
+    if description is None or description.get("format") != WORLD_FORMAT or any(
+            description.get(key) != value for key, value in DEFAULTS.items()):
+        return build_demo_world(data_dir, **DEFAULTS)
+    return DemoWorld(store_path=data_dir / STORE_NAME, repo_path=data_dir / REPO_NAME,
+                     guilty_change_id=description["guilty_change_id"], guilty_commit=description["guilty_commit"],
+                     incident_id=description["incident_id"])

@@ -1,0 +1,88 @@
+"""Each specialist on the demo incident, where it must find the fault, and on the healthy world,
+where the same window holds nothing wrong and it must blame nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import deps_for
+from inquest.agents import build_agents
+from inquest.coordinator.triage import triage
+
+
+def run_agent(world, name: str, incident_id: str = "INC-1042"):
+    deps = deps_for(world)
+    incident = next(i for i in deps.backend.incidents() if i.id == incident_id)
+    scope, _ = triage(incident, deps.backend, deps.config.investigation)
+    [agent] = build_agents([name])
+    return agent.investigate(incident, scope, deps), scope
+
+
+@pytest.fixture(scope="module")
+def incident(demo_world):
+    return {name: run_agent(demo_world, name)[0] for name in ("trace", "db", "deployment", "code_diff", "impact")}
+
+
+@pytest.fixture(scope="module")
+def healthy(healthy_world):
+    return {name: run_agent(healthy_world, name)[0] for name in ("trace", "db", "deployment", "code_diff", "impact")}
+
+
+def test_triage_sees_the_onset_after_the_orders_deploy(demo_world):
+    _, scope = run_agent(demo_world, "impact")
+    assert scope.entry_service == "frontend"
+    assert scope.onset is not None and "13:58" <= f"{scope.onset:%H:%M}" <= "14:02"
+    assert scope.baseline.end <= scope.window.start
+
+
+def test_trace_finds_errors_and_time_starting_in_orders_not_in_the_callers(incident):
+    top = incident["trace"].hypotheses[0]
+    assert top.service == "orders" and top.confidence >= 0.6
+    blamed = {h.service for h in incident["trace"].hypotheses}
+    assert not blamed & {"checkout", "frontend", "catalog"}  # they propagate, or are slow as always
+    summaries = " ".join(e.summary for e in incident["trace"].evidence)
+    assert "pool" in summaries and "propagation" in summaries
+    assert {"caller": "checkout", "callee": "orders"}.items() <= next(
+        e for e in incident["trace"].facts["call_graph"] if e["callee"] == "orders").items()
+
+
+def test_db_finds_the_n_plus_one_the_lost_hint_and_the_exhausted_pool(incident):
+    finding = incident["db"]
+    top = finding.hypotheses[0]
+    assert top.service == "orders" and top.fault == "n_plus_one"
+    assert top.query == "SELECT price FROM products WHERE sku = $1"
+    text = " ".join(e.summary for e in finding.evidence)
+    assert "IndexScan" in text and "exhausted" in text
+
+
+def test_deployment_ranks_the_orders_deploy_first_and_says_why_the_others_are_not(incident):
+    hyps = incident["deployment"].hypotheses
+    assert hyps[0].change.id == "dep-orders-2.14.0"
+    frontend = next(h for h in hyps if h.change.id == "dep-frontend-5.2.0")
+    assert frontend.confidence < 0.1 and frontend.contradicts and not frontend.supports
+    notifications = next(h for h in hyps if h.change.id == "dep-notifications-1.9.0")
+    assert notifications.confidence < hyps[0].confidence / 2
+
+
+def test_code_diff_names_the_loop_and_links_it_to_what_the_database_ran(incident, demo_world):
+    top = incident["code_diff"].hypotheses[0]
+    assert top.change.commit == demo_world.guilty_commit
+    assert top.fault == "n_plus_one" and top.query == "SELECT price FROM products WHERE sku = $1"
+    harmless = [h for h in incident["code_diff"].hypotheses if h.change.id == "dep-notifications-1.9.0"]
+    assert harmless and harmless[0].confidence <= 0.1
+
+
+def test_impact_counts_thousands_of_customers(incident):
+    facts = incident["impact"].facts["impact"]
+    assert facts["users"] >= 1000 and facts["failed_requests"] >= 1000
+    assert facts["error_rate"] > 10 * max(facts["baseline_error_rate"], 0.001)
+    assert facts["onset"] is not None and facts["error_budget_burn"] > 10
+    assert facts["endpoints"][0]["endpoint"] == "POST /checkout"
+
+
+def test_on_the_healthy_world_no_agent_blames_anything(healthy):
+    for name in ("trace", "db", "code_diff"):
+        confident = [h for h in healthy[name].hypotheses if h.confidence >= 0.3]
+        assert healthy[name].status in ("ok", "no_data") and not confident, (name, confident)
+    assert all(h.confidence < 0.5 for h in healthy["deployment"].hypotheses)
+    assert healthy["impact"].facts["impact"]["error_rate"] < 0.05
