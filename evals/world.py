@@ -43,7 +43,6 @@ INCIDENT_ID = "INC-1042"
 STORE_NAME, REPO_NAME, MARKER_NAME = "demo.duckdb", "shop-repo", "demo-world.json"
 # Bump whenever the generator's output changes, so ensure_demo_world rebuilds stale worlds.
 WORLD_FORMAT = 1
-DEFAULTS = {"seed": 7, "scale": 1.0, "inject": True}
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def build_demo_world(data_dir: Path, *, seed: int = 7, scale: float = 1.0, injec
         for final, built in ((world.store_path, store_tmp), (world.repo_path, repo_tmp)):
             _remove(final)
             os.replace(built, final)
-        description = {"format": WORLD_FORMAT, "seed": seed, "scale": scale, "inject": inject,
+        description = {"format": WORLD_FORMAT, "seed": seed, "scale": float(scale), "inject": inject,
                        "guilty_change_id": world.guilty_change_id, "guilty_commit": world.guilty_commit,
                        "incident_id": world.incident_id, "commits": shas, "rows": counts,
                        "requests": traffic.requests, "build_seconds": round(time.perf_counter() - started, 2)}
@@ -236,14 +235,15 @@ def read_marker(data_dir: Path) -> dict | None:
     return description
 
 
-def ensure_demo_world(data_dir: Path) -> DemoWorld:
-    """The default world (seed 7, full scale, fault injected) in `data_dir`, built only when it is
+def ensure_demo_world(data_dir: Path, *, seed: int = 7, scale: float = 1.0, inject: bool = True) -> DemoWorld:
+    """The world in `data_dir` (by default: seed 7, full scale, fault injected), built only when it is
     missing, incomplete, or was built by another version of the generator or with other settings."""
     data_dir = Path(data_dir)
+    wanted = {"seed": seed, "scale": float(scale), "inject": inject}
     description = read_marker(data_dir)
     if description is None or description.get("format") != WORLD_FORMAT or any(
-            description.get(key) != value for key, value in DEFAULTS.items()):
-        return build_demo_world(data_dir, **DEFAULTS)
+            description.get(key) != value for key, value in wanted.items()):
+        return build_demo_world(data_dir, seed=seed, scale=scale, inject=inject)
     return DemoWorld(store_path=data_dir / STORE_NAME, repo_path=data_dir / REPO_NAME,
                      guilty_change_id=description["guilty_change_id"], guilty_commit=description["guilty_commit"],
                      incident_id=description["incident_id"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _investigate(_investigate_parser().parse_args(args))
     except InquestError as exc:
         return _error(str(exc))
+    except BrokenPipeError:
+        # The reader went away (`investigate ... | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_NOT_FOUND
 
 
 def _list_incidents(opts: argparse.Namespace) -> int:
@@ -128,6 +133,5 @@ def _emit(report, opts: argparse.Namespace) -> None:
 
         render_text(report, Console())
     else:
-        sys.stdout.write(render(report, opts.format))
-        if not render(report, opts.format).endswith("\n"):
-            sys.stdout.write("\n")
+        text = render(report, opts.format)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
