@@ -12,19 +12,25 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python 3.11
+# The demo needs only the engine; tests and benchmarks need everything (the LLM extra, test servers).
+# --inexact keeps what a previous `make test` installed, so switching targets never reinstalls.
+$(VENV)/.synced-core: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --no-dev --python 3.11
 	@touch $@
 
-env: $(VENV)/.synced
+$(VENV)/.synced-all: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --all-extras --python 3.11
+	@touch $@ $(VENV)/.synced-core
 
-demo: env
+env: $(VENV)/.synced-all
+
+demo: $(VENV)/.synced-core
 	$(VENV)/bin/investigate INC-1042
 
-test: env
+test: $(VENV)/.synced-all
 	$(VENV)/bin/pytest
 
-bench: env
+bench: $(VENV)/.synced-all
 	$(VENV)/bin/python bench/run.py
 
 clean:

@@ -165,8 +165,7 @@ def build_shop_repo(path: Path, *, inject: bool = True) -> dict[str, str]:
                                  author_date=commit.at, commit_date=commit.at, skip_hooks=True)
         if commit.key.startswith("dep-"):
             shas[commit.key] = made.hexsha
-            service, version = commit.service, commit.version
-            repo.create_tag(f"{service}/v{version}", ref=made)
+            git.Reference.create(repo, f"refs/tags/{commit.service}/v{commit.version}", made)  # lightweight tag
     return shas
 
 

@@ -160,7 +160,7 @@ def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: P
     with StoreWriter(path) as writer, tempfile.TemporaryDirectory(prefix="inquest-world-") as tmp:
         # No checkpoint until finish(): its self-time UPDATE and re-sort are several times faster on
         # row groups still in memory than on compressed ones read back from disk.
-        writer.con.execute("SET checkpoint_threshold = '16GB'")
+        if os.environ.get('WORLD_AB') != 'off': writer.con.execute("SET checkpoint_threshold = '16GB'")
         writer.con.execute("SET enable_progress_bar = false")
         segments = _Segments(seed, scale, inject, Path(tmp))
         try:

@@ -7,10 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from inquest.errors import CodeHistoryError
+
+if TYPE_CHECKING:
+    import git
+
+# gitpython is imported on first use, inside the code-diff agent's thread: it costs ~170 ms, which
+# would otherwise sit on every command's start-up path.
 
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@ ?(.*)$")
 
@@ -72,9 +77,11 @@ class CodeHistory:
 
     def __init__(self, repository_for: Callable[[str], Path]) -> None:
         self._repository_for = repository_for
-        self._repos: dict[Path, git.Repo] = {}
+        self._repos: dict[Path, "git.Repo"] = {}
 
     def _repo(self, service: str) -> git.Repo:
+        import git
+
         path = self._repository_for(service)
         if path not in self._repos:
             try:
@@ -84,6 +91,8 @@ class CodeHistory:
         return self._repos[path]
 
     def commit_diff(self, service: str, sha: str) -> CommitDiff:
+        import git
+
         repo = self._repo(service)
         try:
             commit = repo.commit(sha)
