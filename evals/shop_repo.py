@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import git
+from gitdb.db.loose import LooseObjectDB
 
 from inquest.evals import shop_sources as src
 
@@ -119,6 +120,14 @@ def commits(inject: bool) -> list[Commit]:
     ]
 
 
+class _InProcessWrites(git.GitCmdObjectDB):
+    """Writes new objects as loose objects from Python (what git itself would write) instead of
+    running one `git hash-object` per blob and tree; reads still go through git."""
+
+    def store(self, istream):  # type: ignore[no-untyped-def]
+        return LooseObjectDB.store(self, istream)
+
+
 def _environment(home: Path) -> dict[str, str]:
     """No global or system git configuration may leak into the repository or its commits."""
     return {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(home),
@@ -133,7 +142,7 @@ def build_shop_repo(path: Path, *, inject: bool = True) -> dict[str, str]:
     path.mkdir(parents=True)
     env = _environment(path)
     git.Git(str(path)).execute(["git", "init", "--quiet", "--initial-branch=main", str(path)], env=env)
-    repo = git.Repo(str(path))
+    repo = git.Repo(str(path), odbt=_InProcessWrites)
     repo.git.update_environment(**env)
     with repo.config_writer("repository") as cfg:
         cfg.set_value("i18n", "commitEncoding", "UTF-8")

@@ -9,10 +9,11 @@ orders deploy is harmless and nothing is wrong at all.
     world = ensure_demo_world(Path("data"))   # builds once, then reuses
     store = EmbeddedStore(world.store_path)
 
-Everything is deterministic from `seed`. Spans and logs, the two big tables, are written as
-tab-separated text and bulk-copied into the store (StoreWriter.load's CSV path costs ~14 us a row,
-too slow for 700k spans); every other table goes through StoreWriter.load, and StoreWriter.finish
-derives self time as usual.
+Everything is deterministic from `seed`. The day's traffic is simulated in fixed time segments by
+worker processes (two at a time), each writing its spans and logs as tab-separated text that is
+bulk-copied into the store while the next segments run: StoreWriter.load's csv-module path costs
+~14 us a row, too slow for 700k spans. The small tables go through StoreWriter.load, and
+StoreWriter.finish derives self time as usual.
 """
 
 from __future__ import annotations
@@ -126,16 +127,19 @@ class _Segments:
 
     def __init__(self, seed: int, scale: float, inject: bool, out: Path) -> None:
         self.args = [str(seed), repr(float(scale)), "1" if inject else "0"]
-        self.seed, self.scale, self.inject, self.out = seed, scale, inject, out
+        self.out = out
         self.workers = max(1, min(2, os.cpu_count() or 1))
         self.running: dict[int, subprocess.Popen] = {}
         self.launched = 0
+        # The workers import what this process imports, from wherever it found it.
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
     def start(self) -> None:
         while self.launched < SEGMENTS and len(self.running) < self.workers:
             command = [sys.executable, "-m", "inquest.evals.world_traffic", *self.args, str(self.launched),
                        str(self.out)]
-            self.running[self.launched] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.running[self.launched] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                           env=self.env)
             self.launched += 1
 
     def wait(self, segment: int) -> Aggregates:
@@ -158,9 +162,9 @@ class _Segments:
 def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: Path) -> tuple[dict, Aggregates, dict]:
     """Builds the shop repository and the store; returns ({deploy id: SHA}, aggregates, row counts)."""
     with StoreWriter(path) as writer, tempfile.TemporaryDirectory(prefix="inquest-world-") as tmp:
-        # No checkpoint until finish(): its self-time UPDATE and re-sort are several times faster on
-        # row groups still in memory than on compressed ones read back from disk.
-        if os.environ.get('WORLD_AB') != 'off': writer.con.execute("SET checkpoint_threshold = '16GB'")
+        # No checkpoint until finish(): checkpoints while loading compress row groups to disk that
+        # finish() then updates and rewrites anyway.
+        writer.con.execute("SET checkpoint_threshold = '16GB'")
         writer.con.execute("SET enable_progress_bar = false")
         segments = _Segments(seed, scale, inject, Path(tmp))
         try:
@@ -207,6 +211,7 @@ def build_demo_world(data_dir: Path, *, seed: int = 7, scale: float = 1.0, injec
                           guilty_commit=shas[GUILTY_CHANGE_ID] if inject else None, incident_id=INCIDENT_ID)
         marker = data_dir / MARKER_NAME
         _remove(marker)
+        _remove(Path(str(world.store_path) + ".wal"))  # a stale log must never replay onto the new file
         for final, built in ((world.store_path, store_tmp), (world.repo_path, repo_tmp)):
             _remove(final)
             os.replace(built, final)

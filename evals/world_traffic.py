@@ -285,7 +285,7 @@ class Traffic:
         pool = self.pool[(host, (start - T_START) // BUCKET)]
         acquire = self._id()
         wobble = 0.9 + 0.2 * math.sin((start - ROLLOUT) / (190 * US))
-        if load and rng.random() < 0.54 * load * wobble:  # about half time out
+        if load and rng.random() < 0.58 * load * wobble:  # about half time out
             end = t + POOL_TIMEOUT_MS * MS + self._ms(0.05, 0.6)
             self._span(c, acquire, sid, "orders", host, "pool.acquire", "INTERNAL", t, end, True,
                        POOL_TIMEOUT_MESSAGE, attrs='{"db.client.connection.pool.name":"orders-db"}')

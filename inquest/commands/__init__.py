@@ -1,0 +1,1 @@
+"""One module per CLI command; each has `main(args) -> int` and builds its own argparse parser."""

@@ -1,0 +1,26 @@
+"""`investigate incidents`: the incidents the store knows, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from inquest.config import load_config
+from inquest.connect import open_backend
+from inquest.render.json_report import iso_utc
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="investigate incidents", description="List known incidents, newest first.")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
+    opts = parser.parse_args(args)
+    incidents = open_backend(load_config(opts.config)).incidents()
+    if opts.format == "json":
+        print(json.dumps([{"id": i.id, "title": i.title, "service": i.service, "started_at": iso_utc(i.started_at),
+                           "window": {"start": iso_utc(i.window.start), "end": iso_utc(i.window.end)},
+                           "symptoms": list(i.symptoms), "ticket": i.ticket} for i in incidents], indent=2))
+    else:
+        for i in incidents:
+            print(f"{i.id:<12} {i.started_at:%Y-%m-%d %H:%M}Z  {i.service:<14} {i.title}")
+    return 0
