@@ -27,6 +27,8 @@ FAULT_TEXT = {
     "index_hint_removed": "a query that lost its index hint", "errors": "errors originating there",
     "latency": "added latency", "timeout_changed": "a changed timeout", "pool_size_changed": "a changed pool size",
     "retry_policy_changed": "a changed retry policy", "feature_flag_default": "a changed flag default",
+    "memory_leak": "a memory leak (memory climbing, containers restarting)", "cpu_saturation": "CPU saturation",
+    "noisy_neighbour": "CPU saturation on one host (a noisy neighbour)", "traffic_surge": "a traffic surge",
 }
 # Which agents' fault labels are most specific, when several describe the same candidate.
 _FAULT_AUTHORITY = ("db", "code_diff", "metrics", "trace", "deployment")

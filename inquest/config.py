@@ -20,7 +20,7 @@ from inquest.errors import ConfigError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credentials?)$", re.IGNORECASE)
-DEFAULT_AGENTS = ("trace", "db", "deployment", "code_diff", "impact")
+DEFAULT_AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
 
 
 class _Section(BaseModel):
@@ -70,11 +70,56 @@ class ImpactConfig(_Section):
     slow_request_ms: float = Field(default=2000.0, gt=0)
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class GitHubAttach(_Section):
+    # None: $GITHUB_API_URL (GitHub Actions and GitHub Enterprise set it), else https://api.github.com.
+    api_url: str | None = None
+    token_env: str = Field(default="GITHUB_TOKEN", pattern=ENV_NAME)
+
+
+class JiraAttach(_Section):
+    url: str | None = None  # None: $JIRA_URL
+    flavour: Literal["cloud", "server"] = "cloud"  # Cloud REST v3 + ADF, or Server/Data Center REST v2 + wiki markup
+    user_env: str = Field(default="JIRA_USER", pattern=ENV_NAME)  # cloud: the account e-mail of the API token
+    token_env: str = Field(default="JIRA_API_TOKEN", pattern=ENV_NAME)  # cloud: API token; server: personal access token
+
+
+class SlackAttach(_Section):
+    mode: Literal["webhook", "bot"] = "webhook"
+    webhook_url_env: str = Field(default="SLACK_WEBHOOK_URL", pattern=ENV_NAME)  # the URL is itself the secret
+    token_env: str = Field(default="SLACK_BOT_TOKEN", pattern=ENV_NAME)
+    channel: str | None = None  # bot mode: the channel id or name to post in
+    api_url: str = "https://slack.com/api"
+
+
+class WebhookAttach(_Section):
+    url: str | None = None  # None: $INQUEST_WEBHOOK_URL
+    secret_env: str = Field(default="INQUEST_WEBHOOK_SECRET", pattern=ENV_NAME)
+
+
+class AttachConfig(_Section):
+    """Where `investigate --attach` posts the report. Tokens are read from the environment variables named here."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=4, ge=0)
+    max_wait_s: float = Field(default=60.0, ge=0)  # the most one request may spend waiting between its retries
+    report_url: str | None = None  # where people can read the full report; "{incident}" is replaced by its id
+    reports_dir: Path = Path(".inquest/reports")  # the local copy written before anything is posted
+    state_file: Path = Path(".inquest/attach-state.json")  # what a re-run updates in place (Slack message ts)
+    github: GitHubAttach = GitHubAttach()
+    jira: JiraAttach = JiraAttach()
+    slack: SlackAttach = SlackAttach()
+    webhook: WebhookAttach = WebhookAttach()
+
+
 class Config(_Section):
     backend: BackendConfig = BackendConfig()
     code: CodeConfig = CodeConfig()
     investigation: InvestigationConfig = InvestigationConfig()
     impact: ImpactConfig = ImpactConfig()
+    attach: AttachConfig = AttachConfig()
     # The folder relative paths were resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -86,7 +131,7 @@ class Config(_Section):
 
 
 # Kept here rather than imported from agents/ so loading config never imports the analyses.
-KNOWN_AGENTS = ("trace", "db", "deployment", "code_diff", "impact")
+KNOWN_AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
 
 
 def _expand_env(value: Any, where: str) -> Any:

@@ -9,6 +9,8 @@ from conftest import deps_for
 from inquest.agents import build_agents
 from inquest.coordinator.triage import triage
 
+AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
+
 
 def run_agent(world, name: str, incident_id: str = "INC-1042"):
     deps = deps_for(world)
@@ -20,12 +22,12 @@ def run_agent(world, name: str, incident_id: str = "INC-1042"):
 
 @pytest.fixture(scope="module")
 def incident(demo_world):
-    return {name: run_agent(demo_world, name)[0] for name in ("trace", "db", "deployment", "code_diff", "impact")}
+    return {name: run_agent(demo_world, name)[0] for name in AGENTS}
 
 
 @pytest.fixture(scope="module")
 def healthy(healthy_world):
-    return {name: run_agent(healthy_world, name)[0] for name in ("trace", "db", "deployment", "code_diff", "impact")}
+    return {name: run_agent(healthy_world, name)[0] for name in AGENTS}
 
 
 def test_triage_sees_the_onset_after_the_orders_deploy(demo_world):
@@ -72,6 +74,16 @@ def test_code_diff_names_the_loop_and_links_it_to_what_the_database_ran(incident
     assert harmless and harmless[0].confidence <= 0.1
 
 
+def test_metrics_sees_orders_saturated_and_only_symptoms_upstream(incident):
+    finding = incident["metrics"]
+    by_service = {h.service: h for h in finding.hypotheses}
+    assert finding.hypotheses[0].service == "orders" and finding.hypotheses[0].fault == "pool_exhaustion"
+    assert finding.facts["moved"]["orders"] == ["errors", "latency", "pool"]
+    # callers show the symptom but no saturation of their own, so they weigh less
+    assert by_service["checkout"].confidence < by_service["orders"].confidence / 2
+    assert "payments" not in by_service and "notifications" not in by_service
+
+
 def test_impact_counts_thousands_of_customers(incident):
     facts = incident["impact"].facts["impact"]
     assert facts["users"] >= 1000 and facts["failed_requests"] >= 1000
@@ -81,7 +93,7 @@ def test_impact_counts_thousands_of_customers(incident):
 
 
 def test_on_the_healthy_world_no_agent_blames_anything(healthy):
-    for name in ("trace", "db", "code_diff"):
+    for name in ("trace", "db", "metrics", "code_diff"):
         confident = [h for h in healthy[name].hypotheses if h.confidence >= 0.3]
         assert healthy[name].status in ("ok", "no_data") and not confident, (name, confident)
     assert all(h.confidence < 0.5 for h in healthy["deployment"].hypotheses)

@@ -197,6 +197,16 @@ class EmbeddedStore:
               {_service_filter(service)}
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
+    def metric_stats(self, window: Window, names: Sequence[str]) -> Table:
+        return self._ask("metric_stats", f"""
+            SELECT "service.name" AS service, "host.name" AS host, name, count(*) AS points,
+                   round(median(value), 4) AS median, round(mad(value), 4) AS mad,
+                   round(quantile_cont(value, 0.9), 4) AS p90, round(max(value), 4) AS max,
+                   round(arg_min(value, timestamp), 4) AS first, round(arg_max(value, timestamp), 4) AS last
+            FROM metrics WHERE {_between('timestamp', window)} AND name IN {literal(tuple(names))}
+              AND value IS NOT NULL AND NOT isnan(value)
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
+
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
         return self._ask("log_templates", f"""

@@ -82,6 +82,11 @@ class TelemetryBackend(Protocol):
         """Per service, host and metric name: mean, max, last value."""
         ...
 
+    def metric_stats(self, window: Window, names: Sequence[str]) -> Table:
+        """Per service, host and metric name: points, median, mad (median absolute deviation), p90, max,
+        first and last value — enough to compare a window with a baseline robustly without the series."""
+        ...
+
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
         """Per service, severity and template (the message with ids and numbers masked): count and one
