@@ -7,8 +7,10 @@ An agent never catches its own failures: the fan-out turns an exception into a F
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +36,18 @@ class Agent(Protocol):
 
 
 REGISTRY: dict[str, Callable[[], Agent]] = {}
+
+
+def ask_together(*questions: Callable[[], Any]) -> list[Any]:
+    """Asks independent backend questions at once and returns their answers in order. Against a remote
+    cluster each question is a round trip; asked together they cost one. An exception from any
+    question propagates, as if it had been asked alone."""
+    if len(questions) == 1:
+        return [questions[0]()]
+    with ThreadPoolExecutor(max_workers=len(questions), thread_name_prefix="question") as pool:
+        # Each question runs in a copy of the caller's context, so its trace span nests under the agent's.
+        futures = [pool.submit(contextvars.copy_context().run, q) for q in questions]
+        return [f.result() for f in futures]
 
 
 def register(name: str) -> Callable[[type], type]:

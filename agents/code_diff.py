@@ -3,7 +3,7 @@ the symptom, linking them to the statements the database actually ran in the inc
 
 from __future__ import annotations
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.diff_rules import Risk, classify
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
@@ -18,11 +18,14 @@ class CodeDiffAgent:
 
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
-        changes = [c for c in deps.backend.changes(scope.lookback).items if c.commit]
+        backend = deps.backend
+        everything, now, before = ask_together(lambda: backend.changes(scope.lookback),
+                                               lambda: backend.db_statements(scope.window),
+                                               lambda: backend.db_statements(scope.baseline))
+        changes = [c for c in everything.items if c.commit]
         if not changes:
-            book.record("changes", f"changes between {scope.lookback} with a commit", "no changes with a commit to read")
+            book.record("changes", everything, "no changes with a commit to read")
             return book.finding("no_data")
-        statements: dict[str, tuple[Table, Table]] = {}
         unread = 0
         for change in changes:
             try:
@@ -32,10 +35,7 @@ class CodeDiffAgent:
                 book.record("git", f"git show {change.commit}", f"could not read {change.commit} for "
                             f"{change.id}: {exc}", {"change": change.id})
                 continue
-            if change.service not in statements:
-                statements[change.service] = (deps.backend.db_statements(scope.window, change.service),
-                                              deps.backend.db_statements(scope.baseline, change.service))
-            self._judge(book, change, diff, *statements[change.service])
+            self._judge(book, change, diff, now, before)
         return book.finding("error" if unread == len(changes) else "ok")
 
     def _judge(self, book: Notebook, change: Change, diff: CommitDiff, now: Table, before: Table) -> None:
@@ -52,7 +52,7 @@ class CodeDiffAgent:
         supports = [book.record("git", diff.command, f"{head}: {r.path} ({r.context or 'module'}) {r.explanation}",
                                 {"change": change.id, "risk": r.kind, "path": r.path, "statements": list(r.statements)})
                     for r in risks]
-        linked, query = self._link(book, risks, now, before, head)
+        linked, query = self._link(book, change, risks, now, before, head)
         supports.extend(linked)
         kinds = sorted({r.kind for r in risks})
         confidence = 0.3 + 0.15 * min(len(kinds), 2) + (0.3 if linked else 0.0)
@@ -62,10 +62,11 @@ class CodeDiffAgent:
                      change.service, confidence, supports=supports, change=ChangeRef.of(change), query=query,
                      fault=fault)
 
-    def _link(self, book: Notebook, risks: list[Risk], now: Table, before: Table, head: str) -> tuple[list[str], str | None]:
+    def _link(self, book: Notebook, change: Change, risks: list[Risk], now: Table, before: Table,
+              head: str) -> tuple[list[str], str | None]:
         """Ties statements the diff added to statements the database ran in the incident window."""
-        ran_now = {normalize(r["statement"]): r for r in now.records()}
-        ran_before = {normalize(r["statement"]): r for r in before.records()}
+        ran_now = {normalize(r["statement"]): r for r in now.records() if r["service"] == change.service}
+        ran_before = {normalize(r["statement"]): r for r in before.records() if r["service"] == change.service}
         linked, query = [], None
         for statement in dict.fromkeys(s for r in risks for s in r.statements):
             hit = ran_now.get(normalize(statement))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import shift
 from inquest.agents.sql_text import hints, normalize
 from inquest.core import Finding, Incident, Scope
@@ -30,10 +30,11 @@ class DatabaseAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        now, before = backend.db_statements(scope.window), backend.db_statements(scope.baseline)
-        pool_now = backend.metric_summary(scope.window, POOL_METRICS)
-        pool_before = backend.metric_summary(scope.baseline, POOL_METRICS)
-        locks_now, locks_before = backend.db_query_stats(scope.window), backend.db_query_stats(scope.baseline)
+        now, before, pool_now, pool_before, locks_now, locks_before = ask_together(
+            lambda: backend.db_statements(scope.window), lambda: backend.db_statements(scope.baseline),
+            lambda: backend.metric_summary(scope.window, POOL_METRICS),
+            lambda: backend.metric_summary(scope.baseline, POOL_METRICS),
+            lambda: backend.db_query_stats(scope.window), lambda: backend.db_query_stats(scope.baseline))
         if not (now.rows or pool_now.rows or locks_now.rows):
             book.record("telemetry:spans", now, "no database telemetry in the incident window")
             return book.finding("no_data")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import proximity
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.tools.telemetry import Table
@@ -58,12 +58,12 @@ class DeploymentAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        changes = backend.changes(scope.lookback)
+        changes, now, before, graph = ask_together(
+            lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
+            lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window))
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
-        now, before = backend.span_stats(scope.window), backend.span_stats(scope.baseline)
-        graph = backend.call_graph(scope.window)
         path = {incident.service} | downstream_of(incident.service, [(r["caller"], r["callee"]) for r in graph.records()])
         moved = misbehaving_services(now, before)
         onset = scope.onset or incident.started_at
@@ -71,7 +71,7 @@ class DeploymentAgent:
         book.facts["call_path"] = sorted(path)
         rollback_to: dict[str, str] = {}
         for change in changes.items:
-            previous = backend.previous_version(change.service, change) if change.kind == "deploy" else None
+            previous = change.previous_version if change.kind == "deploy" else None
             if previous:
                 rollback_to[change.id] = previous
             self._judge(book, change, onset, path, moved, changes.query, previous, incident.service)

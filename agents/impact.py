@@ -6,7 +6,7 @@ callers retried away does not count and one that reached a customer does.
 
 from __future__ import annotations
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import Bucket, detect_onset
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
@@ -32,15 +32,15 @@ class ImpactAgent:
                 return book.finding("no_data")
             entry = entries.rows[0][0]
         settings = deps.config.impact
-        summary = backend.entry_summary(scope.window, entry, settings.slow_request_ms)
-        now = summary.records()[0]
-        before = backend.entry_summary(scope.baseline, entry, settings.slow_request_ms).records()[0]
+        summary, base_summary, endpoints, timeline, base_timeline = ask_together(
+            lambda: backend.entry_summary(scope.window, entry, settings.slow_request_ms),
+            lambda: backend.entry_summary(scope.baseline, entry, settings.slow_request_ms),
+            lambda: backend.entry_endpoints(scope.window, entry),
+            lambda: backend.entry_timeline(scope.window, entry), lambda: backend.entry_timeline(scope.baseline, entry))
+        now, before = summary.records()[0], base_summary.records()[0]
         if not now["requests"]:
             book.record("telemetry:spans", summary, f"no requests at {entry} in the incident window")
             return book.finding("no_data")
-        endpoints = backend.entry_endpoints(scope.window, entry)
-        timeline = backend.entry_timeline(scope.window, entry)
-        base_timeline = backend.entry_timeline(scope.baseline, entry)
 
         error_rate = now["failed"] / now["requests"]
         base_rate = before["failed"] / before["requests"] if before["requests"] else 0.0

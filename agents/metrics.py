@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import MAD_SCALE
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
@@ -88,11 +88,11 @@ class MetricsAgent:
 
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
-        now = deps.backend.metric_stats(scope.window, tuple(SIGNALS))
+        now, before = ask_together(lambda: deps.backend.metric_stats(scope.window, tuple(SIGNALS)),
+                                   lambda: deps.backend.metric_stats(scope.baseline, tuple(SIGNALS)))
         if not now.rows:
             book.record("telemetry:metrics", now, "no golden-signal metrics in the incident window")
             return book.finding("no_data")
-        before = deps.backend.metric_stats(scope.baseline, tuple(SIGNALS))
         hosts_of: dict[str, set[str]] = defaultdict(set)
         for row in now.records():
             if row["host"]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from inquest.agents.base import Deps, Notebook, register
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import Shift, shift
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
@@ -63,13 +63,14 @@ class TraceAgent:
         book = Notebook(self.name)
         backend = deps.backend
         minutes = (scope.baseline.minutes, scope.window.minutes)
-        stats_now, stats_before = backend.span_stats(scope.window), backend.span_stats(scope.baseline)
+        stats_now, stats_before, origins_now, origins_before, graph = ask_together(
+            lambda: backend.span_stats(scope.window), lambda: backend.span_stats(scope.baseline),
+            lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
+            lambda: backend.call_graph(scope.window))
         if not stats_now.rows:
             book.record("telemetry:spans", stats_now, f"no spans in the incident window {scope.window}")
             return book.finding("no_data")
         traffic = _traffic_factor(stats_now, stats_before, minutes)
-        origins_now, origins_before = backend.error_origins(scope.window), backend.error_origins(scope.baseline)
-        graph = backend.call_graph(scope.window)
         book.facts["call_graph"] = [
             {"caller": r["caller"], "callee": r["callee"], "calls": r["calls"], "errors": r["errors"]}
             for r in graph.records()

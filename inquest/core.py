@@ -83,6 +83,7 @@ class Change:
     commit: str | None = None
     repository: str | None = None
     author: str | None = None
+    previous_version: str | None = None  # for deploys and rollbacks: what a rollback would return to
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", utc(self.at))
@@ -213,6 +214,17 @@ class Usage:
     cost_usd: float = 0.0
     tool_calls: int = 0
     ungrounded_claims: int = 0
+    model: str | None = None  # the LLM mode's model, when it ran
+    prompt_version: str | None = None  # which versioned prompt templates ran (agents/llm/prompts)
+    partial: bool = False  # a budget stopped the model's work: the report is the best one so far
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the LLM mode's narrative, with the evidence ids it rests on."""
+
+    text: str
+    evidence: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,8 @@ class Report:
     usage: Usage = field(default_factory=Usage)
     notes: tuple[str, ...] = ()
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # per agent
+    trace_id: str | None = None  # the engine's own OpenTelemetry trace of this investigation (32 hex digits)
+    narrative: tuple[Claim, ...] = ()  # LLM mode: the story for the on-call engineer, every claim grounded
 
     @property
     def root_cause(self) -> RankedHypothesis | None:

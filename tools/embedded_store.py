@@ -97,11 +97,19 @@ class EmbeddedStore:
         where = _between("timestamp", window)
         if services:
             where += f' AND "service.name" IN {literal(tuple(services))}'
-        table = self._ask("changes", 'SELECT id, timestamp, "service.name", kind, description, version, commit, '
-                          f"repository, author FROM changes WHERE {where} ORDER BY timestamp, id")
+        # The previous version comes from the whole history, not just the window: it is what a rollback
+        # returns to, however long ago it was deployed.
+        table = self._ask("changes", f"""
+            SELECT id, timestamp, "service.name", kind, description, version, commit, repository, author,
+                   previous_version FROM (
+              SELECT *, CASE WHEN kind IN ('deploy', 'rollback') THEN lag(version) OVER (
+                       PARTITION BY "service.name", kind IN ('deploy', 'rollback') ORDER BY timestamp, id) END
+                       AS previous_version
+              FROM changes)
+            WHERE {where} ORDER BY timestamp, id""")
         items = tuple(
             Change(id=r[0], at=r[1], service=r[2], kind=r[3], description=r[4] or "", version=r[5],
-                   commit=r[6], repository=r[7], author=r[8])
+                   commit=r[6], repository=r[7], author=r[8], previous_version=r[9])
             for r in table.rows
         )
         return Changes(query=table.query, items=items)

@@ -115,7 +115,8 @@ class TelemetryBackend(Protocol):
         ...
 
     def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
-        """Deploys, config changes, flags, migrations, scaling and rollbacks in the window, oldest first."""
+        """Deploys, config changes, flags, migrations, scaling and rollbacks in the window, oldest first;
+        deploys and rollbacks carry the service's previous version (from the whole history)."""
         ...
 
     def previous_version(self, service: str, before: Change) -> str | None:
