@@ -11,8 +11,9 @@ from inquest.agents.base import REGISTRY, Agent
 
 _SUPPORT_MODULES = {"base", "baseline", "sql_text", "diff_rules"}
 
+# Sub-packages (agents/llm) are not specialists: the LLM layer is imported only when it is switched on.
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _SUPPORT_MODULES:
+    if not _module.ispkg and _module.name not in _SUPPORT_MODULES:
         importlib.import_module(f"{__name__}.{_module.name}")
 
 
