@@ -124,8 +124,6 @@ def _hypotheses_table(report: Report) -> str:
 def _explanation(hypothesis: RankedHypothesis, report: Report) -> str:
     lines = [f"### {hypothesis.rank}. {_text(hypothesis.summary)}"]
     facts = [f"{percent(hypothesis.confidence)} confidence"]
-    if hypothesis.agents:
-        facts.append("corroborated by " + ", ".join(_code(a) for a in hypothesis.agents))
     if hypothesis.fault:
         facts.append(f"fault {_code(hypothesis.fault)}")
     lines += ["", " · ".join(facts)]

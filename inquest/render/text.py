@@ -112,9 +112,7 @@ def _hypotheses_table(hypotheses: list[RankedHypothesis], wide: bool) -> Table:
 
 def _top(top: RankedHypothesis, report: Report) -> Group:
     parts: list[Text | Table] = [Text(f"Why #{top.rank} ranks first", style="bold")]
-    if top.agents:
-        parts.append(Text(f"  corroborated by {len(top.agents)} agents: {', '.join(top.agents)}", style="dim"))
-    if top.reasons:
+    if top.reasons:  # the ranking's reasons open with which agents corroborate it
         parts.append(_bullets(top.reasons, indent=2))
     if top.query:
         parts.append(Text.assemble(("  Suspected statement: ", "dim"), (" ".join(top.query.split()), "magenta")))
