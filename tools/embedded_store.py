@@ -159,7 +159,10 @@ class EmbeddedStore:
 
     def call_graph(self, window: Window) -> Table:
         return self._ask("call_graph", f"""
-            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)})
+            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)}),
+            leaf_clients AS (  -- client spans nobody answered: calls to uninstrumented peers
+              SELECT w.* FROM w ANTI JOIN w s ON s.trace_id = w.trace_id AND s.parent_span_id = w.span_id
+              WHERE w.kind = 'CLIENT' AND w."peer.service" IS NOT NULL AND w."db.system" IS NULL)
             SELECT p."service.name" AS caller, c."service.name" AS callee, count(*) AS calls,
                    count(*) FILTER (WHERE c.status_code = 'ERROR') AS errors,
                    round(quantile_cont(p.duration_ms, 0.95), 2) AS p95_ms
@@ -169,9 +172,7 @@ class EmbeddedStore:
             UNION ALL
             SELECT "service.name", "peer.service", count(*), count(*) FILTER (WHERE status_code = 'ERROR'),
                    round(quantile_cont(duration_ms, 0.95), 2)
-            FROM w WHERE kind = 'CLIENT' AND "peer.service" IS NOT NULL AND "db.system" IS NULL
-              AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = w.trace_id AND s.parent_span_id = w.span_id)
-            GROUP BY 1, 2
+            FROM leaf_clients GROUP BY 1, 2
             ORDER BY calls DESC""")
 
     # -- database ----------------------------------------------------------------------------------
