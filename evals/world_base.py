@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from dataclasses import dataclass, field
 from random import Random
 
 US, MS = 1_000_000, 1000
@@ -84,7 +85,11 @@ def ts(us: int) -> str:
     return SECONDS[us // US] + "%06d" % (us % US)
 
 
-SECONDS = [f"2026-11-03 {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}." for s in range(86400)]
+# "2026-11-03 HH:MM:SS." by second of the day, for the hours the world spans (None elsewhere).
+SECONDS: list[str | None] = [None] * 86400
+_TWO = [f"{i:02d}" for i in range(60)]
+SECONDS[10 * 3600:16 * 3600] = [f"2026-11-03 {_TWO[h]}:{_TWO[m]}:{_TWO[s]}." for h in range(10, 16) for m in range(60)
+                                for s in range(60)]
 
 # One tab-separated line per row, in TABLES order; an empty field is NULL. No value ever holds a tab
 # or a newline, so nothing needs quoting, and one %-format per row is the whole cost of writing it.
@@ -116,3 +121,30 @@ def make_pods(seed: int) -> dict[str, list[str]]:
         pods[service] = [f"{service}-{replica_set}-{''.join(rng.choice(alphabet) for _ in range(5))}"
                          for _ in range(count)]
     return pods
+
+
+@dataclass
+class Aggregates:
+    """What metrics and statement stats are computed from; adds up across segments."""
+
+    pods: dict[str, list[str]]
+    inject: bool
+    requests: int = 0
+    red_durations: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (service, bucket)
+    red_errors: dict[tuple[str, int], int] = field(default_factory=dict)
+    # (host, bucket): acquires, wait ms, timeouts, ms connections were held
+    pool: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    db_stats: dict[tuple[int, str, str], list[float]] = field(default_factory=dict)  # (minute, ...): calls, ms, rows
+
+    def add(self, other: Aggregates) -> None:
+        self.requests += other.requests
+        for key, values in other.red_durations.items():
+            self.red_durations.setdefault(key, []).extend(values)
+        for key, count in other.red_errors.items():
+            self.red_errors[key] = self.red_errors.get(key, 0) + count
+        for mine, theirs in ((self.pool, other.pool), (self.db_stats, other.db_stats)):
+            for key, values in theirs.items():
+                if key in mine:
+                    mine[key] = [a + b for a, b in zip(mine[key], values)]
+                else:
+                    mine[key] = list(values)

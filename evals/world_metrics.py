@@ -13,8 +13,7 @@ import math
 from collections.abc import Iterator
 from random import Random
 
-from inquest.evals.world_base import BUCKET, BUCKETS, MS, POOL_SIZE, T_START, US, pressure, ts
-from inquest.evals.world_traffic import Aggregates
+from inquest.evals.world_base import BUCKET, BUCKETS, MS, POOL_SIZE, T_START, US, Aggregates, pressure, ts
 
 _CPU = {"frontend": 0.31, "catalog": 0.42, "checkout": 0.17, "orders": 0.21, "payments": 0.12, "inventory": 0.19,
         "notifications": 0.08}

@@ -17,7 +17,6 @@ import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
@@ -26,7 +25,7 @@ from inquest.evals.world_base import (BASE_RATE, BUCKET, DB_ATTRS, EMAILS, LOG_L
                                       SECONDS, SESSION_TOKENS, SMTP_ATTRS, SMTP_MESSAGE, SPAN_LINE,
                                       SQL_INSERT_ORDER, SQL_ITEMS, SQL_ITEMS_HINTED, SQL_PRICE_ONE,
                                       SQL_PRICES_BATCH, SQL_RESERVE, SQL_STOCK, STRIPE_ATTRS, STRIPE_KEY, T_END,
-                                      T_START, US, adoption, hms, make_pods, pressure, ts)
+                                      T_START, US, Aggregates, adoption, hms, make_pods, pressure, ts)
 
 SEGMENTS = 6
 SEGMENT_US = (T_END - T_START) // SEGMENTS  # 31m40s
@@ -35,33 +34,11 @@ SEGMENT_US = (T_END - T_START) // SEGMENTS  # 31m40s
 STRIPE_DEBUG_AT = (hms(12, 7, 10), hms(13, 21, 40), hms(14, 2, 5), hms(14, 16, 50), hms(14, 29, 30))
 
 
-@dataclass
-class Aggregates:
-    """What metrics and statement stats are computed from; adds up across segments."""
-
-    pods: dict[str, list[str]]
-    inject: bool
-    requests: int = 0
-    red_durations: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (service, bucket)
-    red_errors: dict[tuple[str, int], int] = field(default_factory=dict)
-    pool: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (host, bucket): acquires, wait, timeouts, held
-    db_stats: dict[tuple[int, str, str], list[float]] = field(default_factory=dict)  # (minute, ...): calls, ms, rows
-
-    def add(self, other: Aggregates) -> None:
-        self.requests += other.requests
-        for key, values in other.red_durations.items():
-            self.red_durations.setdefault(key, []).extend(values)
-        for key, count in other.red_errors.items():
-            self.red_errors[key] = self.red_errors.get(key, 0) + count
-        for mine, theirs in ((self.pool, other.pool), (self.db_stats, other.db_stats)):
-            for key, values in theirs.items():
-                if key in mine:
-                    mine[key] = [a + b for a, b in zip(mine[key], values)]
-                else:
-                    mine[key] = list(values)
-
-
 class Traffic:
+    """One segment's requests. Each service is a method taking (c, start, parent span id, ...) and
+    returning (end, HTTP status); `c` is the request's context: (trace id, user, tenant, sampled for
+    INFO logs). Spans are emitted when they end, so a parent follows its children."""
+
     def __init__(self, seed: int, scale: float, inject: bool, segment: int) -> None:
         self.rng = Random(seed * 1_000_003 + segment * 7_919 + 1)
         self._random = self.rng.random
@@ -278,8 +255,9 @@ class Traffic:
         return t, code
 
     def orders(self, c, start, parent, items, order_id) -> tuple[int, int]:
+        """POST /orders: one pooled connection per request; v2.14.0 prices items one query at a time."""
         host, sid, rng = self._host("orders"), self._id(), self.rng
-        t = start + self._ms(0.4, 1.5)
+        t = start + self._ms(5, 14)  # parse, validate the cart, load the tenant's settings
         load = pressure(start, self.inject)
         new_code = rng.random() < adoption(start, self.inject)
         pool = self.pool[(host, (start - T_START) // BUCKET)]
@@ -322,10 +300,11 @@ class Traffic:
         pool[0] += 1
         pool[1] += wait / MS
         pool[3] += (t - acquired) / MS
-        t += self._ms(1, 3)
+        t += self._ms(4, 12)  # build the confirmation
         if c[3]:
+            total = f"{19 * items + int(rng.random() * 40 * items)}.{int(rng.random() * 100):02d}"
             self._log(t - 500, c, sid, "INFO", 9, "orders", host, f"order created order_id={order_id} "
-                      f"tenant={c[2]} items={items} total={19 * items + int(rng.random() * 40 * items)}.{int(rng.random() * 100):02d}")
+                      f"tenant={c[2]} items={items} total={total}")
         self._span(c, sid, parent, "orders", host, "POST /orders", "SERVER", start, t, False, "", "POST", "/orders",
                    201)
         self._access(t, c, sid, "orders", host, "POST", "/orders", 201)
@@ -430,7 +409,4 @@ def run_segment(seed: int, scale: float, inject: bool, segment: int, out: Path) 
 
 
 if __name__ == "__main__":  # python -m inquest.evals.world_traffic SEED SCALE INJECT SEGMENT OUT_DIR
-    # Through the importable module, so the pickled Aggregates name inquest.evals.world_traffic, not __main__.
-    from inquest.evals.world_traffic import run_segment as _run_segment
-
-    _run_segment(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), Path(sys.argv[5]))
+    run_segment(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), Path(sys.argv[5]))
