@@ -1,0 +1,74 @@
+"""`investigate <id> --attach github|jira|slack|webhook`: the report travels to where people work.
+
+Each target module registers itself by name with `@register`; importing this package imports them all.
+`attach_report` posts to each requested target in turn and turns each target's failure into an
+outcome, so one unreachable target never stops the others (and the report is already on disk by then).
+Setup, update-in-place behaviour and the state file are documented in docs/attach.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from inquest.attach.base import REGISTRY, AttachContext, Posted
+from inquest.attach.state import AttachState
+from inquest.config import Config
+from inquest.core import Report
+from inquest.errors import AttachError, InquestError
+
+_SUPPORT_MODULES = {"base", "http", "state", "ticket_doc"}
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _SUPPORT_MODULES:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+TARGETS: tuple[str, ...] = tuple(sorted(REGISTRY, key=lambda name: REGISTRY[name].order))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: str
+    posted: Posted | None = None
+    error: InquestError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def check_targets(names: Sequence[str]) -> list[str]:
+    """The requested targets, once each, in posting order; an unknown name is an error listing the known ones."""
+    unknown = sorted(set(names) - set(REGISTRY))
+    if unknown:
+        raise AttachError("attach", f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
+    return [name for name in TARGETS if name in names]
+
+
+def attach_report(report: Report, names: Sequence[str], config: Config, tickets: Sequence[str] = (),
+                  environ: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+    settings = config.attach
+    link = settings.report_url.replace("{incident}", report.incident.id) if settings.report_url else None
+    context = AttachContext(
+        settings=settings, environ=os.environ if environ is None else environ,
+        tickets=tuple(tickets) + ((report.incident.ticket,) if report.incident.ticket else ()),
+        state=AttachState(config.resolve(settings.state_file)), report_link=link, sleep=sleep,
+    )
+    outcomes = []
+    for name in check_targets(names):
+        try:
+            posted = REGISTRY[name]().post(report, context)
+        except InquestError as exc:  # an AttachError, or an unreadable state file: this target failed, not the run
+            outcomes.append(Outcome(name, error=exc))
+            continue
+        outcomes.append(Outcome(name, posted=posted))
+        # Without a configured place for the report, chat links to the ticket comment just written.
+        context.report_link = context.report_link or posted.url
+    return outcomes
+
+
+__all__ = ["TARGETS", "AttachContext", "Outcome", "Posted", "attach_report", "check_targets"]
