@@ -1,0 +1,125 @@
+"""The Nezha benchmark's results as text (per-case ranks, per-fault accuracy, the paper's rows beside
+ours) and as JSON. Pure: values in, a string or a dict out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from inquest.evals.nezha import Prepared
+from inquest.evals.nezha_bench import KS, PAPER_TABLE3, CaseResult, by_fault, summary
+
+# Which half of the benchmark a folder is, by the days its faults were injected (as Nezha's own
+# `--ns hipster|ts` switch does): the published rows differ per half.
+HALVES = {"OnlineBoutique": {"2022-08-22", "2022-08-23"}, "TrainTicket": {"2023-01-29", "2023-01-30"}}
+
+
+def half_of(prepared: Prepared) -> str | None:
+    dates = {c.fault.date for c in prepared.cases}
+    return next((name for name, days in HALVES.items() if dates and dates <= days), None)
+
+
+def paper_rows(prepared: Prepared) -> list[dict[str, Any]]:
+    half = half_of(prepared)
+    return [{"method": method, **{f"as{k}": round(v / 100, 4) for k, v in zip(KS, values)}}
+            for method, values in PAPER_TABLE3.get(half or "", ())]
+
+
+def _modality_counts(results: Sequence[CaseResult]) -> dict[str, int]:
+    return {m: sum(1 for r in results if m in r.modalities) for m in ("traces", "logs", "metrics")}
+
+
+def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float]) -> dict[str, Any]:
+    return {
+        "summary": summary(results),
+        "cases": [{"id": r.id, "truth_service": r.truth_service, "fault": r.fault,
+                   "ranked_services": list(r.ranked_services), "rank": r.rank, "truth_pod": r.truth_pod,
+                   "modalities": list(r.modalities), "trace_coverage": r.trace_coverage, "top": r.top, "agents": r.agents, "notes": list(r.notes)}
+                  for r in results],
+        "by_fault": by_fault(results),
+        "modalities": _modality_counts(results),
+        "paper": {"source": f"Nezha (FSE 2023), Table 3, {half_of(prepared) or 'unknown half'}, service level, "
+                            "all modalities", "rows": paper_rows(prepared)},
+        "settings": {"entry_service": prepared.entry_service, "agents": list(prepared.settings.agents),
+                     "baseline_minutes": prepared.settings.baseline_minutes,
+                     "baseline_gap_minutes": prepared.settings.baseline_gap_minutes},
+        "load": {"files": prepared.summary.files, "rows": prepared.summary.rows,
+                 "duplicates_dropped": prepared.summary.duplicates, "malformed_dropped": prepared.summary.dropped,
+                 "notes": prepared.summary.notes},
+        "timing": dict(timing),
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:6.2f}"
+
+
+def _case_lines(results: Sequence[CaseResult]) -> list[str]:
+    width = max((len(r.id) for r in results), default=4)
+    lines = [f"{'case':<{width}}  {'fault':<15} {'truth':<22} {'rank':>4}  {'data':<22} engine's ranking (best first)"]
+    for r in results:
+        named = ", ".join(r.ranked_services[:5]) + (" …" if len(r.ranked_services) > 5 else "") or "(nothing named)"
+        data = "+".join(f"traces {r.trace_coverage:.0%}" if m == "traces" and r.trace_coverage < 0.9 else m
+                        for m in r.modalities) or "none"
+        lines.append(f"{r.id:<{width}}  {r.fault:<15} {r.truth_service:<22} {str(r.rank or '-'):>4}  {data:<22} {named}")
+    return lines
+
+
+def _fault_lines(results: Sequence[CaseResult]) -> list[str]:
+    lines = [f"{'fault type':<16} {'cases':>5} {'AS@1':>7} {'AS@3':>7} {'AS@5':>7}"]
+    for fault, row in by_fault(results).items():
+        lines.append(f"{fault:<16} {row['cases']:>5} " + " ".join(_pct(row[f'as{k}']) + " " for k in KS).rstrip())
+    return lines
+
+
+def _table_lines(prepared: Prepared, results: Sequence[CaseResult]) -> list[str]:
+    ours = summary(results)
+    lines = [f"{'service level, %':<30} {'AS@1':>7} {'AS@3':>7} {'AS@5':>7}",
+             f"{'Inquest (this run)':<30} " + " ".join(_pct(ours[f'as{k}']) + " " for k in KS).rstrip()]
+    rows = paper_rows(prepared)
+    if rows:
+        lines.append(f"published (Table 3, {half_of(prepared)}, all modalities):")
+        lines.extend(f"  {row['method']:<28} " + " ".join(_pct(row[f'as{k}']) + " " for k in KS).rstrip()
+                     for row in rows)
+    else:
+        lines.append("no published rows for this data (its fault days match neither half of the paper)")
+    return lines
+
+
+def _grouped_notes(results: Sequence[CaseResult]) -> list[str]:
+    by_note: dict[str, list[str]] = defaultdict(list)
+    for r in results:
+        for note in r.notes:
+            by_note[note].append(r.id)
+    return [f"  {note}: {', '.join(ids)}" for note, ids in sorted(by_note.items(), key=lambda kv: -len(kv[1]))]
+
+
+def report_text(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float]) -> str:
+    counts = _modality_counts(results)
+    settings = prepared.settings
+    load = prepared.summary
+    lines = [
+        f"Nezha benchmark: {len(results)} labelled faults in {prepared.layout.root}",
+        f"incidents name the entry service ({prepared.entry_service}); window: injection → end of its telemetry; "
+        f"baseline: {settings.baseline_minutes} min right before the injection",
+        f"agents: {', '.join(settings.agents)}",
+        "",
+        *_case_lines(results),
+        "",
+        *_fault_lines(results),
+        "",
+        *_table_lines(prepared, results),
+        "",
+        f"data per case: traces in {counts['traces']}, logs in {counts['logs']}, metrics in {counts['metrics']} "
+        f"of {len(results)} windows",
+        "loaded: " + ", ".join(f"{n:,} {table}" for table, n in load.rows.items())
+        + "; overlapping rows dropped: " + ", ".join(f"{n:,} {k}" for k, n in load.duplicates.items() if n)
+        + "; malformed or NaN dropped: " + (", ".join(f"{n:,} {k}" for k, n in load.dropped.items() if n) or "none"),
+        *(f"  {note}" for note in load.notes),
+    ]
+    notes = _grouped_notes(results)
+    if notes:
+        lines += ["case notes:", *notes]
+    lines.append("timing: " + ", ".join(f"{name.removesuffix('_s')} {seconds:.1f} s" for name, seconds in timing.items()))
+    return "\n".join(lines) + "\n"
