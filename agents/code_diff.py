@@ -73,15 +73,15 @@ class CodeDiffAgent:
             if not hit:
                 continue
             old = ran_before.get(normalize(statement))
-            if old is not None and hit["calls_per_trace"] < 2 * old["calls_per_trace"] and \
+            if old is not None and hit["calls_per_request"] < 2 * old["calls_per_request"] and \
                     hit["mean_ms"] < 3 * old["mean_ms"]:
                 continue  # it ran as before: the diff touched it, but the database did not notice
             then = "never in the baseline" if old is None else \
-                f"{old['calls_per_trace']} per request, {old['mean_ms']} ms in the baseline"
+                f"{old['calls_per_request']} per request, {old['mean_ms']} ms in the baseline"
             linked.append(book.record(
                 "telemetry:spans", now,
                 f"the query {head} adds, `{hit['statement']}`, ran {hit['calls']} times in the incident window "
-                f"({hit['calls_per_trace']} per request, {hit['mean_ms']} ms each) — {then}",
+                f"({hit['calls_per_request']} per request, {hit['mean_ms']} ms each) — {then}",
                 {"statement": hit["statement"], "now": hit, "baseline": old, "baseline_query": before.query}))
             query = query or hit["statement"]
         return linked, query

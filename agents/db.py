@@ -73,14 +73,16 @@ def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
         per_min = row["calls"] / scope.window.minutes
         if row["calls"] < MIN_CALLS:
             continue
-        repeated = row["calls_per_trace"] >= N_PLUS_ONE_CALLS_PER_REQUEST and (
-            old is None or row["calls_per_trace"] >= 2 * old["calls_per_trace"])
+        # Per request of the operation issuing it, not per trace: a caller sending more requests makes
+        # more calls per trace without any request doing more work.
+        repeated = row["calls_per_request"] >= N_PLUS_ONE_CALLS_PER_REQUEST and (
+            old is None or row["calls_per_request"] >= 2 * old["calls_per_request"])
         if repeated:
             was = "a statement not seen in the baseline" if old is None else \
-                f"{old['calls_per_trace']} per request in the baseline"
+                f"{old['calls_per_request']} per request in the baseline"
             yield "n_plus_one", row["service"], row["statement"], book.record(
                 "telemetry:spans", now,
-                f"N+1 in {row['service']}: `{row['statement']}` runs {row['calls_per_trace']} times per request "
+                f"N+1 in {row['service']}: `{row['statement']}` runs {row['calls_per_request']} times per request "
                 f"({per_min:.0f}/min, {row['mean_ms']} ms each) — {was}",
                 {**row, "baseline": old, "baseline_query": before.query})
         if old and old["calls"] >= MIN_CALLS and row["mean_ms"] >= 3 * old["mean_ms"] and \

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import proximity
+from inquest.agents.load import entry_traffic
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -58,14 +59,22 @@ class DeploymentAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        changes, now, before, graph = ask_together(
+        changes, now, before, graph, entries_now, entries_before = ask_together(
             lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
-            lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window))
+            lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window),
+            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline))
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
         path = {incident.service} | downstream_of(incident.service, [(r["caller"], r["callee"]) for r in graph.records()])
         moved = misbehaving_services(now, before)
+        traffic = entry_traffic(entries_now, entries_before, (scope.baseline.minutes, scope.window.minutes))
+        if traffic.surge:  # misbehaviour is what a surge does to every service: it no longer singles one out
+            book.record("telemetry:spans", entries_now,
+                        f"requests entering the system rose {traffic.factor:.1f}× over the baseline: services "
+                        "misbehaving under that load say little about which change is at fault",
+                        {"factor": round(traffic.factor, 2)})
+            moved = {}
         onset = scope.onset or incident.started_at
         book.facts["onset_used"] = onset.isoformat()
         book.facts["call_path"] = sorted(path)

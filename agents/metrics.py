@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import MAD_SCALE
+from inquest.agents.load import SURGE_FACTOR
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -34,7 +35,7 @@ COUNTERS = {"k8s.container.restarts"}
 MIN_Z = 6.0  # many series are compared at once: only a move this far outside normal counts
 # The smallest spread each signal is credited with, so a flat or empty baseline (MAD 0) does not turn
 # a move nobody would notice into a huge score: a percentage point of errors, 5 ms, one waiter, 2% CPU.
-SPREAD_FLOOR = {"errors": 0.01, "latency": 5.0, "pool": 1.0, "cpu": 0.02, "memory": 0.0, "traffic": 0.5,
+SPREAD_FLOOR = {"errors": 0.01, "latency": 5.0, "pool": 1.0, "cpu": 0.02, "memory": 0.0, "traffic": 0.0,
                 "restarts": 1.0}
 RELATIVE_FLOOR = 0.05  # and never less than 5% of the baseline level
 FAULT_OF = {"restarts": "memory_leak", "memory": "memory_leak", "cpu": "cpu_saturation", "pool": "pool_exhaustion",
@@ -101,12 +102,30 @@ class MetricsAgent:
         for move in moves(now, before):
             by_service[move.service].append(move)
         book.facts["moved"] = {s: sorted({m.signal for m in ms}) for s, ms in by_service.items()}
+        surge = max((m.now / m.before for m in by_service.get(scope.entry_service or "", ())
+                     if m.signal == "traffic" and m.before > 0), default=1.0)
         for service, found in sorted(by_service.items()):
-            self._judge(book, service, found, hosts_of[service], now, before)
+            if surge >= SURGE_FACTOR and service == scope.entry_service:
+                self._surge(book, service, found, surge, now, before)
+            else:  # in a surge, saturation downstream is what the load does, not a fault of its own
+                self._judge(book, service, found, hosts_of[service], now, before,
+                            discount=surge if surge >= SURGE_FACTOR else 1.0)
         return book.finding("ok")
 
-    def _judge(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now: Table,
+    def _surge(self, book: Notebook, service: str, found: list[Move], factor: float, now: Table,
                before: Table) -> None:
+        move = next(m for m in found if m.signal == "traffic")
+        evidence = book.record(
+            "telemetry:metrics", now,
+            f"{service}, where requests enter, serves {factor:.1f}× its usual traffic ({move.metric} "
+            f"{_fmt(move.before)} → {_fmt(move.now)}): saturation downstream follows from the load",
+            {"service": service, "signal": "traffic", "factor": round(factor, 2), "before": move.before,
+             "now": move.now, "baseline_query": before.query})
+        book.suspect(f"a traffic surge at {service}: {factor:.1f}× the usual requests", service,
+                     min(0.85, 0.55 + 0.1 * factor), supports=[evidence], fault="traffic_surge")
+
+    def _judge(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now: Table,
+               before: Table, discount: float = 1.0) -> None:
         signals = {m.signal for m in found}
         evidence, local_signals = [], set()
         for signal in sorted(signals):
@@ -132,7 +151,7 @@ class MetricsAgent:
         if "traffic" in signals and not saturated:
             confidence += 0.1
         book.suspect(f"{service}'s golden signals moved: {', '.join(sorted(signals))}", service,
-                     min(confidence, 0.85), supports=evidence, fault=fault)
+                     min(confidence, 0.85) / discount, supports=evidence, fault=fault)
 
 
 def _fmt(value: float) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import Shift, shift
+from inquest.agents.load import EntryTraffic, amplified_edges, entry_traffic
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -37,14 +38,6 @@ def _credit_to(row: dict) -> str:
     return row["service"]
 
 
-def _traffic_factor(current: Table, baseline: Table, minutes: tuple[float, float]) -> float:
-    def entry_rate(table: Table, mins: float) -> float:
-        return sum(r["requests"] for r in table.records() if r["kind"] == "SERVER") / max(mins, 1e-9)
-
-    base = entry_rate(baseline, minutes[0])
-    return entry_rate(current, minutes[1]) / base if base else 1.0
-
-
 def _per_service(current: Table, baseline: Table, value: str, minutes: tuple[float, float],
                  traffic: float, credit) -> dict[str, Shift]:
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -63,14 +56,17 @@ class TraceAgent:
         book = Notebook(self.name)
         backend = deps.backend
         minutes = (scope.baseline.minutes, scope.window.minutes)
-        stats_now, stats_before, origins_now, origins_before, graph = ask_together(
+        (stats_now, stats_before, origins_now, origins_before, graph, graph_before, entries_now,
+         entries_before) = ask_together(
             lambda: backend.span_stats(scope.window), lambda: backend.span_stats(scope.baseline),
             lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
-            lambda: backend.call_graph(scope.window))
+            lambda: backend.call_graph(scope.window), lambda: backend.call_graph(scope.baseline),
+            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline))
         if not stats_now.rows:
             book.record("telemetry:spans", stats_now, f"no spans in the incident window {scope.window}")
             return book.finding("no_data")
-        traffic = _traffic_factor(stats_now, stats_before, minutes)
+        entry = entry_traffic(entries_now, entries_before, minutes)
+        traffic = entry.factor
         book.facts["call_graph"] = [
             {"caller": r["caller"], "callee": r["callee"], "calls": r["calls"], "errors": r["errors"]}
             for r in graph.records()
@@ -109,15 +105,26 @@ class TraceAgent:
 
         error_total = sum(max(v.excess_per_min, 0) for v in error_suspects.values()) or 1.0
         latency_total = sum(max(v.excess_per_min, 0) for v in latency_suspects.values()) or 1.0
-        for service in sorted(evidence):
+        share = {}
+        for service in evidence:
             e_share = error_suspects[service].excess_per_min / error_total if service in error_suspects else 0.0
             l_share = latency_suspects[service].excess_per_min / latency_total if service in latency_suspects else 0.0
+            share[service] = (e_share, l_share)
+        loaded_by = _amplification(book, graph, graph_before, minutes, traffic, share, entries_now)
+        for service in sorted(evidence):
+            e_share, l_share = share[service]
             kinds = [k for k, on in (("errors start", e_share > 0), ("time is added", l_share > 0)) if on]
-            book.suspect(
-                f"{service} is where the symptom starts: {' and '.join(kinds)} there",
-                service=service, confidence=0.3 + 0.3 * e_share + 0.3 * l_share, supports=evidence[service],
-                fault="errors" if e_share >= l_share else "latency",
-            )
+            confidence = 0.3 + 0.3 * e_share + 0.3 * l_share
+            summary = f"{service} is where the symptom starts: {' and '.join(kinds)} there"
+            if service in loaded_by:  # a victim of the load sent to it, not where the fault lies
+                confidence *= 0.5
+                summary += f", under load sent by {loaded_by[service]}"
+            if entry.surge:  # a surge explains saturation everywhere downstream
+                confidence /= entry.factor
+            book.suspect(summary, service=service, confidence=confidence, supports=evidence[service],
+                         fault="errors" if e_share >= l_share else "latency")
+        if entry.surge:
+            _surge(book, entry, entries_now, scope)
         return book.finding("ok")
 
 
@@ -140,3 +147,38 @@ def _note_propagation(book: Notebook, now: Table, before: Table, minutes: tuple[
                     f"{', '.join(relays)} fail by propagation: their failures grew, but none originate there "
                     f"(errors originate in {', '.join(sorted(origins))})",
                     {"relays": relays, "failed_per_min": {s: round(failing[s].incident_per_min, 2) for s in relays}})
+
+
+def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: tuple[float, float], traffic: float,
+                   share: dict[str, tuple[float, float]], entries: Table) -> dict[str, str]:
+    """Callers sending a suspect far more calls than entry traffic explains take over its blame: the
+    suspect is where it hurts, the caller is where it comes from. Returns {suspect: caller}."""
+    loaded_by: dict[str, str] = {}
+    for edge in amplified_edges(graph, graph_before, minutes, traffic):
+        if edge.callee not in share or edge.callee in loaded_by or edge.caller == edge.callee:
+            continue
+        loaded_by[edge.callee] = edge.caller
+        evidence = book.record(
+            "telemetry:spans", graph,
+            f"{edge.caller} calls {edge.callee} {edge.ratio:.1f}× as often as entry traffic explains "
+            f"({edge.incident_per_min:.0f}/min vs {edge.expected_per_min:.0f}/min expected from the baseline): "
+            f"{edge.callee}'s trouble is load sent by {edge.caller}",
+            {"caller": edge.caller, "callee": edge.callee, "calls_per_min": round(edge.incident_per_min, 1),
+             "expected_per_min": round(edge.expected_per_min, 1), "baseline_query": graph_before.query})
+        inherited = max(share[edge.callee])
+        book.suspect(f"{edge.caller} amplifies the load on {edge.callee} ({edge.ratio:.1f}× the calls)",
+                     service=edge.caller, confidence=0.35 + 0.5 * inherited, supports=[evidence],
+                     fault="load_amplification")
+    return loaded_by
+
+
+def _surge(book: Notebook, entry: EntryTraffic, entries: Table, scope: Scope) -> None:
+    where = scope.entry_service or (entries.rows[0][0] if entries.rows else None)
+    evidence = book.record(
+        "telemetry:spans", entries,
+        f"requests entering at {where}: {entry.incident_per_min:.0f}/min vs {entry.baseline_per_min:.0f}/min in "
+        f"the baseline ({entry.factor:.1f}×): the load alone explains saturation downstream",
+        {"service": where, "per_min": round(entry.incident_per_min, 1),
+         "baseline_per_min": round(entry.baseline_per_min, 1), "factor": round(entry.factor, 2)})
+    book.suspect(f"a traffic surge at {where}: {entry.factor:.1f}× the usual requests", service=where,
+                 confidence=min(0.9, 0.6 + 0.1 * (entry.factor - 2)), supports=[evidence], fault="traffic_surge")

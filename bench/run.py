@@ -22,6 +22,7 @@ SUITES = {
     "fanout": measures.fanout,
     "replay": measures.replay,
     "scale": measures.scale,
+    "nezha": measures.nezha,
 }
 
 

@@ -29,6 +29,7 @@ FAULT_TEXT = {
     "retry_policy_changed": "a changed retry policy", "feature_flag_default": "a changed flag default",
     "memory_leak": "a memory leak (memory climbing, containers restarting)", "cpu_saturation": "CPU saturation",
     "noisy_neighbour": "CPU saturation on one host (a noisy neighbour)", "traffic_surge": "a traffic surge",
+    "load_amplification": "a surge of calls it sends downstream",
 }
 # Which agents' fault labels are most specific, when several describe the same candidate.
 _FAULT_AUTHORITY = ("db", "code_diff", "metrics", "trace", "deployment")

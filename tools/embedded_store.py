@@ -182,6 +182,7 @@ class EmbeddedStore:
             SELECT "service.name" AS service, "db.statement" AS statement, count(*) AS calls,
                    count(DISTINCT trace_id) AS traces,
                    round(count(*) / count(DISTINCT trace_id), 2) AS calls_per_trace,
+                   round(count(*) / count(DISTINCT (trace_id, parent_span_id)), 2) AS calls_per_request,
                    round(avg(duration_ms), 2) AS mean_ms,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms,
                    count(*) FILTER (WHERE status_code = 'ERROR') AS errors

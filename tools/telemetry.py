@@ -70,7 +70,8 @@ class TelemetryBackend(Protocol):
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:
         """Per service and normalised statement, from database client spans: calls, traces,
-        calls_per_trace, mean_ms, p95_ms."""
+        calls_per_trace, calls_per_request (per distinct parent span: per request of the issuing
+        operation), mean_ms, p95_ms, errors."""
         ...
 
     def db_query_stats(self, window: Window, service: str | None = None) -> Table:
