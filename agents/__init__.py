@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from inquest.agents.base import REGISTRY, Agent
 
-_SUPPORT_MODULES = {"base", "baseline", "sql_text", "diff_rules", "load"}
+_SUPPORT_MODULES = {"attribution", "base", "baseline", "sql_text", "diff_rules", "load"}
 
 # Sub-packages (agents/llm) are not specialists: the LLM layer is imported only when it is switched on.
 for _module in pkgutil.iter_modules(__path__):

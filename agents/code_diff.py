@@ -4,7 +4,7 @@ the symptom, linking them to the statements the database actually ran in the inc
 from __future__ import annotations
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
-from inquest.agents.diff_rules import Risk, classify
+from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.errors import CodeHistoryError
@@ -43,11 +43,16 @@ class CodeDiffAgent:
         first_line = diff.message.splitlines()[0] if diff.message else ""
         head = f"commit {diff.sha[:7]} ({change.service} {change.version or change.id}: \"{first_line}\")"
         if not risks:
-            evidence = book.record("git", diff.command, f"{head} touches only {', '.join(diff.files[:4])}: "
-                                   "nothing in it bears on queries, loops, timeouts, pools, retries or flags",
-                                   {"change": change.id, "files": list(diff.files)})
-            book.suspect(f"{head} changes nothing that could explain the symptom", change.service, 0.05,
-                         supports=(), contradicts=[evidence], change=ChangeRef.of(change), fault="code_change")
+            if all(inert(h) for h in diff.hunks):  # markup, styles, docs, a version bump: cannot be it
+                evidence = book.record("git", diff.command, f"{head} touches only {', '.join(diff.files[:4])}: "
+                                       "markup, styles, docs or a version string, nothing that runs",
+                                       {"change": change.id, "files": list(diff.files)})
+                book.suspect(f"{head} changes nothing that could explain the symptom", change.service, 0.05,
+                             supports=(), contradicts=[evidence], change=ChangeRef.of(change), fault="code_change")
+            else:  # the rules know common culprits, not all of them: silence is not innocence
+                book.record("git", diff.command, f"{head} changes code in {', '.join(diff.files[:4])}, but none "
+                            "of the patterns this agent knows (queries, loops, timeouts, pools, retries, flags, "
+                            "migrations, caches)", {"change": change.id, "files": list(diff.files)})
             return
         supports = [book.record("git", diff.command, f"{head}: {r.path} ({r.context or 'module'}) {r.explanation}",
                                 {"change": change.id, "risk": r.kind, "path": r.path, "statements": list(r.statements)})
@@ -56,7 +61,8 @@ class CodeDiffAgent:
         supports.extend(linked)
         kinds = sorted({r.kind for r in risks})
         confidence = 0.3 + 0.15 * min(len(kinds), 2) + (0.3 if linked else 0.0)
-        fault = "n_plus_one" if "query_in_loop" in kinds else kinds[0]
+        fault = next((f for k, f in (("query_in_loop", "n_plus_one"), ("blocking_migration", "lock_wait"),
+                                     ("unbounded_cache", "memory_leak")) if k in kinds), kinds[0])
         book.suspect(f"{head} {risks[0].explanation}" + (" — and that query is what the database ran more of"
                                                           if linked else ""),
                      change.service, confidence, supports=supports, change=ChangeRef.of(change), query=query,

@@ -51,7 +51,8 @@ class DatabaseAgent:
             statement_of.setdefault((service, "lock_wait"), statement)
 
         for service, faults in found.items():
-            kinds = [k for k in ("n_plus_one", "slow_query", "lock_wait", "pool_exhaustion") if k in faults]
+            # Lock waits before a slow query: a statement blocked on a lock is slow because of the lock.
+            kinds = [k for k in ("n_plus_one", "lock_wait", "slow_query", "pool_exhaustion") if k in faults]
             described = {"n_plus_one": "an N+1 query pattern", "slow_query": "a regressed query",
                          "lock_wait": "lock waits", "pool_exhaustion": "connection-pool exhaustion"}
             book.suspect(

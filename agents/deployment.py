@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
-from inquest.agents.baseline import proximity
-from inquest.agents.load import entry_traffic
+from inquest.agents.attribution import origin_of, peer_latency
+from inquest.agents.baseline import proximity, shift
+from inquest.agents.load import amplified_edges, entry_traffic
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -33,23 +34,40 @@ def downstream_of(service: str, edges: list[tuple[str, str]]) -> set[str]:
     return seen - {service}
 
 
-def misbehaving_services(now: Table, before: Table) -> dict[str, str]:
-    """service -> what moved, from its SERVER spans: error rate or p95 of a busy operation."""
-    def per_op(table: Table) -> dict[tuple[str, str], dict]:
-        return {(r["service"], r["operation"]): r for r in table.records() if r["kind"] == "SERVER"}
+def own_trouble(stats_now: Table, stats_before: Table, origins_now: Table, origins_before: Table,
+                minutes: tuple[float, float]) -> dict[str, str]:
+    """service -> how it is in trouble itself: errors originating there, or its own (exclusive) time per
+    request growing. A service that only relays failures from below is not in trouble of its own, so a
+    change to it explains nothing (callers of a failing service always look broken)."""
+    def origins(table: Table, mins: float) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for r in table.records():
+            out[origin_of(r, latency_now, latency_before)] += r["origins"] / max(mins, 1e-9)
+        return out
 
-    base = per_op(before)
-    moved: dict[str, str] = {}
-    for key, row in per_op(now).items():
-        old = base.get(key)
-        if row["requests"] < 20 or old is None or old["requests"] < 20:
-            continue
-        rate_now, rate_before = row["errors"] / row["requests"], old["errors"] / old["requests"]
-        if rate_now >= 2 * rate_before + 0.02:
-            moved.setdefault(key[0], f"{key[1]} error rate {rate_before:.1%} → {rate_now:.1%}")
-        elif row["p95_ms"] >= 1.5 * old["p95_ms"] + 50:
-            moved.setdefault(key[0], f"{key[1]} p95 {old['p95_ms']:.0f} → {row['p95_ms']:.0f} ms")
-    return moved
+    def self_per_request(table: Table) -> dict[str, float]:
+        spent: dict[str, float] = defaultdict(float)
+        served: dict[str, int] = defaultdict(int)
+        for r in table.records():
+            if r["kind"] != "CLIENT" or r["is_db"]:  # time on the wire belongs to the callee
+                spent[r["service"]] += r["total_self_ms"] or 0.0
+            if r["kind"] in ("SERVER", "CONSUMER"):
+                served[r["service"]] += r["requests"]
+        return {s: spent[s] / served[s] for s in served if served[s]}
+
+    latency_now, latency_before = peer_latency(stats_now), peer_latency(stats_before)
+    trouble: dict[str, str] = {}
+    now_o, before_o = origins(origins_now, minutes[1]), origins(origins_before, minutes[0])
+    for service, rate in now_o.items():
+        moved = shift(before_o.get(service, 0.0), 1, rate, 1)
+        if moved.significant(3.0, 0.5):
+            trouble[service] = f"errors originate there ({rate:.1f}/min vs {before_o.get(service, 0.0):.1f}/min)"
+    now_s, before_s = self_per_request(stats_now), self_per_request(stats_before)
+    for service, ms in now_s.items():
+        old = before_s.get(service)
+        if old is not None and ms >= 1.5 * old + 5 and service not in trouble:
+            trouble[service] = f"its own time per request grew {old:.0f} → {ms:.0f} ms"
+    return trouble
 
 
 @register("deployment")
@@ -59,16 +77,23 @@ class DeploymentAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        changes, now, before, graph, entries_now, entries_before = ask_together(
+        (changes, now, before, graph, graph_before, entries_now, entries_before, origins_now,
+         origins_before) = ask_together(
             lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
             lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window),
-            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline))
+            lambda: backend.call_graph(scope.baseline),
+            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
+            lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline))
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
         path = {incident.service} | downstream_of(incident.service, [(r["caller"], r["callee"]) for r in graph.records()])
-        moved = misbehaving_services(now, before)
-        traffic = entry_traffic(entries_now, entries_before, (scope.baseline.minutes, scope.window.minutes))
+        minutes = (scope.baseline.minutes, scope.window.minutes)
+        moved = own_trouble(now, before, origins_now, origins_before, minutes)
+        traffic = entry_traffic(entries_now, entries_before, minutes)
+        for edge in amplified_edges(graph, graph_before, minutes, traffic.factor):
+            # sending many more calls than before is a change in the service's own behaviour
+            moved.setdefault(edge.caller, f"it sends {edge.callee} {edge.ratio:.1f}× the calls entry traffic explains")
         if traffic.surge:  # misbehaviour is what a surge does to every service: it no longer singles one out
             book.record("telemetry:spans", entries_now,
                         f"requests entering the system rose {traffic.factor:.1f}× over the baseline: services "
@@ -105,8 +130,8 @@ class DeploymentAgent:
         relevance = 1.0 if on_path and misbehaves else 0.5 if on_path else 0.3 if misbehaves else 0.1
         confidence = relevance * (0.3 + 0.55 * proximity(max(minutes_before, 0.0)))
         where = (f"on {alerting}'s call path" if on_path else f"not on {alerting}'s call path")
-        state = f"and {change.service} misbehaves ({moved[change.service]})" if misbehaves else \
-            f"but {change.service}'s own error rate and latency are unchanged"
+        state = f"and {change.service} is in trouble itself: {moved[change.service]}" if misbehaves else \
+            f"but {change.service} shows no trouble of its own (no errors originate there, its own time is unchanged)"
         summary = f"{label}, {max(minutes_before, 0):.0f} min before onset, {where}, {state}"
         evidence = book.record("changes", query, summary, data)
         supportive = confidence >= 0.3

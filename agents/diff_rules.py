@@ -24,6 +24,18 @@ _TUNABLES = {
     "resource_limit_changed": re.compile(r"\b(memory|cpu|limits?|heap|Xmx)\b", re.IGNORECASE),
 }
 _FLAG = re.compile(r"(flag|feature|enabled?)\b.*\b(true|false|on|off)\b", re.IGNORECASE)
+# DDL that rewrites or locks a table for its whole duration (PostgreSQL's ACCESS EXCLUSIVE and friends);
+# CREATE INDEX CONCURRENTLY and friends are the lock-free forms, so they are excluded.
+_BLOCKING_DDL = re.compile(
+    r"\bALTER\s+TABLE\b.*\b(ALTER\s+COLUMN\b.*\bTYPE\b|ADD\s+COLUMN\b.*\bDEFAULT\b|SET\s+NOT\s+NULL|"
+    r"ADD\s+CONSTRAINT|ADD\s+PRIMARY\s+KEY)|\bCREATE\s+(UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)|\bLOCK\s+TABLE\b|"
+    r"\bVACUUM\s+FULL\b|\bCLUSTER\b|\bREINDEX\s+(?!.*CONCURRENTLY)", re.IGNORECASE)
+_TABLE = re.compile(r"\b(?:ALTER\s+TABLE|ON|LOCK\s+TABLE|CLUSTER|TABLE)\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
+# A module-level container named like a cache, filled and never emptied: memory grows until a restart.
+_CACHE_DECL = re.compile(r"^(_?[A-Za-z_]*(cache|memo|seen|registry|store)[A-Za-z_]*)\s*(:[^=]+)?=\s*(\{\}|\[\]|dict\(\)|"
+                         r"list\(\)|defaultdict\()", re.IGNORECASE)
+_EVICTION = re.compile(r"\.(pop|popitem|clear)\(|\bdel\s|maxsize\s*=\s*\d|ttl|expire|evict", re.IGNORECASE)
+_UNBOUNDED_DECORATOR = re.compile(r"@(functools\.)?(lru_cache\(\s*maxsize\s*=\s*None\s*\)|cache\b)")
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,46 @@ def classify(hunk: Hunk) -> list[Risk]:
         moved = _numbers_changed(pattern, hunk)
         if moved:
             risks.append(Risk(kind, hunk.path, hunk.context, f"changes `{moved[0]}` to `{moved[1]}`"))
+    ddl = [l.strip() for l in hunk.added if _BLOCKING_DDL.search(l)]
+    if ddl:
+        tables = tuple(dict.fromkeys(m.group(1) for l in ddl for m in _TABLE.finditer(l)))
+        risks.append(Risk("blocking_migration", hunk.path, hunk.context,
+                          f"runs `{ddl[0][:90]}`, which locks or rewrites "
+                          f"{', '.join(tables) or 'the table'} while it runs", tables))
+    cache = _unbounded_cache(hunk)
+    if cache:
+        risks.append(Risk("unbounded_cache", hunk.path, hunk.context, cache))
+
     flags = [l.strip() for l in hunk.added if _FLAG.search(l)]
     if flags and any(_FLAG.search(l) for l in hunk.removed):
         risks.append(Risk("feature_flag_default", hunk.path, hunk.context, f"changes a flag default: `{flags[0]}`"))
     return risks
+
+
+def _unbounded_cache(hunk: Hunk) -> str | None:
+    added = "\n".join(hunk.added)
+    if _EVICTION.search(added):
+        return None
+    for line in hunk.added:
+        declared = _CACHE_DECL.match(line)
+        if declared and re.search(rf"{re.escape(declared.group(1))}\s*\[[^\]]+\]\s*=|"
+                                  rf"{re.escape(declared.group(1))}\.(append|setdefault|add)\(", added):
+            return (f"adds `{declared.group(1)}`, filled on every call and never evicted: memory grows until "
+                    "the process restarts")
+    decorator = next((l.strip() for l in hunk.added if _UNBOUNDED_DECORATOR.search(l)), None)
+    if decorator:
+        return f"adds `{decorator}`: an unbounded memo whose size grows with every distinct argument"
+    return None
+
+
+# Files whose change cannot alter how a service behaves under load: markup, styles, docs, tests, and a
+# bumped version string.
+_INERT_PATH = re.compile(r"\.(css|scss|less|html|jinja2?|j2|svg|png|jpe?g|gif|md|rst|txt|po|mo)$|(^|/)(docs?|tests?)/")
+_VERSION_LINE = re.compile(r"^\s*(__version__|version)\s*=\s*['\"][^'\"]*['\"]\s*$")
+
+
+def inert(hunk: Hunk) -> bool:
+    if _INERT_PATH.search(hunk.path):
+        return True
+    changed = [l for l in (*hunk.added, *hunk.removed) if l.strip()]
+    return all(_VERSION_LINE.match(l) for l in changed)

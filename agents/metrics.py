@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from statistics import median
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import MAD_SCALE
@@ -58,11 +59,23 @@ def robust_z(now: float, base_level: float, base_mad: float, signal: str) -> flo
     return (now - base_level) / spread
 
 
+def _pooled(rows: list[dict]) -> dict:
+    """A service-wide baseline for one metric: the median host's figures."""
+    return {key: median(r[key] for r in rows) for key in ("points", "median", "mad", "p90", "first", "last")}
+
+
 def moves(now: Table, before: Table) -> list[Move]:
     base = {(r["service"], r["host"], r["name"]): r for r in before.records()}
+    by_service: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in before.records():
+        by_service[(r["service"], r["name"])].append(r)
     found = []
     for row in now.records():
         old = base.get((row["service"], row["host"], row["name"]))
+        if old is None and by_service.get((row["service"], row["name"])):
+            # A host the baseline never saw (a deploy replaced the pods): compare it with its service's
+            # other hosts as they were, the closest thing to its own past.
+            old = _pooled(by_service[(row["service"], row["name"])])
         if old is None or not old["points"]:
             continue
         signal = SIGNALS[row["name"]]

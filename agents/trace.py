@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import Shift, shift
 from inquest.agents.load import EntryTraffic, amplified_edges, entry_traffic
 from inquest.core import Finding, Incident, Scope
@@ -73,7 +74,9 @@ class TraceAgent:
         ]
         book.facts["traffic_factor"] = round(traffic, 3)
 
-        errors = _per_service(origins_now, origins_before, "origins", minutes, traffic, _credit_to)
+        latency_now, latency_before = peer_latency(stats_now), peer_latency(stats_before)
+        errors = _per_service(origins_now, origins_before, "origins", minutes, traffic,
+                              lambda row: origin_of(row, latency_now, latency_before))
         latency = _per_service(stats_now, stats_before, "total_self_ms", minutes, traffic, _credit_to)
         error_suspects = {s: v for s, v in errors.items() if v.significant(3.0, MIN_ORIGINS_PER_MIN)}
         latency_suspects = {s: v for s, v in latency.items() if v.significant(2.0, MIN_ADDED_SELF_MS_PER_MIN)}
@@ -111,6 +114,7 @@ class TraceAgent:
             l_share = latency_suspects[service].excess_per_min / latency_total if service in latency_suspects else 0.0
             share[service] = (e_share, l_share)
         loaded_by = _amplification(book, graph, graph_before, minutes, traffic, share, entries_now)
+        ours = {r["service"] for r in stats_now.records() if r["kind"] == "SERVER"}
         for service in sorted(evidence):
             e_share, l_share = share[service]
             kinds = [k for k, on in (("errors start", e_share > 0), ("time is added", l_share > 0)) if on]
@@ -121,8 +125,10 @@ class TraceAgent:
                 summary += f", under load sent by {loaded_by[service]}"
             if entry.surge:  # a surge explains saturation everywhere downstream
                 confidence /= entry.factor
-            book.suspect(summary, service=service, confidence=confidence, supports=evidence[service],
-                         fault="errors" if e_share >= l_share else "latency")
+            fault = "errors" if e_share >= l_share else "latency"
+            if service not in ours:  # a peer we only see through our client spans: not ours to change
+                fault, summary = "dependency_outage", summary + f" — {service} is a dependency outside our systems"
+            book.suspect(summary, service=service, confidence=confidence, supports=evidence[service], fault=fault)
         if entry.surge:
             _surge(book, entry, entries_now, scope)
         return book.finding("ok")
@@ -154,6 +160,7 @@ def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: t
     """Callers sending a suspect far more calls than entry traffic explains take over its blame: the
     suspect is where it hurts, the caller is where it comes from. Returns {suspect: caller}."""
     loaded_by: dict[str, str] = {}
+    book.facts["loaded_by"] = {}
     for edge in amplified_edges(graph, graph_before, minutes, traffic):
         if edge.callee not in share or edge.callee in loaded_by or edge.caller == edge.callee:
             continue
@@ -165,6 +172,7 @@ def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: t
             f"{edge.callee}'s trouble is load sent by {edge.caller}",
             {"caller": edge.caller, "callee": edge.callee, "calls_per_min": round(edge.incident_per_min, 1),
              "expected_per_min": round(edge.expected_per_min, 1), "baseline_query": graph_before.query})
+        book.facts["loaded_by"][edge.callee] = {"caller": edge.caller, "evidence": evidence}
         inherited = max(share[edge.callee])
         book.suspect(f"{edge.caller} amplifies the load on {edge.callee} ({edge.ratio:.1f}× the calls)",
                      service=edge.caller, confidence=0.35 + 0.5 * inherited, supports=[evidence],

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, RankedHypothesis
 
 CREDIBLE_CHANGE = 0.3  # a change below this is not a place to hang other agents' service-level blame
+# Faults that no change of ours causes: they are never folded into a change on the same service.
+EXTERNAL_FAULTS = {"noisy_neighbour", "traffic_surge", "dependency_outage"}
 CONTRADICTION_FACTOR = 0.6
 MAX_CONFIDENCE = 0.98  # evidence is never proof
 
@@ -30,6 +32,8 @@ FAULT_TEXT = {
     "memory_leak": "a memory leak (memory climbing, containers restarting)", "cpu_saturation": "CPU saturation",
     "noisy_neighbour": "CPU saturation on one host (a noisy neighbour)", "traffic_surge": "a traffic surge",
     "load_amplification": "a surge of calls it sends downstream",
+    "blocking_migration": "a migration that locks a table", "unbounded_cache": "an unbounded in-memory cache",
+    "dependency_outage": "an outage of a dependency outside our systems",
 }
 # Which agents' fault labels are most specific, when several describe the same candidate.
 _FAULT_AUTHORITY = ("db", "code_diff", "metrics", "trace", "deployment")
@@ -67,26 +71,49 @@ class Candidate:
 def merge(findings: Sequence[Finding]) -> list[Candidate]:
     by_key: dict[tuple[str | None, str | None], Candidate] = {}
     service_level: list[tuple[str, Hypothesis]] = []
+    loaded_by: dict[str, dict] = {}  # service -> {"caller", "evidence"}: its trouble is load sent from above
     for finding in findings:
         if finding.status != "ok":
             continue
+        loaded_by.update(finding.facts.get("loaded_by", {}))
         for hyp in finding.hypotheses:
             if hyp.change is None:
                 service_level.append((finding.agent, hyp))
                 continue
             key = (hyp.service, hyp.change.id)
             by_key.setdefault(key, Candidate(hyp.service, hyp.change)).claims.append((finding.agent, hyp))
-    for agent, hyp in service_level:
-        changes = [c for c in by_key.values() if c.change and c.service == hyp.service and c.confidence() >= CREDIBLE_CHANGE]
-        target = max(changes, key=Candidate.confidence, default=None)
+    # Faults no change of ours causes keep their own candidate, and draw the other blame on that service.
+    external = {h.service for _, h in service_level if h.fault in EXTERNAL_FAULTS}
+    for agent, hyp in sorted(service_level, key=lambda claim: claim[1].fault not in EXTERNAL_FAULTS):
+        service = hyp.service
+        if service in loaded_by and service not in external:  # blame follows the load to where it comes from
+            service = loaded_by[service]["caller"]
+        target = by_key.get((service, None)) if service in external else None
+        if target is None and service not in external:
+            changes = [c for c in by_key.values()
+                       if c.change and c.service == service and c.confidence() >= CREDIBLE_CHANGE]
+            target = max(changes, key=Candidate.confidence, default=None)
         if target is None:
-            target = by_key.setdefault((hyp.service, None), Candidate(hyp.service, None))
+            target = by_key.setdefault((service, None), Candidate(service, None))
         target.claims.append((agent, hyp))
+    for candidate in by_key.values():  # a loaded service's own changes are contradicted by the load
+        source = loaded_by.get(candidate.service or "")
+        if candidate.change is not None and source:
+            candidate.claims.append(("trace", Hypothesis(
+                f"{candidate.service}'s trouble is load sent by {source['caller']}", candidate.service, 0.0,
+                contradicts=(source["evidence"],))))
     return list(by_key.values())
+
+
+# Faults about where load or failure comes from say more than the saturation they cause downstream.
+_SHAPING_FAULTS = ("load_amplification", "traffic_surge", "dependency_outage", "noisy_neighbour")
 
 
 def _fault(candidate: Candidate) -> tuple[str | None, str | None]:
     best = candidate.best_by_agent()
+    shaping = next((h for _, h in candidate.claims if h.supports and h.fault in _SHAPING_FAULTS), None)
+    if shaping is not None:
+        return shaping.fault, next((h.query for h in best.values() if h.query), None)
     for agent in (*_FAULT_AUTHORITY, *sorted(best)):
         hyp = best.get(agent)
         if hyp and hyp.supports and hyp.fault in FAULT_TEXT:
