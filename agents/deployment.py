@@ -13,7 +13,7 @@ from collections import defaultdict
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import proximity, shift
-from inquest.agents.load import amplified_edges, entry_traffic
+from inquest.agents.load import amplified_edges, covered_minutes, entry_traffic, served
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -78,22 +78,24 @@ class DeploymentAgent:
         book = Notebook(self.name)
         backend = deps.backend
         (changes, now, before, graph, graph_before, entries_now, entries_before, origins_now,
-         origins_before) = ask_together(
+         origins_before, covered_before, covered_now) = ask_together(
             lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
             lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window),
             lambda: backend.call_graph(scope.baseline),
             lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
-            lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline))
+            lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
+            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window))
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
         path = {incident.service} | downstream_of(incident.service, [(r["caller"], r["callee"]) for r in graph.records()])
-        minutes = (scope.baseline.minutes, scope.window.minutes)
+        minutes = (covered_minutes(covered_before, scope.baseline.minutes),
+                   covered_minutes(covered_now, scope.window.minutes))
         moved = own_trouble(now, before, origins_now, origins_before, minutes)
         traffic = entry_traffic(entries_now, entries_before, minutes)
-        for edge in amplified_edges(graph, graph_before, minutes, traffic.factor):
+        for edge in amplified_edges(graph, graph_before, minutes, served(now), served(before)):
             # sending many more calls than before is a change in the service's own behaviour
-            moved.setdefault(edge.caller, f"it sends {edge.callee} {edge.ratio:.1f}× the calls entry traffic explains")
+            moved.setdefault(edge.caller, f"it sends {edge.callee} {edge.ratio:.1f}× the calls per request it did")
         if traffic.surge:  # misbehaviour is what a surge does to every service: it no longer singles one out
             book.record("telemetry:spans", entries_now,
                         f"requests entering the system rose {traffic.factor:.1f}× over the baseline: services "

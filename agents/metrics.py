@@ -40,7 +40,7 @@ SPREAD_FLOOR = {"errors": 0.01, "latency": 5.0, "pool": 1.0, "cpu": 0.02, "memor
                 "restarts": 1.0}
 RELATIVE_FLOOR = 0.05  # and never less than 5% of the baseline level
 FAULT_OF = {"restarts": "memory_leak", "memory": "memory_leak", "cpu": "cpu_saturation", "pool": "pool_exhaustion",
-            "traffic": "traffic_surge", "errors": "errors", "latency": "latency"}
+            "traffic": "traffic_shift", "errors": "errors", "latency": "latency"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Move:
 
 def robust_z(now: float, base_level: float, base_mad: float, signal: str) -> float:
     spread = max(MAD_SCALE * base_mad, RELATIVE_FLOOR * abs(base_level), SPREAD_FLOOR.get(signal, 0.0), 1e-9)
+    if signal == "traffic":  # arrivals are Poisson: a rate over a 30 s bucket wobbles by sqrt(rate / 30)
+        spread = max(spread, (abs(base_level) / 30) ** 0.5)
     return (now - base_level) / spread
 
 
@@ -161,8 +163,6 @@ class MetricsAgent:
         fault = "noisy_neighbour" if lead == "cpu" and "cpu" in local_signals else FAULT_OF[lead]
         strength = min(1.0, max(abs(m.z) for m in found) / 30)
         confidence = (0.35 + 0.1 * len(saturated) + 0.2 * strength) if saturated else (0.15 + 0.1 * strength)
-        if "traffic" in signals and not saturated:
-            confidence += 0.1
         book.suspect(f"{service}'s golden signals moved: {', '.join(sorted(signals))}", service,
                      min(confidence, 0.85) / discount, supports=evidence, fault=fault)
 

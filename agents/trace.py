@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import Shift, shift
-from inquest.agents.load import EntryTraffic, amplified_edges, entry_traffic
+from inquest.agents.load import EntryTraffic, amplified_edges, covered_minutes, entry_traffic, served
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -56,13 +56,16 @@ class TraceAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        minutes = (scope.baseline.minutes, scope.window.minutes)
         (stats_now, stats_before, origins_now, origins_before, graph, graph_before, entries_now,
-         entries_before) = ask_together(
+         entries_before, covered_before, covered_now) = ask_together(
             lambda: backend.span_stats(scope.window), lambda: backend.span_stats(scope.baseline),
             lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
             lambda: backend.call_graph(scope.window), lambda: backend.call_graph(scope.baseline),
-            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline))
+            lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
+            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window))
+        minutes = (covered_minutes(covered_before, scope.baseline.minutes),
+                   covered_minutes(covered_now, scope.window.minutes))
+        book.facts["covered_minutes"] = {"baseline": minutes[0], "window": minutes[1]}
         if not stats_now.rows:
             book.record("telemetry:spans", stats_now, f"no spans in the incident window {scope.window}")
             return book.finding("no_data")
@@ -113,7 +116,7 @@ class TraceAgent:
             e_share = error_suspects[service].excess_per_min / error_total if service in error_suspects else 0.0
             l_share = latency_suspects[service].excess_per_min / latency_total if service in latency_suspects else 0.0
             share[service] = (e_share, l_share)
-        loaded_by = _amplification(book, graph, graph_before, minutes, traffic, share, entries_now)
+        loaded_by = _amplification(book, graph, graph_before, minutes, stats_now, stats_before, share)
         ours = {r["service"] for r in stats_now.records() if r["kind"] == "SERVER"}
         for service in sorted(evidence):
             e_share, l_share = share[service]
@@ -155,20 +158,20 @@ def _note_propagation(book: Notebook, now: Table, before: Table, minutes: tuple[
                     {"relays": relays, "failed_per_min": {s: round(failing[s].incident_per_min, 2) for s in relays}})
 
 
-def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: tuple[float, float], traffic: float,
-                   share: dict[str, tuple[float, float]], entries: Table) -> dict[str, str]:
+def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: tuple[float, float],
+                   stats_now: Table, stats_before: Table, share: dict[str, tuple[float, float]]) -> dict[str, str]:
     """Callers sending a suspect far more calls than entry traffic explains take over its blame: the
     suspect is where it hurts, the caller is where it comes from. Returns {suspect: caller}."""
     loaded_by: dict[str, str] = {}
     book.facts["loaded_by"] = {}
-    for edge in amplified_edges(graph, graph_before, minutes, traffic):
+    for edge in amplified_edges(graph, graph_before, minutes, served(stats_now), served(stats_before)):
         if edge.callee not in share or edge.callee in loaded_by or edge.caller == edge.callee:
             continue
         loaded_by[edge.callee] = edge.caller
         evidence = book.record(
             "telemetry:spans", graph,
-            f"{edge.caller} calls {edge.callee} {edge.ratio:.1f}× as often as entry traffic explains "
-            f"({edge.incident_per_min:.0f}/min vs {edge.expected_per_min:.0f}/min expected from the baseline): "
+            f"{edge.caller} calls {edge.callee} {edge.ratio:.1f}× as often per request it serves as in the baseline "
+            f"({edge.incident_per_min:.0f}/min vs {edge.expected_per_min:.0f}/min expected): "
             f"{edge.callee}'s trouble is load sent by {edge.caller}",
             {"caller": edge.caller, "callee": edge.callee, "calls_per_min": round(edge.incident_per_min, 1),
              "expected_per_min": round(edge.expected_per_min, 1), "baseline_query": graph_before.query})

@@ -132,6 +132,11 @@ class EmbeddedStore:
               SELECT "service.name", 0, count(*) FROM logs WHERE {_between('timestamp', window)} GROUP BY 1
             ) GROUP BY service ORDER BY service""")
 
+    def span_minutes(self, window: Window) -> Table:
+        return self._ask("span_minutes", f"""
+            SELECT count(DISTINCT date_trunc('minute', start_time)) AS minutes FROM spans
+            WHERE {_between('start_time', window)}""")
+
     def span_stats(self, window: Window, service: str | None = None) -> Table:
         return self._ask("span_stats", f"""
             SELECT "service.name" AS service, name AS operation, kind, "peer.service" AS peer,

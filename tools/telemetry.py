@@ -53,6 +53,12 @@ class TelemetryBackend(Protocol):
         """service, spans, logs: which services reported anything in the window."""
         ...
 
+    def span_minutes(self, window: Window) -> Table:
+        """minutes: how many distinct minutes of the window hold any span. Rates are computed over these,
+        not over the window's nominal length, so a window whose traces were only partly collected does
+        not look quieter than it was."""
+        ...
+
     def span_stats(self, window: Window, service: str | None = None) -> Table:
         """Per service, operation, span kind, peer and is_db: requests, errors, p50_ms, p95_ms, mean_self_ms,
         total_self_ms (self = exclusive time: duration minus the union of child intervals)."""
