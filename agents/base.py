@@ -87,9 +87,9 @@ class Notebook:
             supports=tuple(supports), contradicts=tuple(contradicts), change=change, query=query, fault=fault,
         ))
 
-    def finding(self, status: str = "ok") -> Finding:
+    def finding(self, status: str = "ok", error: str | None = None) -> Finding:
         return Finding(
             agent=self.agent, status=status,  # type: ignore[arg-type]
             evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
-            duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts),
+            duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts), error=error,
         )

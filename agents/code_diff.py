@@ -36,7 +36,10 @@ class CodeDiffAgent:
                             f"{change.id}: {exc}", {"change": change.id})
                 continue
             self._judge(book, change, diff, now, before)
-        return book.finding("error" if unread == len(changes) else "ok")
+        if unread == len(changes):
+            return book.finding("error", error=f"none of the {len(changes)} commits could be read: "
+                                              f"{book.evidence[-1].summary}")
+        return book.finding("ok")
 
     def _judge(self, book: Notebook, change: Change, diff: CommitDiff, now: Table, before: Table) -> None:
         risks = [risk for hunk in diff.hunks for risk in classify(hunk)]

@@ -1,0 +1,254 @@
+"""Change events (NDJSON), incidents (YAML) and Alertmanager webhook payloads, as store rows.
+
+These are declarations a person or a pipeline writes, so they are checked strictly: an unknown field
+is rejected (it is usually a typo that would otherwise silently lose information), and so is a value
+of the wrong type. Times are RFC 3339 / ISO 8601; one without a UTC offset is taken as UTC. The
+formats are documented with examples in docs/ingest.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inquest.core import CHANGE_KINDS, Incident, Window
+from inquest.errors import InputError
+from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents, iter_lines
+
+CHANGE_FIELDS = ("id", "time", "service", "kind", "version", "commit", "repository", "author", "description")
+INCIDENT_FIELDS = ("id", "title", "service", "started_at", "window", "symptoms", "ticket")
+# Where to look around an incident that does not say: wide enough to hold an onset that preceded the
+# alert by the usual `for:` delay and evaluation interval, short enough to keep the comparison sharp.
+DEFAULT_WINDOW_BEFORE = timedelta(minutes=15)
+DEFAULT_WINDOW_AFTER = timedelta(minutes=15)
+ALERT_SERVICE_LABELS = ("service", "job", "app")
+ALERT_TICKET_KEYS = ("ticket", "issue")
+_ID_PREFIX = {"deploy": "dep", "config": "cfg", "feature_flag": "flag", "migration": "mig", "scale": "scale",
+              "rollback": "rb"}
+
+
+class Invalid(ValueError):
+    """One declaration is not valid; the message says which field and why."""
+
+
+# -- change events ----------------------------------------------------------------------------------------------
+
+def iter_change_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
+    """Rows for the changes table, one per line of NDJSON, or Rejections."""
+    for item in iter_json_documents(path, max_line_bytes):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        line, document = item
+        try:
+            yield Record("changes", change_row(document))
+        except Invalid as exc:
+            yield Rejection(str(path), line, str(exc))
+
+
+def change_row(document: Any) -> tuple[Any, ...]:
+    fields = _fields(document, "change event", CHANGE_FIELDS, required=("time", "service", "kind"))
+    at = _timestamp(fields["time"], "time")
+    service = _text(fields["service"], "service", required=True)
+    kind = _text(fields["kind"], "kind", required=True)
+    if kind not in CHANGE_KINDS:
+        raise Invalid(f"kind {kind!r} is not one of {', '.join(CHANGE_KINDS)}")
+    version = _text(fields.get("version"), "version")
+    change_id = _text(fields.get("id"), "id") or default_change_id(kind, service, version, at)
+    return (change_id, _naive(at), service, kind, version, _text(fields.get("commit"), "commit"),
+            _text(fields.get("repository"), "repository"), _text(fields.get("author"), "author"),
+            _text(fields.get("description"), "description") or "")
+
+
+def default_change_id(kind: str, service: str, version: str | None, at: datetime) -> str:
+    """A stable id for a change that names none, so ingesting the same events twice adds nothing:
+    `dep-orders-2.14.0` for a versioned change, `cfg-catalog-20261103T130500Z` otherwise."""
+    suffix = version if version else f"{at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    return f"{_ID_PREFIX[kind]}-{service}-{suffix}"
+
+
+# -- incidents declared in YAML ---------------------------------------------------------------------------------
+
+def iter_incident_records(path: Path | str, max_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
+    """Rows for the incidents table from a YAML file holding one incident, a list of them, or several
+    `---`-separated documents. Each incident is checked on its own; line numbers point at its start."""
+    name = str(path)
+    parts, size = [], 0
+    for item in iter_lines(path, max_bytes):
+        if isinstance(item, Rejection):
+            yield item
+            return
+        parts.append(item[1] if item[1].endswith("\n") else item[1] + "\n")
+        size += len(item[1])
+        if size > max_bytes:
+            raise InputError(f"{name}: an incident file larger than {max_bytes:,} bytes is not an incident file")
+    try:
+        documents = list(yaml.compose_all("".join(parts), Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        yield Rejection(name, mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}")
+        return
+    for document in documents:
+        if document is None:
+            continue
+        nodes = document.value if isinstance(document, yaml.SequenceNode) else [document]
+        for node in nodes:
+            line = node.start_mark.line + 1
+            try:
+                value = yaml.SafeLoader("").construct_document(node)
+                yield Record("incidents", incident_row(declared_incident(value)))
+            except Invalid as exc:
+                yield Rejection(name, line, str(exc))
+            except yaml.YAMLError as exc:
+                yield Rejection(name, line, f"not valid YAML: {exc}")
+
+
+def declared_incident(document: Any) -> Incident:
+    fields = _fields(document, "incident", INCIDENT_FIELDS, required=("id", "title", "service", "started_at"))
+    started = _timestamp(fields["started_at"], "started_at")
+    if fields.get("window") is None:
+        window = default_window(started)
+    else:
+        span = _fields(fields["window"], "window", ("start", "end"), required=("start", "end"))
+        start, end = _timestamp(span["start"], "window.start"), _timestamp(span["end"], "window.end")
+        if end <= start:
+            raise Invalid(f"window.end ({end.isoformat()}) is not after window.start ({start.isoformat()})")
+        window = Window(start, end)
+    symptoms = fields.get("symptoms") or []
+    if isinstance(symptoms, str):
+        symptoms = [symptoms]
+    if not isinstance(symptoms, list) or not all(isinstance(s, str) for s in symptoms):
+        raise Invalid("symptoms must be a list of strings")
+    return Incident(id=_text(fields["id"], "id", required=True), title=_text(fields["title"], "title", required=True),
+                    service=_text(fields["service"], "service", required=True), started_at=started, window=window,
+                    symptoms=tuple(symptoms), ticket=_text(fields.get("ticket"), "ticket"))
+
+
+def default_window(started_at: datetime) -> Window:
+    return Window(started_at - DEFAULT_WINDOW_BEFORE, started_at + DEFAULT_WINDOW_AFTER)
+
+
+def incident_row(incident: Incident) -> tuple[Any, ...]:
+    return (incident.id, incident.title, incident.service, _naive(incident.started_at),
+            _naive(incident.window.start), _naive(incident.window.end), list(incident.symptoms), incident.ticket)
+
+
+# -- Alertmanager webhook payloads ------------------------------------------------------------------------------
+
+def iter_alert_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
+    """One incident per alert in an Alertmanager webhook payload (a saved request body, pretty-printed
+    or not; a file of several payloads, one per line, works too)."""
+    for item in iter_json_documents(path, max_line_bytes):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        line, payload = item
+        if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+            yield Rejection(str(path), line, "not an Alertmanager webhook payload: expected an object with an "
+                                             "'alerts' list")
+            continue
+        for index, alert in enumerate(payload["alerts"]):
+            try:
+                yield Record("incidents", incident_row(alert_incident(alert, payload)))
+            except Invalid as exc:
+                yield Rejection(str(path), line, f"alerts[{index}]: {exc}")
+
+
+def alert_incident(alert: Any, payload: Mapping[str, Any] | None = None) -> Incident:
+    """An incident from one alert of a webhook payload: the group's common labels and annotations fill
+    in what the alert itself lacks."""
+    payload = payload or {}
+    if not isinstance(alert, dict):
+        raise Invalid(f"an alert is an object, got {_type(alert)}")
+    labels = {**_string_map(payload.get("commonLabels"), "commonLabels"), **_string_map(alert.get("labels"), "labels")}
+    annotations = {**_string_map(payload.get("commonAnnotations"), "commonAnnotations"),
+                   **_string_map(alert.get("annotations"), "annotations")}
+    if alert.get("startsAt") in (None, ""):
+        raise Invalid("startsAt is missing")
+    started = _timestamp(alert["startsAt"], "startsAt")
+    service = next((labels[k] for k in ALERT_SERVICE_LABELS if labels.get(k)), None)
+    if service is None:
+        raise Invalid(f"no service: the alert has none of the labels {', '.join(ALERT_SERVICE_LABELS)}")
+    title = annotations.get("summary") or labels.get("alertname")
+    if not title:
+        raise Invalid("no title: the alert has neither a summary annotation nor an alertname label")
+    symptoms = [annotations["description"]] if annotations.get("description") else []
+    ticket = next((annotations[k] for k in ALERT_TICKET_KEYS if annotations.get(k)), None)
+    return Incident(id=alert_incident_id(alert, labels, payload, started), title=title, service=service,
+                    started_at=started, window=default_window(started), symptoms=tuple(symptoms), ticket=ticket)
+
+
+def alert_incident_id(alert: Mapping[str, Any], labels: Mapping[str, str], payload: Mapping[str, Any],
+                      started: datetime) -> str:
+    """`AM-<fingerprint>-<start>`: the same notification delivered twice is one incident, while the same
+    alert firing again on another day is a new one. Without a fingerprint, the group key and labels
+    stand in for it."""
+    fingerprint = alert.get("fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint:
+        basis = json.dumps([payload.get("groupKey"), sorted(labels.items())], default=str)
+        fingerprint = hashlib.sha256(basis.encode()).hexdigest()[:16]
+    return f"AM-{fingerprint}-{started.astimezone(timezone.utc):%Y%m%dT%H%MZ}"
+
+
+# -- field checks -----------------------------------------------------------------------------------------------
+
+def _fields(document: Any, what: str, known: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        article = "an" if what[0] in "aeiou" else "a"
+        raise Invalid(f"{article} {what} is an object of fields, got {_type(document)}")
+    unknown = sorted(str(k) for k in document if k not in known)
+    if unknown:
+        raise Invalid(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                      f"(known: {', '.join(known)})")
+    missing = [k for k in required if document.get(k) in (None, "")]
+    if missing:
+        raise Invalid(f"missing {', '.join(missing)}")
+    return document
+
+
+def _text(value: Any, field: str, required: bool = False) -> Any:
+    if value is None or value == "":
+        if required:
+            raise Invalid(f"missing {field}")
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be a string, got {_type(value)} {value!r}" +
+                      ("; quote it" if isinstance(value, (int, float)) else ""))
+    return value
+
+
+def _timestamp(value: Any, field: str) -> datetime:
+    if isinstance(value, datetime):  # YAML reads an unquoted timestamp itself
+        at = value
+    elif isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise Invalid(f"{field}: {value!r} is not an RFC 3339 time such as 2026-03-14T10:31:00Z") from None
+    else:
+        raise Invalid(f"{field} must be an RFC 3339 time string, got {_type(value)} {value!r}")
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+
+
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"{field} must be an object, got {_type(value)}")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+
+
+def _naive(at: datetime) -> datetime:
+    """The store keeps naive UTC timestamps."""
+    return at.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

@@ -1,0 +1,287 @@
+"""Loading files of telemetry, changes and incidents into the embedded store, safely and incrementally.
+
+Records stream from the parsers in bounded batches, so memory does not grow with a file's size. Each
+batch is copied into a staging table and merged inside one transaction: a record whose natural key is
+already stored is skipped (telemetry) or replaced (changes and incidents, which are declarations whose
+latest version wins), so ingesting a file twice adds nothing and a batch that fails leaves the store as
+it was. Self time is derived for the spans each batch added, and for the traces they joined.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from inquest.errors import BackendError, InputError
+from inquest.tools.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
+from inquest.tools.incident_files import iter_alert_records, iter_change_records, iter_incident_records
+from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.tools.otlp import iter_otlp_records
+
+# What makes two rows the same record. Logs have no id of their own: the same line at the same
+# instant from the same service and span is taken to be one record delivered twice.
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "spans": ("trace_id", "span_id"),
+    "logs": ("timestamp", "service.name", "trace_id", "span_id", "body"),
+    "metrics": ("timestamp", "service.name", "host.name", "name", "attributes"),
+    "changes": ("id",),
+    "incidents": ("id",),
+}
+REPLACED_ON_REINGEST = ("changes", "incidents")
+# A batch ends at whichever comes first: typical rows are under 1 kB, but a table of stack traces or
+# long SQL statements must not hold 20,000 of them in memory at once.
+BATCH_ROWS = 20_000  # per table
+BATCH_BYTES = 16 * 1024 * 1024  # per table, counting the text in the rows
+REJECTIONS_KEPT = 20  # per file, for the summary; the rest are only counted
+# DuckDB's default is 80% of the machine, and it caches the store's blocks up to its limit, so a
+# large store would look like memory growing with the input. Merges join against a staging table of
+# one batch (DuckDB builds the hash table on that side), so they need little; more spills to disk.
+MEMORY_LIMIT = "192MB"
+
+_KIND_BY_SUFFIX = {".json": "otlp", ".jsonl": "otlp", ".ndjson": "changes", ".yaml": "incidents",
+                   ".yml": "incidents"}
+_PARSERS: dict[str, Callable[..., Iterator[Record | Rejection]]] = {
+    "otlp": iter_otlp_records, "changes": iter_change_records, "incidents": iter_incident_records,
+    "alertmanager": iter_alert_records,
+}
+
+
+@dataclass
+class FileResult:
+    path: str
+    kind: str | None = None
+    accepted: Counter[str] = field(default_factory=Counter)  # per table: valid records read
+    added: Counter[str] = field(default_factory=Counter)  # per table: rows the store did not have
+    updated: Counter[str] = field(default_factory=Counter)  # per table: stored rows replaced by a newer version
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)  # the first REJECTIONS_KEPT
+    error: str | None = None  # the file could not be read at all
+
+    @property
+    def accepted_total(self) -> int:
+        return sum(self.accepted.values())
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        if len(self.rejections) < REJECTIONS_KEPT:
+            self.rejections.append(rejection)
+
+
+@dataclass
+class IngestResult:
+    store: Path
+    created: bool  # the store file did not exist before
+    files: list[FileResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files in a given folder that are not ingest formats
+    incidents: list[str] = field(default_factory=list)  # ids of the incidents ingested, in order
+
+    @property
+    def accepted(self) -> int:
+        return sum(f.accepted_total for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def unreadable(self) -> list[FileResult]:
+        return [f for f in self.files if f.error]
+
+
+def ingest(store: Path | str, paths: Sequence[Path | str] = (), alerts: Sequence[Path | str] = (),
+           batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES) -> IngestResult:
+    """Loads every file (folders: every file in them with a known extension) and every Alertmanager
+    payload into the store at `store`, creating it if missing. Never raises for bad input: a file that
+    cannot be read is reported in its FileResult; a failing store raises BackendError."""
+    store = Path(store)
+    files, skipped = expand_paths(paths)
+    result = IngestResult(store=store, created=not store.exists(), skipped=skipped)
+    with StoreLoader(store, batch_rows) as loader:
+        for path, kind in [*((p, None) for p in files), *((Path(a), "alertmanager") for a in alerts)]:
+            result.files.append(_ingest_file(loader, path, kind, max_line_bytes, result.incidents))
+    return result
+
+
+def _ingest_file(loader: StoreLoader, path: Path, kind: str | None, max_line_bytes: int,
+                 incidents: list[str]) -> FileResult:
+    outcome = FileResult(str(path), kind)
+    loader.attribute_to(outcome)
+    try:
+        outcome.kind = kind = kind or detect_kind(path, max_line_bytes)
+        for item in _PARSERS[kind](path, max_line_bytes):
+            if isinstance(item, Rejection):
+                outcome.reject(item)
+                continue
+            outcome.accepted[item.table] += 1
+            if item.table == "incidents" and item.row[0] not in incidents:
+                incidents.append(item.row[0])
+            loader.add(item)
+    except InputError as exc:
+        outcome.error = str(exc)
+    loader.flush()  # what was read before a failure is valid and loads
+    return outcome
+
+
+def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[str]]:
+    """Files as given, and for a folder its files with an ingest extension (sorted, so batches and
+    summaries are reproducible); returns (files, skipped files)."""
+    files: list[Path] = []
+    skipped: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for child in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
+            if _suffix(child) in _KIND_BY_SUFFIX:
+                files.append(child)
+            else:
+                skipped.append(str(child))
+    return files, skipped
+
+
+def detect_kind(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> str:
+    """What a file holds, from its first JSON document when it is JSON (so an Alertmanager payload or
+    change events in a `.json` file are recognised), else from its extension."""
+    by_suffix = _KIND_BY_SUFFIX.get(_suffix(path))
+    if by_suffix == "incidents":
+        return by_suffix
+    for attempt, item in enumerate(iter_json_documents(path, max_line_bytes)):
+        if isinstance(item, tuple) and isinstance(item[1], dict):
+            keys = set(item[1])
+            if keys & {"resourceSpans", "resourceLogs", "resourceMetrics"}:
+                return "otlp"
+            if "alerts" in keys:
+                return "alertmanager"
+            if keys & {"time", "kind", "service"}:
+                return "changes"
+        if attempt >= 3:
+            break
+    if by_suffix is None:
+        raise InputError(f"{path}: cannot tell what this file holds; expected OTLP/JSON (.json, .jsonl), change "
+                         "events (.ndjson), incidents (.yaml, .yml) or an Alertmanager payload (--alert), "
+                         "optionally gzip-compressed (.gz)")
+    return by_suffix
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+class StoreLoader:
+    """Buffers records per table and merges each full buffer into the store in one transaction."""
+
+    def __init__(self, path: Path, batch_rows: int = BATCH_ROWS) -> None:
+        try:
+            self._writer = StoreWriter(path)
+        except (duckdb.Error, OSError) as exc:
+            raise BackendError(f"cannot open the embedded store {path} for writing: {exc}") from exc
+        self.con = self._writer.con
+        self.batch_rows = batch_rows
+        self._buffers: dict[str, list[tuple[Any, ...]]] = {table: [] for table in NATURAL_KEYS}
+        self._bytes = dict.fromkeys(NATURAL_KEYS, 0)
+        self._current: FileResult | None = None
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        for table, columns in TABLES.items():
+            cols = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE stage_{table} ({cols})")
+
+    def attribute_to(self, outcome: FileResult) -> None:
+        """Counts what later merges add against this file."""
+        self._current = outcome
+
+    def add(self, record: Record) -> None:
+        buffer = self._buffers[record.table]
+        buffer.append(record.row)
+        self._bytes[record.table] += _text_size(record.row)
+        if len(buffer) >= self.batch_rows or self._bytes[record.table] >= BATCH_BYTES:
+            self._merge(record.table)
+
+    def flush(self) -> None:
+        for table, buffer in self._buffers.items():
+            if buffer:
+                self._merge(table)
+
+    def _merge(self, table: str) -> None:
+        rows, self._buffers[table], self._bytes[table] = self._buffers[table], [], 0
+        if table in REPLACED_ON_REINGEST:
+            rows = list({row[0]: row for row in rows}.values())  # within a batch, too, the last version wins
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(f"DELETE FROM stage_{table}")
+            copy_rows(self.con, table, rows, into=f"stage_{table}")
+            added, updated = (_replace if table in REPLACED_ON_REINGEST else _append_new)(self.con, table)
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self.con.execute("ROLLBACK")
+            where = f" (from {self._current.path})" if self._current else ""
+            raise BackendError(f"loading {len(rows)} {table} rows{where} failed; the store is unchanged by "
+                               f"them: {exc}") from exc
+        except BaseException:
+            self.con.execute("ROLLBACK")  # interrupted (Ctrl-C, a bug): the batch must not half-apply
+            raise
+        if self._current is not None:
+            self._current.added[table] += added
+            self._current.updated[table] += updated
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.con.execute("CHECKPOINT")
+        finally:
+            self._writer.close()
+
+    def __enter__(self) -> StoreLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+        else:
+            self._writer.close()  # what was merged is committed; the unmerged rest is dropped
+
+
+def _text_size(row: tuple[Any, ...]) -> int:
+    """Roughly what a row weighs: its strings, plus a guess for its attributes."""
+    return sum(len(v) if type(v) is str else 64 if type(v) is dict else 8 for v in row)
+
+
+def _columns(table: str) -> str:
+    return ", ".join(quote(name) for name, _ in TABLES[table])
+
+
+def _append_new(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
+    keys = NATURAL_KEYS[table]
+    same = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in keys)
+    # DuckDB builds the anti-join's hash table on the staging side: one batch, however big the store.
+    new = (f"SELECT s.* FROM (SELECT * FROM stage_{table} QUALIFY row_number() OVER "
+           f"(PARTITION BY {', '.join(map(quote, keys))}) = 1) s "
+           f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {same})")
+    if table == "spans":
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_spans AS {new}")
+        added = insert_spans(con, "new_spans")
+        con.execute("DROP TABLE new_spans")
+        return added, 0
+    inserted = con.execute(f"INSERT INTO {table} ({_columns(table)}) SELECT * FROM ({new})").fetchone()
+    return int(inserted[0]) if inserted else 0, 0
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
+    """Rows that are new or differ from the stored version replace it; identical ones change nothing."""
+    columns = _columns(table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE changed_{table} AS "
+                f"SELECT {columns} FROM stage_{table} EXCEPT SELECT {columns} FROM {table}")
+    replaced = con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM changed_{table})").fetchone()
+    inserted = con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM changed_{table}").fetchone()
+    con.execute(f"DROP TABLE changed_{table}")
+    updated = int(replaced[0]) if replaced else 0
+    return (int(inserted[0]) if inserted else 0) - updated, updated

@@ -1,0 +1,453 @@
+"""OpenTelemetry OTLP/JSON into rows of the store's spans, logs and metrics tables.
+
+Reads what the OpenTelemetry Collector's file exporter writes: one `ExportTraceServiceRequest`,
+`ExportLogsServiceRequest` or `ExportMetricsServiceRequest` per line (`resourceSpans`, `resourceLogs`,
+`resourceMetrics`), optionally gzip-compressed. Each span, log record and metric data point becomes one
+`Record` shaped exactly as `TABLES[...]`, or a `Rejection` naming the file, the line, where in the line
+and why; one bad span does not cost the others on its line.
+
+Follows the OTLP/JSON encoding: ids are hex (base64 ids, which some exporters wrongly send, are
+converted), 64-bit integers may be strings or numbers, enums are integers (their names are accepted
+too), and fields this parser does not know are ignored, as the specification requires of receivers.
+Pure and independent of any store, so a loader for another backend (Elasticsearch) can reuse it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+
+_EPOCH = datetime(1970, 1, 1)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# OTLP enums by number and by name. An unspecified span kind is taken as INTERNAL, as the
+# specification allows receivers to.
+SPAN_KINDS = {0: "INTERNAL", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_SPAN_KIND_NAMES = {"UNSPECIFIED": "INTERNAL", **{v: v for v in SPAN_KINDS.values()}}
+STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+_STATUS_NAMES = {v: v for v in STATUS_CODES.values()}
+SEVERITY_TEXT = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"), (1, "TRACE"))
+# SEVERITY_NUMBER_ERROR = 17, ERROR2 = 18, ... ERROR4 = 20; likewise for the other ranges.
+_SEVERITY_NUMBERS = {"UNSPECIFIED": 0} | {f"{name}{step if step > 1 else ''}": floor + step - 1
+                                          for floor, name in SEVERITY_TEXT for step in range(1, 5)}
+_SEVERITY_BY_TEXT = {name: floor for floor, name in SEVERITY_TEXT} | {"WARNING": 13, "CRITICAL": 21}
+
+# Span attributes that have their own column, with the older semantic-convention names still in use.
+SPAN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "http.request.method": ("http.request.method", "http.method"),
+    "http.route": ("http.route",),
+    "http.response.status_code": ("http.response.status_code", "http.status_code"),
+    "peer.service": ("peer.service",),
+    "db.system": ("db.system", "db.system.name"),
+    "db.statement": ("db.statement", "db.query.text"),
+    "enduser.id": ("enduser.id", "user.id"),
+    "tenant.id": ("tenant.id",),
+}
+_ALIASES = {alias: column for column, aliases in SPAN_COLUMNS.items() for alias in aliases}
+_ALIAS_ORDER = {alias: position for position, alias in enumerate(_ALIASES)}
+# Where a resource's host comes from when it has no host.name (pods and processes name themselves).
+HOST_ATTRIBUTES = ("host.name", "k8s.pod.name", "service.instance.id")
+UNKNOWN_SERVICE = "unknown_service"  # what OpenTelemetry SDKs report when no service.name is set
+
+
+class Malformed(ValueError):
+    """One record (or envelope) is not valid OTLP; the message says where and why."""
+
+
+def iter_otlp_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
+    """Records for the spans, logs and metrics tables from an OTLP/JSON file, or Rejections."""
+    name = str(path)
+    for item in iter_json_documents(path, max_line_bytes):
+        if isinstance(item, Rejection):
+            yield item
+        else:
+            yield from records_from_document(item[1], name, item[0])
+
+
+def records_from_document(document: Any, file: str = "<document>", line: int = 1) -> Iterator[Record | Rejection]:
+    """Records from one parsed OTLP/JSON export request (of traces, logs, metrics, or several)."""
+    if not isinstance(document, dict):
+        yield Rejection(file, line, f"an OTLP/JSON document is an object, got {_type(document)}")
+        return
+    found = False
+    for key, envelope in (("resourceSpans", _resource_spans), ("resourceLogs", _resource_logs),
+                          ("resourceMetrics", _resource_metrics)):
+        if key not in document:
+            continue
+        found = True
+        try:
+            resources = _list(document[key], key)
+        except Malformed as exc:
+            yield Rejection(file, line, str(exc))
+            continue
+        for index, resource in enumerate(resources):
+            for item in envelope(resource, f"{key}[{index}]"):
+                yield Rejection(file, line, item) if isinstance(item, str) else item
+    if not found:
+        keys = ", ".join(sorted(map(str, document))[:5]) or "none"
+        yield Rejection(file, line, "not an OTLP/JSON export request: no resourceSpans, resourceLogs or "
+                                    f"resourceMetrics (keys: {keys})")
+
+
+# -- envelopes: resource -> scope -> items. Each yields Records, or strings saying what was rejected ----------
+# Error messages are built only when something is wrong: a record's location is prefixed to the
+# message of whatever failed inside it, so the common case formats no strings at all.
+
+def _scoped(resource: Any, where: str, scope_key: str, legacy_key: str, items_key: str):
+    """(resource columns, resource attributes, [(items, where)]) or raises Malformed."""
+    resource = _object(resource, where)
+    res = _object(resource.get("resource") or {}, f"{where}.resource")
+    attributes = _within(f"{where}.resource", _attributes, res.get("attributes"))
+    service = attributes.pop("service.name", None)
+    host = next((attributes[k] for k in HOST_ATTRIBUTES if attributes.get(k) not in (None, "")), None)
+    attributes.pop("host.name", None)
+    key = scope_key if scope_key in resource else legacy_key
+    scopes = _list(resource.get(key) or [], f"{where}.{key}")
+    groups = []
+    for index, scope in enumerate(scopes):
+        scope = _object(scope, f"{where}.{key}[{index}]")
+        groups.append((_list(scope.get(items_key) or [], f"{where}.{key}[{index}].{items_key}"),
+                       f"{where}.{key}[{index}].{items_key}"))
+    resource_columns = (str(service) if service not in (None, "") else UNKNOWN_SERVICE,
+                        None if host is None else str(host))
+    return resource_columns, attributes, groups
+
+
+def _resource_spans(resource: Any, where: str) -> Iterator[Record | str]:
+    try:
+        (service, host), res_attrs, groups = _scoped(resource, where, "scopeSpans", "instrumentationLibrarySpans",
+                                                     "spans")
+    except Malformed as exc:
+        yield str(exc)
+        return
+    for spans, at in groups:
+        for index, span in enumerate(spans):
+            try:
+                yield Record("spans", span_row(span, service, host, res_attrs))
+            except Malformed as exc:
+                yield _located(f"{at}[{index}]", exc)
+
+
+def _resource_logs(resource: Any, where: str) -> Iterator[Record | str]:
+    try:
+        (service, host), res_attrs, groups = _scoped(resource, where, "scopeLogs", "instrumentationLibraryLogs",
+                                                     "logRecords")
+    except Malformed as exc:
+        yield str(exc)
+        return
+    for logs, at in groups:
+        for index, log in enumerate(logs):
+            try:
+                yield Record("logs", log_row(log, service, host, res_attrs))
+            except Malformed as exc:
+                yield _located(f"{at}[{index}]", exc)
+
+
+def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
+    try:
+        (service, host), res_attrs, groups = _scoped(resource, where, "scopeMetrics", "instrumentationLibraryMetrics",
+                                                     "metrics")
+    except Malformed as exc:
+        yield str(exc)
+        return
+    for metrics, at in groups:
+        for index, metric in enumerate(metrics):
+            try:
+                rows = list(metric_rows(metric, service, host, res_attrs))  # whole, or rejected whole
+            except Malformed as exc:
+                yield _located(f"{at}[{index}]", exc)
+                continue
+            yield from (Record("metrics", row) for row in rows)
+
+
+def _located(where: str, exc: Malformed) -> str:
+    text = str(exc)
+    return where + ("" if text.startswith(("[", ":", " ")) else ".") + text
+
+
+def _within(where: str, parse, *args):
+    try:
+        return parse(*args)
+    except Malformed as exc:
+        raise Malformed(_located(where, exc)) from None
+
+
+# -- one span, log record or metric; a Malformed message names the field within it ------------------------------
+
+def span_row(span: Any, service: str, host: str | None, resource_attributes: Mapping[str, Any]) -> tuple[Any, ...]:
+    span = _object(span, "")
+    trace_id = _id(span.get("traceId"), 16, "traceId", required=True)
+    span_id = _id(span.get("spanId"), 8, "spanId", required=True)
+    parent = _id(span.get("parentSpanId"), 8, "parentSpanId", required=False)
+    name = span.get("name")
+    if not isinstance(name, str) or not name:
+        raise Malformed(f"name: a span needs a name (got {_shown(name)})")
+    start = _time(span.get("startTimeUnixNano"), "startTimeUnixNano", required=True)
+    end = _time(span.get("endTimeUnixNano"), "endTimeUnixNano", required=True)
+    if end < start:
+        raise Malformed(f": ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    status = _object(span.get("status") or {}, "status")
+    message = status.get("message")
+    if message is not None and not isinstance(message, str):
+        raise Malformed(f"status.message must be a string, got {_type(message)}")
+    attributes = _attributes(span.get("attributes"))
+    columns = dict.fromkeys(SPAN_COLUMNS)
+    # The current name sorts before an older one, so it wins when a span carries both.
+    for alias in sorted(attributes.keys() & _ALIASES.keys(), key=_ALIAS_ORDER.__getitem__):
+        value = attributes.pop(alias)
+        column = _ALIASES[alias]
+        if columns[column] is None and value is not None:
+            columns[column] = _within(f"attributes[{alias}]", _column_value, column, value)
+    return (trace_id, span_id, parent, service, host, name,
+            _enum(span.get("kind", 0), SPAN_KINDS, _SPAN_KIND_NAMES, "SPAN_KIND_", "kind"),
+            start, end, (end - start).total_seconds() * 1000.0,
+            _enum(status.get("code", 0), STATUS_CODES, _STATUS_NAMES, "STATUS_CODE_", "status.code"),
+            message or None, *columns.values(), {**resource_attributes, **attributes})
+
+
+def _column_value(column: str, value: Any) -> Any:
+    if column == "http.response.status_code":
+        code = _int(value, "")
+        if not 0 <= code <= 999:
+            raise Malformed(f" must be an HTTP status code, got {code}")
+        return code
+    if isinstance(value, (dict, list)):
+        raise Malformed(f" must be a single value, got {_type(value)}")
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def log_row(log: Any, service: str, host: str | None, resource_attributes: Mapping[str, Any]) -> tuple[Any, ...]:
+    log = _object(log, "")
+    at = _time(log.get("timeUnixNano"), "timeUnixNano", required=False) or \
+        _time(log.get("observedTimeUnixNano"), "observedTimeUnixNano", required=False)
+    if at is None:
+        raise Malformed(": a log record needs timeUnixNano or observedTimeUnixNano")
+    number = log.get("severityNumber", 0)
+    if isinstance(number, str) and number.startswith("SEVERITY_NUMBER_"):
+        if number.removeprefix("SEVERITY_NUMBER_") not in _SEVERITY_NUMBERS:
+            raise Malformed(f"severityNumber: unknown severity {number!r}")
+        number = _SEVERITY_NUMBERS[number.removeprefix("SEVERITY_NUMBER_")]
+    number = _int(number, "severityNumber")
+    if not 0 <= number <= 24:
+        raise Malformed(f"severityNumber must be within 0..24, got {number}")
+    text = log.get("severityText")
+    if text is not None and not isinstance(text, str):
+        raise Malformed(f"severityText must be a string, got {_type(text)}")
+    if not number and text:
+        number = _SEVERITY_BY_TEXT.get(text.upper(), 0)  # some loggers set only the text
+    if not text and number:
+        text = next(label for floor, label in SEVERITY_TEXT if number >= floor)
+    body = _within("body", _value, log.get("body")) if log.get("body") is not None else None
+    return (at, _id(log.get("traceId"), 16, "traceId", required=False),
+            _id(log.get("spanId"), 8, "spanId", required=False), text or None, number or None,
+            service, host, body if body is None or isinstance(body, str) else json.dumps(body),
+            {**resource_attributes, **_attributes(log.get("attributes"))})
+
+
+def metric_rows(metric: Any, service: str, host: str | None,
+                resource_attributes: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Gauges and sums: one row per data point, as reported (a cumulative sum stays cumulative).
+    Histograms, exponential histograms and summaries: `<name>` holds the mean (sum / count) and
+    `<name>.count` the count, per data point; buckets and quantiles are not kept."""
+    metric = _object(metric, "")
+    name = metric.get("name")
+    if not isinstance(name, str) or not name:
+        raise Malformed(f"name: a metric needs a name (got {_shown(name)})")
+    unit = metric.get("unit") or None
+    if unit is not None and not isinstance(unit, str):
+        raise Malformed(f"unit must be a string, got {_type(unit)}")
+    kind = next((k for k in ("gauge", "sum", "histogram", "exponentialHistogram", "summary") if k in metric), None)
+    if kind is None:
+        raise Malformed(f" ({name}): no gauge, sum, histogram, exponentialHistogram or summary data")
+    data = _object(metric[kind], kind)
+    for index, point in enumerate(_list(data.get("dataPoints") or [], f"{kind}.dataPoints")):
+        yield from _within(f"{kind}.dataPoints[{index}]", _point_rows, point, kind, name, unit, service, host,
+                           resource_attributes)
+
+
+def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str, host: str | None,
+                resource_attributes: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    point = _object(point, "")
+    if _int(point.get("flags", 0), "flags") & 1:
+        return []  # FLAG_NO_RECORDED_VALUE: the point marks a gap, not a value
+    at = _time(point.get("timeUnixNano"), "timeUnixNano", required=True)
+    attributes = {**resource_attributes, **_attributes(point.get("attributes"))}
+    if kind in ("gauge", "sum"):
+        if "asDouble" in point:
+            value = _float(point["asDouble"], "asDouble")
+        elif "asInt" in point:
+            value = float(_int(point["asInt"], "asInt"))
+        else:
+            raise Malformed(f" ({name}): a data point needs asDouble or asInt")
+        return [(at, service, host, name, value, unit, attributes)]
+    count = _int(point.get("count", 0), "count")
+    if count < 0:
+        raise Malformed(f"count must not be negative, got {count}")
+    rows = [(at, service, host, f"{name}.count", float(count), "1", attributes)]
+    if count and point.get("sum") is not None:
+        rows.insert(0, (at, service, host, name, _float(point["sum"], "sum") / count, unit, attributes))
+    return rows
+
+
+# -- field decoding ---------------------------------------------------------------------------------------------
+
+def _attributes(items: Any, where: str = "attributes") -> dict[str, Any]:
+    """OTLP KeyValue list -> plain dict (later duplicates win, as OTLP leaves it to the receiver)."""
+    if items is None:
+        return {}
+    out: dict[str, Any] = {}
+    for index, item in enumerate(_list(items, where)):
+        if not isinstance(item, dict):
+            raise Malformed(f"{where}[{index}] must be an object, got {_type(item)}")
+        key = item.get("key")
+        if not isinstance(key, str) or not key:
+            raise Malformed(f"{where}[{index}].key must be a non-empty string, got {_shown(key)}")
+        value = item.get("value")
+        if type(value) is dict and isinstance(value.get("stringValue"), str):
+            out[key] = value["stringValue"]  # by far the most common case, decoded inline
+        else:
+            out[key] = _within(f"{where}[{key}]", _value, value)
+    return out
+
+
+def _value(value: Any) -> Any:
+    """OTLP AnyValue -> a JSON-able Python value."""
+    if value is None:
+        return None
+    value = _object(value, "")
+    if "stringValue" in value:
+        text = value["stringValue"]
+        if not isinstance(text, str):
+            raise Malformed(f"stringValue must be a string, got {_type(text)}")
+        return text
+    if "boolValue" in value:
+        if not isinstance(value["boolValue"], bool):
+            raise Malformed(f"boolValue must be true or false, got {_shown(value['boolValue'])}")
+        return value["boolValue"]
+    if "intValue" in value:
+        return _int(value["intValue"], "intValue")
+    if "doubleValue" in value:
+        return _float(value["doubleValue"], "doubleValue")
+    if "arrayValue" in value:
+        array = _object(value["arrayValue"], "arrayValue")
+        items = _list(array.get("values") or [], "arrayValue.values")
+        return [_within(f"arrayValue.values[{i}]", _value, v) for i, v in enumerate(items)]
+    if "kvlistValue" in value:
+        kvlist = _object(value["kvlistValue"], "kvlistValue")
+        return _attributes(kvlist.get("values") or [], "kvlistValue.values")
+    if "bytesValue" in value:
+        return value["bytesValue"] if isinstance(value["bytesValue"], str) else _shown(value["bytesValue"])
+    return None  # an empty AnyValue is allowed and means "no value"
+
+
+def _id(value: Any, size: int, where: str, required: bool) -> str | None:
+    if value in (None, ""):
+        if required:
+            raise Malformed(f"{where} is missing")
+        return None
+    if not isinstance(value, str):
+        raise Malformed(f"{where} must be a hex string, got {_type(value)}")
+    text = value
+    if len(value) != 2 * size:
+        try:  # the protobuf JSON mapping's base64, which some exporters send in place of OTLP's hex
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != size:
+            raise Malformed(f"{where} must be {2 * size} hex digits, got {_shown(value)}")
+        text = raw.hex()
+    if not _HEX.fullmatch(text):
+        raise Malformed(f"{where} must be {2 * size} hex digits, got {_shown(value)}")
+    if not text.strip("0"):
+        raise Malformed(f"{where} is all zeros, which OpenTelemetry defines as invalid")
+    return text.lower()
+
+
+def _time(value: Any, where: str, required: bool) -> datetime | None:
+    """A fixed64 nanosecond timestamp (a decimal string or a number) -> naive UTC datetime."""
+    if value in (None, "", 0, "0"):
+        if required:
+            raise Malformed(f"{where} is missing")
+        return None
+    nanos = _int(value, where)
+    if nanos < 0:
+        raise Malformed(f"{where} must not be negative, got {nanos}")
+    try:
+        return _EPOCH + timedelta(microseconds=nanos // 1000)
+    except OverflowError:
+        raise Malformed(f"{where} is out of range: {nanos} ns since 1970") from None
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise Malformed(f"{where} must be an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise Malformed(f"{where} must be an integer, got {_shown(value)}")
+
+
+def _float(value: Any, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):  # the protobuf JSON mapping writes "NaN" and "Infinity" as strings
+        try:
+            number = float(value)
+        except ValueError:
+            raise Malformed(f"{where} must be a number, got {_shown(value)}") from None
+    else:
+        raise Malformed(f"{where} must be a number, got {_shown(value)}")
+    if not math.isfinite(number):
+        raise Malformed(f"{where} must be a finite number, got {value}")
+    return number
+
+
+def _enum(value: Any, by_number: Mapping[int, str], by_name: Mapping[str, str], prefix: str, where: str) -> str:
+    """OTLP/JSON writes enums as integers; their names (`SPAN_KIND_SERVER`, or just `SERVER`) are
+    accepted too, since hand-written and older files use them."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        label = value.strip().upper().removeprefix(prefix)
+        if label in by_name:
+            return by_name[label]
+        raise Malformed(f"{where}: unknown value {value!r} (expected one of {min(by_number)}..{max(by_number)} "
+                        f"or {', '.join(prefix + n for n in by_name)})")
+    number = _int(value, where)
+    if number not in by_number:
+        raise Malformed(f"{where}: unknown value {number} (expected {min(by_number)}..{max(by_number)})")
+    return by_number[number]
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Malformed(f"{where} must be an object, got {_type(value)}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise Malformed(f"{where} must be a list, got {_type(value)}")
+    return value
+
+
+def _type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
