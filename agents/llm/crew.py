@@ -1,0 +1,81 @@
+"""The crewai side: Claude as a crewai LLM, and one crew per agent's task. The only module importing crewai.
+
+crewai's native Anthropic provider drives the `anthropic` SDK; Inquest's gateway is installed on the
+clients it builds as SDK middleware, so every request crewai makes — completions and its own token
+counts — goes through the budgets, redaction and retries (gateway.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before crewai is imported, because it reads these at import and at exit. Its own telemetry would wait
+# ~10 s on DNS at every exit where the network is closed, and its tracing exporter would send the
+# user's OTEL_EXPORTER_OTLP_HEADERS to crewai's collector. OTEL_SDK_DISABLED also silences crewai, but
+# it would silence Inquest's own tracing with it, so it is never used for this.
+os.environ["CREWAI_DISABLE_TELEMETRY"] = "true"
+os.environ["CREWAI_TRACING_ENABLED"] = "false"
+os.environ["CREWAI_DISABLE_VERSION_CHECK"] = "true"  # a PyPI lookup from the console formatter
+os.environ.setdefault("CREWAI_STORAGE_DIR", "inquest")  # its app-data folder's name, instead of the cwd's
+
+import logging  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
+
+from anthropic import Anthropic  # noqa: E402
+from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
+from crewai.tools import BaseTool  # noqa: E402
+
+from inquest.agents.llm.gateway import ModelGateway  # noqa: E402
+from inquest.config import LLMConfig  # noqa: E402
+
+
+class _FromCrewai(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "/crewai/" not in record.pathname.replace("\\", "/")
+
+
+# crewai logs every failed model call as an error, twice: on its own logger and on the root logger itself.
+# With no logging set up, Python prints both to stderr in the middle of a report whose notes already say
+# what failed and why. So crewai's own loggers reach only handlers an application installed (never the
+# last-resort one), and its duplicates on the root logger are dropped.
+logging.getLogger("crewai").addHandler(logging.NullHandler())
+logging.getLogger().addFilter(_FromCrewai())
+
+
+def claude(settings: LLMConfig, api_key: str, gateway: ModelGateway) -> LLM:
+    """Claude through crewai's native Anthropic provider, every request passing through `gateway`."""
+    return LLM(
+        model=f"anthropic/{settings.model}", api_key=api_key, base_url=settings.base_url,
+        max_tokens=settings.max_tokens, timeout=settings.request_timeout_s, stream=False,
+        max_retries=0,  # the gateway retries, within the wall-time budget
+        client_params={"middleware": [gateway], "open_telemetry": False},
+    )
+
+
+def token_counter(settings: LLMConfig, api_key: str) -> Callable[[dict[str, Any]], int]:
+    """The API's exact input-token count for a (redacted) request body: POST /v1/messages/count_tokens."""
+    client = Anthropic(api_key=api_key, base_url=settings.base_url, max_retries=0,
+                       timeout=min(10.0, settings.request_timeout_s), open_telemetry=False)
+
+    def count(body: dict[str, Any]) -> int:
+        fields = {k: body[k] for k in ("model", "messages", "system", "tools", "tool_choice") if k in body}
+        return int(client.messages.count_tokens(**fields).input_tokens)
+
+    return count
+
+
+def run_task(llm: LLM, *, role: str, goal: str, backstory: str, description: str, expected_output: str,
+             tools: Sequence[BaseTool] = (), max_iter: int = 6) -> str:
+    """One crewai agent doing one task; its final answer as text. Errors propagate to the caller."""
+    agent = Agent(
+        role=role, goal=goal, backstory=backstory, llm=llm, tools=list(tools), max_iter=max_iter,
+        max_retry_limit=0,  # a failed call is the gateway's to retry; crewai re-running the task would double it
+        allow_delegation=False, verbose=False, cache=False, inject_date=False, reasoning=False,
+        respect_context_window=False,  # tool results are bounded; summarising would be extra, unbudgeted turns
+        use_better_compaction=False,  # it writes large tool results to files; ours are small
+    )
+    task = Task(description=description, expected_output=expected_output, agent=agent)
+    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False, cache=False,
+                planning=False, tracing=False)
+    return str(crew.kickoff().raw)

@@ -1,0 +1,180 @@
+"""Redaction: a corpus of planted secrets of every kind, each in the kind of line production leaks it
+in, must come out without the secret; what an investigation is made of must come out unchanged."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from inquest.redact import Redactor, describe, redact, redact_report
+
+# (kind, the secret itself, a line that carries it)
+PLANTED: tuple[tuple[str, str, str], ...] = (
+    ("private_key", "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB",
+     "key loaded: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"
+     "aR3xQ==\n-----END RSA PRIVATE KEY----- done"),
+    ("private_key", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz",
+     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz"),
+    ("private_key", "MC4CAQAwBQYDK2VwBCIEIFd1eXBhc3N3b3JkZm9yZWQyNTUxOWtleXRlc3Q=",
+     '{"key": "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIFd1eXBhc3N3b3JkZm9yZWQyNTUxOWtleXRlc3Q=\\n'
+     '-----END PRIVATE KEY-----"}'),
+    ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEyMyJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg",
+     "rejected session token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEyMyJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg: expired"),
+    ("connection_string", "s3cr3t-P4ss", "connecting to postgresql://orders_app:s3cr3t-P4ss@db.internal:5432/orders"),
+    ("connection_string", "mongoPass99", "MONGO_URL=mongodb+srv://svc:mongoPass99@cluster0.abcde.mongodb.net/shop"),
+    ("connection_string", "redisPw123", "cache at redis://default:redisPw123@cache:6379/0 unreachable"),
+    ("connection_string", "amqpSecret7", "amqp://broker:amqpSecret7@rabbit.internal:5672/vhost"),
+    ("connection_string", "Adm1nPwd!", "Server=tcp:db.example;Database=shop;User Id=sa;Password=Adm1nPwd!;Encrypt=true"),
+    ("api_key", "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "ANTHROPIC_API_KEY sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"),
+    ("api_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "charge failed with key sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("api_key", "AKIAIOSFODNN7EXAMPLE", "aws credentials AKIAIOSFODNN7EXAMPLE used from pod"),
+    ("api_key", "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "git clone https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/x/y"),
+    ("api_key", "xoxb-1234567890-abcdefghijklmnop", "slack token xoxb-1234567890-abcdefghijklmnop posted"),
+    ("api_key", "AIzaSyA-1234567890abcdefghijklmnopqrstu", "maps key=AIzaSyA-1234567890abcdefghijklmnopqrstu"),
+    ("api_key", "glpat-xxxxxxxxxxxxxxxxxxxx", "CI_JOB_TOKEN glpat-xxxxxxxxxxxxxxxxxxxx"),
+    ("token", "abcdef0123456789ABCDEF", "GET /v1/orders Authorization: Bearer abcdef0123456789ABCDEF"),
+    ("token", "dXNlcjpodW50ZXIy", "proxy sent Authorization: Basic dXNlcjpodW50ZXIy"),
+    ("token", "t0k3n-value-42", "callback https://hooks.example/notify?session_token=t0k3n-value-42&x=1"),
+    ("token", "9f8e7d6c5b4a", '{"api_key": "9f8e7d6c5b4a", "region": "eu"}'),
+    ("token", "c1i3nt-s3cr3t", "OAUTH_CLIENT_SECRET=c1i3nt-s3cr3t"),
+    ("password", "hunter22", "login failed for admin password=hunter22"),
+    ("password", "Tr0ub4dor&3", "{'db_password': 'Tr0ub4dor&3'}"),
+    ("password", "correct-horse", 'config: {"smtp_passwd": "correct-horse"}'),
+    ("email", "jane.doe@example.com", "sending order confirmation to jane.doe@example.com"),
+    ("email", "o'brien+orders@shop.co.uk", "customer o'brien+orders@shop.co.uk complained"),
+    ("email", "dev@acme.io", "Author: Dev Person <dev@acme.io>"),
+)
+
+UNTOUCHED = (
+    "SELECT price FROM products WHERE sku = $1",
+    "UPDATE users SET password = $1 WHERE id = $2",
+    "SELECT * FROM sessions WHERE token = ? AND user_id = :user",
+    "deploy dep-orders-2.14.0 (orders 2.14.0, commit 34aa27fcf74b13f48a1685e8d9cbab4138dbf5dc) at 13:58 UTC",
+    "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
+    "evidence db-2, code_diff-4 and metrics-5; input_tokens: 1200, max_tokens=4096, tokens: 300",
+    "p95 412.5 ms → 2310.0 ms between 13:58:00 and 14:10:00",
+    "git -C /tmp/shop-repo show 34aa27fcf74b13f48a1685e8d9cbab4138dbf5dc",
+    "version 1.2.3 of the client; pool size 20, timeout acquiring connection after 5000ms",
+    "secret_rotation job ran; token bucket refilled; password policy enforced",
+)
+
+
+@pytest.mark.parametrize("kind,secret,line", PLANTED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(PLANTED)])
+def test_every_planted_secret_is_redacted_and_counted_as_its_kind(kind, secret, line):
+    cleaned, counts = redact(line)
+    assert secret not in cleaned
+    assert f"[REDACTED:{kind}]" in cleaned
+    assert counts[kind] >= 1
+
+
+@pytest.mark.parametrize("line", UNTOUCHED)
+def test_what_an_investigation_is_made_of_is_left_alone(line):
+    assert redact(line) == (line, {})
+
+
+def test_a_connection_string_keeps_its_scheme_and_host():
+    cleaned, _ = redact("connecting to postgresql://orders_app:pw-123456@orders-db.internal:5432/orders?sslmode=require")
+    assert cleaned == ("connecting to postgresql://[REDACTED:connection_string]@orders-db.internal:5432/orders"
+                       "?sslmode=require")
+
+
+def test_ip_addresses_only_when_asked():
+    line = "client 203.0.113.7 via 10.0.0.5. and 2001:db8::8a2e:370:7334 at 13:58:00, version 1.2.3"
+    assert redact(line)[0] == line
+    cleaned, counts = redact(line, ips=True)
+    assert cleaned == "client [REDACTED:ip] via [REDACTED:ip]. and [REDACTED:ip] at 13:58:00, version 1.2.3"
+    assert counts["ip"] == 3
+
+
+def test_the_demo_worlds_planted_secrets_are_all_caught():
+    from inquest.evals.world_base import ORDERS_DSN, PLANTED_SECRETS, SESSION_TOKENS, STRIPE_KEY
+
+    lines = [f"connecting to {ORDERS_DSN}", f"POST https://api.stripe.com/v1/charges Authorization: Bearer {STRIPE_KEY}",
+             *(f"rejected session token {t}: signature verification failed" for t in SESSION_TOKENS),
+             *(f"sending order confirmation to {s}" for s in PLANTED_SECRETS if "@" in s)]
+    text = "\n".join(lines)
+    cleaned, _ = redact(text)
+    assert [s for s in PLANTED_SECRETS if s in cleaned] == []
+
+
+def test_redacting_a_report_reaches_every_string_and_keeps_ids_and_types(demo_world):
+    from inquest.core import ChangeRef, Evidence, RankedHypothesis, Report
+    from conftest import deps_for
+    from inquest.coordinator.investigation import investigate
+
+    deps = deps_for(demo_world)
+    incident = next(i for i in deps.backend.incidents() if i.id == demo_world.incident_id)
+    report = investigate(incident, deps)
+    leaky = Evidence(id="trace-99", agent="trace", source="telemetry:logs", query="SELECT * FROM logs",
+                     summary="login for jane.doe@example.com with password=hunter22",
+                     data={"rows": [{"body": "Bearer abcdef0123456789ABCDEF"}], "at": datetime.now(timezone.utc)})
+    hypothesis = RankedHypothesis(rank=1, summary="key sk_live_4eC39HqLyjWDarjtT1zdp7dc leaked", service="payments",
+                                  confidence=0.9, evidence=("trace-99",), change=ChangeRef(id="dep-x", kind="deploy"))
+    dirty = Report(**{**report.__dict__, "evidence": report.evidence + (leaky,),
+                      "hypotheses": (hypothesis,) + report.hypotheses,
+                      "notes": ("mail ops@acme.io",)})
+    clean, counts = redact_report(dirty)
+    from inquest.render.json_report import render_json
+
+    text = render_json(clean)
+    for secret in ("jane.doe@example.com", "hunter22", "abcdef0123456789ABCDEF", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+                   "ops@acme.io"):
+        assert secret not in text
+    assert counts["email"] >= 2 and counts["password"] == 1
+    assert clean.hypotheses[0].evidence == ("trace-99",) and clean.hypotheses[0].change.id == "dep-x"
+    assert [e.id for e in clean.evidence] == [e.id for e in dirty.evidence]
+    assert isinstance(clean.evidence[-1].data["at"], datetime)
+    assert clean.root_cause == clean.hypotheses[0]
+
+
+def test_redactor_counts_across_values_and_describes_them():
+    redactor = Redactor()
+    assert redactor.value(["to a@b.io", ("c@d.io", {"k": "password=xyzzy1"})]) == \
+        ["to [REDACTED:email]", ("[REDACTED:email]", {"k": "password=[REDACTED:password]"})]
+    assert describe(redactor.counts) == "1 password, 2 email addresses"
+
+
+def test_redacting_twice_changes_nothing_and_counts_nothing():
+    text = "\n".join(line for _, _, line in PLANTED)
+    once, _ = redact(text, ips=True)
+    assert redact(once, ips=True) == (once, {})
+
+
+@pytest.mark.parametrize("kind,secret,line", PLANTED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(PLANTED)])
+def test_secrets_inside_a_json_string_are_redacted_and_the_json_stays_valid(kind, secret, line):
+    """Tool results and request bodies carry log lines as JSON strings, quotes escaped."""
+    cleaned, counts = redact(json.dumps({"example": line, "count": 3}))
+    assert secret not in cleaned and json.dumps(secret)[1:-1] not in cleaned
+    assert json.loads(cleaned)["count"] == 3 and counts[kind] >= 1
+
+
+def test_ip_addresses_leave_every_report_when_the_config_says_so(demo_world):
+    from dataclasses import replace
+
+    from conftest import deps_for
+    from inquest.config import LLMConfig
+    from inquest.coordinator.investigation import investigate
+    from inquest.render.json_report import render_json
+
+    class LeakyBackend:
+        def __init__(self, backend):
+            self._backend = backend
+
+        def __getattr__(self, name):
+            return getattr(self._backend, name)
+
+        def error_origins(self, window):
+            table = self._backend.error_origins(window)
+            at = table.columns.index("message")
+            return replace(table, rows=tuple(r[:at] + (f"{r[at]} from 203.0.113.7",) + r[at + 1:] for r in table.rows))
+
+    deps = deps_for(demo_world)
+    deps = replace(deps, backend=LeakyBackend(deps.backend))
+    incident = next(i for i in deps.backend.incidents() if i.id == demo_world.incident_id)
+    assert "203.0.113.7" in render_json(investigate(incident, deps))
+    quiet = replace(deps, config=deps.config.model_copy(update={"llm": LLMConfig(redact_ips=True)}))
+    report = investigate(incident, quiet)
+    assert "203.0.113.7" not in render_json(report)
+    assert report.mode == "deterministic" and any(n.startswith("redacted ") and "IP address" in n for n in report.notes)
