@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: env demo test bench clean
+.PHONY: env demo test bench clean browser
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -27,8 +27,19 @@ env: $(VENV)/.synced-all
 demo: $(VENV)/.synced-core
 	$(VENV)/bin/investigate INC-1042
 
-test: $(VENV)/.synced-all
+test: $(VENV)/.synced-all browser
 	$(VENV)/bin/pytest
+
+# The HTML report is checked in a real headless browser: Debian's chromium package, installed with apt when
+# missing (CI runs as root on Debian); never a downloaded browser build. Without root the browser tests skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-liberation; \
+	  else \
+	    echo "make: no chromium and no root to install it (apt-get install chromium): the browser tests will skip" >&2; \
+	  fi; }
 
 bench: $(VENV)/.synced-all
 	$(VENV)/bin/python bench/run.py

@@ -14,8 +14,11 @@ from inquest.agents.base import Agent, Deps
 from inquest.coordinator.fanout import Progress, fan_out
 from inquest.coordinator.mitigation import mitigation_for
 from inquest.coordinator.ranking import rank
+from inquest.coordinator.shared_answers import SharedAnswers
+from inquest.coordinator.traced_backend import TracedBackend
 from inquest.coordinator.triage import triage
 from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report
+from inquest.redact import describe, redact_report
 
 _tracer = trace.get_tracer("inquest.coordinator")
 
@@ -46,20 +49,38 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
     team = list(agents) if agents is not None else build_agents(settings.agents)
     started_at = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}):
+    with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span:
+        if not isinstance(deps.backend, TracedBackend):
+            # Each distinct question is computed once per investigation, however many agents ask it.
+            deps = replace(deps, backend=TracedBackend(SharedAnswers(deps.backend)))  # type: ignore[arg-type]
+        context = span.get_span_context()
+        trace_id = format(context.trace_id, "032x") if context.is_valid else None
         for agent in team:
             (on_progress or (lambda _p: None))(AgentProgress(agent.name, "queued"))
         scope, notes = triage(incident, deps.backend, settings)
         findings = fan_out(team, incident, scope, deps, settings.agent_timeout_s, on_progress)
-    evidence = tuple(e for f in findings for e in f.evidence)
-    ranked = rank(findings, {e.id: e for e in evidence})
+        evidence = tuple(e for f in findings for e in f.evidence)
+        ranked = rank(findings, {e.id: e for e in evidence})
+        review = None
+        if deps.config.llm.enabled:
+            from inquest.agents.llm.review import review_findings  # crewai is imported on this path only
+
+            review = review_findings(incident, scope, findings, ranked, deps, fan_out, on_progress)
+            ranked, evidence = list(review.hypotheses), evidence + review.evidence
     rollback_to: dict[str, str] = {}
     for f in findings:
         rollback_to.update(f.facts.get("rollback_to", {}))
     ranked = [replace(h, mitigation=mitigation_for(h.service, h.change, h.fault, rollback_to)) for h in ranked]
-    return Report(
+    report = Report(
         incident=incident, scope=scope, hypotheses=tuple(ranked), evidence=evidence,
         agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in findings),
         impact=_impact(findings), started_at=started_at, duration_ms=int((time.perf_counter() - clock) * 1000),
         notes=tuple(notes + _notes(findings)), facts={f.agent: dict(f.facts) for f in findings},
+        trace_id=trace_id,
     )
+    if review is not None:
+        report = replace(report, mode=review.mode, usage=review.usage, narrative=review.narrative,
+                         agents=report.agents + review.agents, notes=report.notes + review.notes)
+    # Every renderer and the JSON see only redacted text: telemetry leaks secrets into what agents quote.
+    report, found = redact_report(report, ips=deps.config.llm.redact_ips)
+    return replace(report, notes=report.notes + (f"redacted {describe(found)} from this report",)) if found else report

@@ -255,13 +255,21 @@ def simulator_version() -> str:
     edits elsewhere in the package (scoring, reports) keep the cache."""
     here = Path(__file__).resolve().parent
     todo, seen = ["scenarios"], set()
+    files: list[Path] = []
     while todo:
         module = todo.pop()
-        if module in seen or not (here / f"{module}.py").is_file():
+        if module in seen:
             continue
         seen.add(module)
-        todo.extend(_evals_imports(here / f"{module}.py"))
-    files = [here / f"{m}.py" for m in sorted(seen)] + [here.parent / "tools" / "embedded_schema.py"]
+        if (here / module).is_dir():  # a sub-package (evals/sim): all of its source counts
+            package = sorted((here / module).rglob("*.py"))
+            files.extend(package)
+            for file in package:
+                todo.extend(_evals_imports(file))
+        elif (here / f"{module}.py").is_file():
+            files.append(here / f"{module}.py")
+            todo.extend(_evals_imports(here / f"{module}.py"))
+    files = sorted(files) + [here.parent / "tools" / "embedded_schema.py"]
     digest = hashlib.sha256()
     for file in files:
         if file.is_file():

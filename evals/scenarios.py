@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from inquest.evals.sim import LIBRARY as SIMULATED, build_world
 from inquest.evals.world import build_demo_world
 
 
@@ -34,6 +35,17 @@ def scenario(name: str) -> Callable[[ScenarioBuilder], ScenarioBuilder]:
 def n_plus_one_deploy(data_dir: Path, seed: int, scale: float) -> BuiltWorld:
     world = build_demo_world(data_dir, seed=seed, scale=scale)
     return BuiltWorld(world.store_path, world.repo_path)
+
+
+def _simulated(name: str) -> ScenarioBuilder:
+    def build(data_dir: Path, seed: int, scale: float) -> BuiltWorld:
+        world = build_world(SIMULATED[name], data_dir, seed=seed, scale=scale)
+        return BuiltWorld(world.store_path, world.repo_path)
+    return build
+
+
+for _name in SIMULATED:  # the simulator's library (evals/sim): each scenario is data
+    scenario(_name)(_simulated(_name))
 
 
 def build_scenario(name: str, data_dir: Path, seed: int = 7, scale: float = 1.0) -> BuiltWorld:

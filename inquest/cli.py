@@ -24,6 +24,9 @@ EXIT_FOUND, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_ATTACH_FAILED = 0, 1, 2, 3
 # used, so `investigate INC-1` never pays for the others.
 COMMANDS = {
     "incidents": "incidents",
+    "bench": "bench",
+    "ingest": "ingest",
+    "replay": "replay",
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from inquest.errors import ConfigError
 
@@ -31,11 +31,129 @@ class EmbeddedBackend(_Section):
     path: Path = Path(".inquest/demo.duckdb")
     # When the file is missing, build the seeded demo world there instead of failing.
     demo: bool = True
+    # DuckDB's memory cap for an investigation (a DuckDB size string).
+    memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+# Where each kind of telemetry lives in an Elasticsearch/OpenSearch cluster, by default the way Elastic
+# stores OpenTelemetry data natively (`traces-*.otel-*`, `logs-*.otel-*`: OTel names under `attributes.`
+# and `resource.attributes.`). Logical field -> field in the cluster. `inquest.*` fields are derived at
+# ingest by `investigate ingest --to elasticsearch` (docs/elasticsearch.md says why).
+ES_FIELDS: dict[str, dict[str, str]] = {
+    "spans": {
+        "timestamp": "@timestamp", "trace_id": "trace_id", "span_id": "span_id", "parent_span_id": "parent_span_id",
+        "service": "resource.attributes.service.name", "host": "resource.attributes.host.name", "name": "name",
+        "kind": "kind", "duration": "duration", "status_code": "status.code", "status_message": "status.message",
+        "http_method": "attributes.http.request.method", "http_route": "attributes.http.route",
+        "http_status": "attributes.http.response.status_code", "peer_service": "attributes.peer.service",
+        "db_system": "attributes.db.system", "db_statement": "attributes.db.statement",
+        "user": "attributes.enduser.id", "tenant": "attributes.tenant.id",
+    },
+    "logs": {
+        "timestamp": "@timestamp", "trace_id": "trace_id", "span_id": "span_id", "severity_text": "severity_text",
+        "severity_number": "severity_number", "service": "resource.attributes.service.name",
+        "host": "resource.attributes.host.name", "body": "body.text", "body_keyword": "body.text.keyword",
+    },
+    "metrics": {
+        "timestamp": "@timestamp", "service": "resource.attributes.service.name",
+        "host": "resource.attributes.host.name", "name": "metric.name", "value": "metric.value", "unit": "metric.unit",
+    },
+    "changes": {
+        "id": "change.id", "timestamp": "@timestamp", "service": "service.name", "kind": "change.kind",
+        "version": "service.version", "commit": "vcs.revision", "repository": "vcs.repository",
+        "author": "change.author", "description": "change.description",
+    },
+    "db_query_stats": {
+        "timestamp": "@timestamp", "service": "service.name", "db_system": "db.system", "statement": "db.statement",
+        "calls": "calls", "total_time_ms": "total_time_ms", "rows": "rows", "lock_wait_ms": "lock_wait_ms",
+    },
+    "incidents": {
+        "id": "incident.id", "title": "incident.title", "service": "service.name", "started_at": "@timestamp",
+        "window_start": "window.start", "window_end": "window.end", "symptoms": "incident.symptoms",
+        "ticket": "incident.ticket",
+    },
+}
+# kind -> (index pattern read, index/data stream written by the loader)
+ES_INDICES: dict[str, tuple[str, str]] = {
+    "spans": ("traces-*.otel-*", "traces-inquest.otel-default"),
+    "logs": ("logs-*.otel-*", "logs-inquest.otel-default"),
+    "metrics": ("metrics-inquest.otel-*", "metrics-inquest.otel-default"),
+    "changes": ("inquest-changes", "inquest-changes"),
+    "db_query_stats": ("inquest-db-query-stats", "inquest-db-query-stats"),
+    "incidents": ("inquest-incidents", "inquest-incidents"),
+}
+
+
+class ElasticsearchIndex(_Section):
+    index: str | None = None  # what questions search: an index, alias or pattern (None: ES_INDICES)
+    write_index: str | None = None  # where the loader writes (None: ES_INDICES)
+    fields: dict[str, str] = Field(default_factory=dict)  # overrides of ES_FIELDS for this kind
+
+
+class ElasticsearchBackend(_Section):
+    urls: tuple[str, ...] = ("http://127.0.0.1:9200",)
+    api_key: str | None = None  # ${ENV_VAR}: the encoded API key
+    username: str | None = None
+    password: str | None = None  # ${ENV_VAR}
+    ca_file: Path | None = None  # a PEM bundle to verify the cluster's certificate with
+    verify_certs: bool = True
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    connections: int = Field(default=10, ge=1)  # requests in flight to each node at once
+    max_retries: int = Field(default=3, ge=0)  # per request, across the urls, with backoff
+    retry_backoff_s: float = Field(default=0.5, ge=0)  # the first wait; doubles per retry up to the cap
+    retry_backoff_cap_s: float = Field(default=10.0, ge=0)
+    # The most raw documents one question may pull to the client (changes, incidents, top_hits).
+    max_documents: int = Field(default=1000, ge=1, le=10000)
+    max_buckets: int = Field(default=1000, ge=10, le=10000)  # groups per level of an aggregation
+    # histogram: from a log-scale bucket count (same answer on every server, ≤ 1% off);
+    # native: the cluster's own `percentiles` aggregation (for data not loaded by inquest).
+    percentiles: Literal["histogram", "native"] = "histogram"
+    flavor: Literal["elasticsearch", "opensearch"] = "elasticsearch"
+    data_streams: bool = True  # the loader writes spans, logs and metrics as data streams
+    # OTel enum names -> the values stored (Elastic's OTel mapping writes "Server", "Error", ...).
+    span_kinds: dict[str, str] = Field(default_factory=lambda: {
+        "SERVER": "Server", "CLIENT": "Client", "INTERNAL": "Internal", "PRODUCER": "Producer",
+        "CONSUMER": "Consumer"})
+    status_codes: dict[str, str] = Field(default_factory=lambda: {"UNSET": "Unset", "OK": "Ok", "ERROR": "Error"})
+    duration_unit: Literal["ns", "us", "ms"] = "ns"
+    spans: ElasticsearchIndex = ElasticsearchIndex()
+    logs: ElasticsearchIndex = ElasticsearchIndex()
+    metrics: ElasticsearchIndex = ElasticsearchIndex()
+    changes: ElasticsearchIndex = ElasticsearchIndex()
+    db_query_stats: ElasticsearchIndex = ElasticsearchIndex()
+    incidents: ElasticsearchIndex = ElasticsearchIndex()
+
+    @model_validator(mode="after")
+    def _known_names(self) -> ElasticsearchBackend:
+        if not self.urls:
+            raise ValueError("urls: at least one cluster URL is needed")
+        for kind, defaults in ES_FIELDS.items():
+            unknown = sorted(set(getattr(self, kind).fields) - set(defaults))
+            if unknown:
+                raise ValueError(f"{kind}.fields: unknown field(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
+        for key, known in (("span_kinds", ("SERVER", "CLIENT", "INTERNAL", "PRODUCER", "CONSUMER")),
+                           ("status_codes", ("UNSET", "OK", "ERROR"))):
+            missing = sorted(set(known) - set(getattr(self, key)))
+            if missing:
+                raise ValueError(f"{key}: needs a value for {', '.join(missing)}")
+        if self.username and not self.password:
+            raise ValueError("username is set but password is not (reference it as ${ENV_VAR})")
+        return self
+
+    def field(self, kind: str, name: str) -> str:
+        return getattr(self, kind).fields.get(name, ES_FIELDS[kind][name])
+
+    def index(self, kind: str) -> str:
+        return getattr(self, kind).index or ES_INDICES[kind][0]
+
+    def write_index(self, kind: str) -> str:
+        return getattr(self, kind).write_index or ES_INDICES[kind][1]
 
 
 class BackendConfig(_Section):
-    kind: Literal["embedded"] = "embedded"
+    kind: Literal["embedded", "elasticsearch"] = "embedded"
     embedded: EmbeddedBackend = EmbeddedBackend()
+    elasticsearch: ElasticsearchBackend = ElasticsearchBackend()
 
 
 class CodeConfig(_Section):
@@ -114,12 +232,85 @@ class AttachConfig(_Section):
     webhook: WebhookAttach = WebhookAttach()
 
 
+class ReplayTolerance(_Section):
+    # How much worse than the compared run a replay may be before `replay --compare` exits 4.
+    top1_drop: float = Field(default=0.0, ge=0, le=1)  # fraction of the cases both runs replayed
+    mrr_drop: float = Field(default=0.0, ge=0, le=1)
+    rank_worsening: int = Field(default=0, ge=0)  # places one case's truth may drop; a new miss always counts
+
+
+class ReplayConfig(_Section):
+    data_dir: Path = Path(".inquest/replay")  # history, cached worlds, the HTML scorecard
+    cases: tuple[Path, ...] = ()  # case folders or archives; empty: the scenario library shipped with inquest
+    parallelism: int = Field(default=2, ge=1)  # cases investigated at once
+    tolerance: ReplayTolerance = ReplayTolerance()
+    max_agent_failures: int = Field(default=0, ge=0)  # agent errors/timeouts a run tolerates before exiting 5
+    plugins: tuple[str, ...] = ()  # modules imported first, e.g. to register an agent under test
+
+
+class ModelPrice(_Section):
+    input_per_mtok: float = Field(ge=0)  # US dollars per million input tokens
+    output_per_mtok: float = Field(ge=0)
+
+
+class LLMBudgets(_Section):
+    """Per-investigation caps; when one is reached the model's work stops and the best report so far is kept."""
+
+    tokens: int = Field(default=300_000, gt=0)  # input + output, all model calls together
+    dollars: float = Field(default=2.0, gt=0)  # priced with llm.prices
+    tool_calls: int = Field(default=40, gt=0)
+    wall_seconds: float = Field(default=180.0, gt=0)
+
+
+class LLMConfig(_Section):
+    """`--llm claude`: crewai agents backed by Claude review the deterministic findings (docs/llm.md)."""
+
+    provider: Literal["none", "claude"] = "none"  # "claude" turns the LLM mode on, like `--llm claude`
+    model: str = "claude-sonnet-4-6"
+    max_tokens: int = Field(default=4096, gt=0)  # per model call
+    api_key_env: str = Field(default="ANTHROPIC_API_KEY", pattern=ENV_NAME)  # the key only ever comes from here
+    base_url: str | None = None  # None: $ANTHROPIC_BASE_URL, else the Anthropic API
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=3, ge=0)  # per model call, on 429/529/5xx/timeouts/garbage, with backoff
+    max_iterations: int = Field(default=6, ge=1)  # tool-using turns per specialist
+    redact_ips: bool = False  # also redact IP addresses, from model requests and from every report
+    budgets: LLMBudgets = LLMBudgets()
+    # List prices in dollars per million tokens; the model in use must have an entry.
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: {
+        "claude-sonnet-4-6": ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
+        "claude-sonnet-4-5": ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
+        "claude-opus-4-6": ModelPrice(input_per_mtok=5.0, output_per_mtok=25.0),
+        "claude-haiku-4-5": ModelPrice(input_per_mtok=1.0, output_per_mtok=5.0),
+    })
+
+    @model_validator(mode="after")
+    def _priced(self) -> LLMConfig:
+        if self.model not in self.prices:
+            raise ValueError(f"prices: no entry for the model {self.model!r}; the dollar budget needs one "
+                             f"(known: {', '.join(sorted(self.prices))})")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider != "none"
+
+    def api_key(self) -> str:
+        """The key, from the environment only; its absence is one clear line saying what to set."""
+        key = os.environ.get(self.api_key_env, "").strip()
+        if not key:
+            raise ConfigError(f"the LLM mode (--llm {self.provider}) needs an Anthropic API key: set {self.api_key_env} "
+                              "(and ANTHROPIC_BASE_URL to use a proxy), or run without --llm")
+        return key
+
+
 class Config(_Section):
     backend: BackendConfig = BackendConfig()
     code: CodeConfig = CodeConfig()
     investigation: InvestigationConfig = InvestigationConfig()
     impact: ImpactConfig = ImpactConfig()
+    replay: ReplayConfig = ReplayConfig()
     attach: AttachConfig = AttachConfig()
+    llm: LLMConfig = LLMConfig()
     # The folder relative paths were resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

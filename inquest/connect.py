@@ -19,6 +19,10 @@ def _say(message: str) -> None:
 
 
 def open_backend(config: Config, say: Callable[[str], None] = _say) -> TelemetryBackend:
+    if config.backend.kind == "elasticsearch":
+        from inquest.tools.elasticsearch_store import ElasticsearchStore  # the client costs ~0.2 s to import
+
+        return ElasticsearchStore(config.backend.elasticsearch, config.base_dir)
     settings = config.backend.embedded
     path = config.resolve(settings.path)
     if not path.exists():
@@ -31,7 +35,7 @@ def open_backend(config: Config, say: Callable[[str], None] = _say) -> Telemetry
         if world.store_path.resolve() != path.resolve():
             raise ConfigError(f"backend.embedded.path: the demo world is built as {world.store_path}, "
                               f"but the config names {path}")
-    return EmbeddedStore(path)
+    return EmbeddedStore(path, memory_limit=settings.memory_limit)
 
 
 def connect(config: Config, say: Callable[[str], None] = _say) -> Deps:

@@ -30,3 +30,12 @@ class CodeHistoryError(InquestError):
 
 class InputError(InquestError):
     """Input data (a file to ingest, an incident declaration) is malformed; the message names where."""
+
+
+class AttachError(InquestError):
+    """Posting the report to a ticket, chat or webhook failed; the message names the target and where."""
+
+    def __init__(self, target: str, message: str, status: int | None = None) -> None:
+        self.target = target
+        self.status = status
+        super().__init__(f"{target}: {message}")

@@ -15,7 +15,11 @@ def main(args: list[str]) -> int:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
     opts = parser.parse_args(args)
-    incidents = open_backend(load_config(opts.config)).incidents()
+    backend = open_backend(load_config(opts.config))
+    try:
+        incidents = backend.incidents()
+    finally:
+        getattr(backend, "close", lambda: None)()
     if opts.format == "json":
         print(json.dumps([{"id": i.id, "title": i.title, "service": i.service, "started_at": iso_utc(i.started_at),
                            "window": {"start": iso_utc(i.window.start), "end": iso_utc(i.window.end)},

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inquest import __version__
+from inquest.cli import EXIT_ATTACH_FAILED
 from inquest.core import Report
 from inquest.errors import UnknownIncidentError
 
-FORMATS = ("text", "json", "markdown")
+if TYPE_CHECKING:
+    from inquest.config import Config
+
+FORMATS = ("text", "json", "markdown", "html")
 EXIT_FOUND, EXIT_NOT_FOUND = 0, 1
 
 DESCRIPTION = """\
@@ -19,6 +26,9 @@ customer-impact) investigate in parallel and the coordinator ranks what they fou
 
   investigate INC-1042                  investigate an incident
   investigate INC-1042 --format json    the same, as JSON (schema: docs/report-schema.md)
+  investigate INC-1042 --format html --output report.html
+                                        a self-contained page: timeline chart, service graph
+  investigate INC-1042 --attach github  also post it to the incident's GitHub issue (docs/attach.md)
   investigate incidents                 list known incidents
 
 exit codes: 0 root cause found, 1 none found, 2 usage/config error or unknown incident,
@@ -31,7 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("incident_id", metavar="INCIDENT-ID", help="the incident to investigate, or a command")
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument("--attach", metavar="TARGET", action="append", default=[],
+                        help="post the report to github, jira, slack or webhook (repeatable); the report is "
+                             "written locally first (--output, else .inquest/reports/)")
+    parser.add_argument("--ticket", metavar="REF", action="append", default=[],
+                        help="the ticket to attach to (owner/repo#N, PROJECT-123) instead of the incident's own")
+    parser.add_argument("--trace-out", metavar="FILE",
+                        help="write the engine's own OpenTelemetry spans to FILE as OTLP/JSON")
+    parser.add_argument("--llm", choices=("claude", "none"),
+                        help="also have Claude-backed agents review the findings (needs ANTHROPIC_API_KEY; "
+                             "docs/llm.md); default: config.yaml's llm.provider, else none")
     parser.add_argument("--no-live", action="store_true", help="no live view of the agents while they work")
+    parser.add_argument("--backend", choices=("embedded", "elasticsearch"),
+                        help="where the telemetry is (default: config.yaml's backend.kind); elasticsearch uses "
+                             "backend.elasticsearch (docs/elasticsearch.md)")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
     parser.add_argument("--version", action="version", version=f"inquest {__version__}")
     return parser
@@ -39,28 +62,79 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: list[str]) -> int:
     opts = build_parser().parse_args(args)
+    if opts.attach:
+        from inquest.attach import check_targets
+
+        check_targets(opts.attach)  # a misspelt target is a usage error before any work is done
     from inquest.config import load_config
     from inquest.connect import connect
     from inquest.coordinator.investigation import investigate
 
     config = load_config(opts.config)
-    deps = connect(config)
-    incidents = {i.id: i for i in deps.backend.incidents()}
-    if opts.incident_id not in incidents:
-        raise UnknownIncidentError(opts.incident_id, list(incidents))
-    incident = incidents[opts.incident_id]
-    live = opts.format == "text" and not opts.no_live and opts.output is None and sys.stderr.isatty()
-    if live:
-        from rich.console import Console
+    if opts.backend:
+        config = config.model_copy(update={"backend": config.backend.model_copy(update={"kind": opts.backend})})
+    if opts.llm:
+        config = config.model_copy(update={"llm": config.llm.model_copy(update={"provider": opts.llm})})
+    if config.llm.enabled:
+        config.llm.api_key()  # no key: one clear line, before any work is done
+    with _tracing(opts.trace_out):
+        deps = connect(config)
+        try:
+            incidents = {i.id: i for i in deps.backend.incidents()}
+            if opts.incident_id not in incidents:
+                raise UnknownIncidentError(opts.incident_id, list(incidents))
+            incident = incidents[opts.incident_id]
+            live = opts.format == "text" and not opts.no_live and opts.output is None and sys.stderr.isatty()
+            if live:
+                from rich.console import Console
 
-        from inquest.render.live import LiveAgentView
+                from inquest.render.live import LiveAgentView
 
-        with LiveAgentView(list(config.investigation.agents), Console(stderr=True)) as view:
-            report = investigate(incident, deps, on_progress=view.update)
-    else:
-        report = investigate(incident, deps)
+                with LiveAgentView(list(config.investigation.agents), Console(stderr=True)) as view:
+                    report = investigate(incident, deps, on_progress=view.update)
+            else:
+                report = investigate(incident, deps)
+        finally:  # the store is released, so an ingest or another command in this process may open it
+            for part in (deps.backend, deps.code):
+                getattr(part, "close", lambda: None)()
     emit(report, opts.format, opts.output)
-    return EXIT_FOUND if report.root_cause is not None else EXIT_NOT_FOUND
+    verdict = EXIT_FOUND if report.root_cause is not None else EXIT_NOT_FOUND
+    if opts.attach and not attach(report, opts.format, opts.output, opts.attach, opts.ticket, config):
+        return EXIT_ATTACH_FAILED
+    return verdict
+
+
+def _tracing(trace_out: str | None) -> contextlib.AbstractContextManager[object]:
+    # The OpenTelemetry SDK takes a few hundred ms to import: load it only when the spans go somewhere.
+    from_env = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not trace_out and not from_env:
+        return contextlib.nullcontext()
+    from inquest.tracing import TraceSession
+
+    return TraceSession(trace_out)
+
+
+def attach(report: Report, fmt: str, output: str | None, targets: list[str], tickets: list[str],
+           config: Config) -> bool:
+    """Posts the report to each target, after making sure it is on disk; False when any target failed."""
+    from inquest.attach import attach_report
+    from inquest.attach.base import local_copy_path
+    from inquest.render import render
+
+    if not output:
+        path = local_copy_path(config.resolve(config.attach.reports_dir), report, fmt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(report, fmt), encoding="utf-8")
+        print(f"report saved to {path}", file=sys.stderr)
+    outcomes = attach_report(report, targets, config, tickets)
+    for outcome in outcomes:
+        if outcome.posted is not None:
+            posted = outcome.posted
+            print(f"attached to {posted.target}: {posted.action} {posted.where}"
+                  + (f" — {posted.url}" if posted.url else ""), file=sys.stderr)
+        else:
+            print(f"investigate: attaching failed: {outcome.error}", file=sys.stderr)
+    return all(outcome.ok for outcome in outcomes)
 
 
 def emit(report: Report, fmt: str, output: str | None) -> None:

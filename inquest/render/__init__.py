@@ -16,7 +16,7 @@ from inquest.render.json_report import SCHEMA_VERSION, jsonable, render_json, re
 if TYPE_CHECKING:
     from inquest.core import RankedHypothesis
 
-FORMATS: tuple[str, ...] = ("json", "markdown", "text")
+FORMATS: tuple[str, ...] = ("json", "markdown", "text", "html")
 
 # Text rendered for files and tickets: wide enough for the hypothesis table, narrow enough for a diff.
 TEXT_WIDTH = 100
@@ -32,6 +32,10 @@ def render(report: Report, fmt: str) -> str:
         return render_markdown(report)
     if fmt == "text":
         return _render_plain_text(report)
+    if fmt == "html":
+        from inquest.render.html import render_html
+
+        return render_html(report)
     raise ValueError(f"unknown report format {fmt!r}; valid formats: {', '.join(FORMATS)}")
 
 

@@ -189,7 +189,14 @@ def _usage(mode: str, usage: Usage) -> dict[str, Any]:
         "cost_usd": jsonable(usage.cost_usd),
         "tool_calls": usage.tool_calls,
         "ungrounded_claims": usage.ungrounded_claims,
+        "model": usage.model,
+        "prompt_version": usage.prompt_version,
+        "partial": usage.partial,
     }
+
+
+def _narrative(report: Report) -> list[dict[str, Any]]:
+    return [{"text": c.text, "evidence": list(c.evidence)} for c in report.narrative]
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -204,8 +211,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "agents": {run.agent: _agent(run) for run in report.agents},
         "impact": _impact(report.impact),
         "scope": _scope(report.scope),
-        "timing": {"started_at": iso_utc(report.started_at), "duration_ms": report.duration_ms},
-        "usage": _usage(report.mode, report.usage),
+        "timing": {"started_at": iso_utc(report.started_at), "duration_ms": report.duration_ms,
+                   "trace_id": report.trace_id},
+        # The narrative sits with the LLM mode's other output: the top-level keys are a fixed set.
+        "usage": {**_usage(report.mode, report.usage), "narrative": _narrative(report)},
         "notes": list(report.notes),
     }
 
