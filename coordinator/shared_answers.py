@@ -8,6 +8,7 @@ for that answer instead of starting another. Answers are immutable values, so sh
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -25,6 +26,7 @@ class SharedAnswers:
         if not callable(real):
             return real
 
+        @functools.wraps(real)  # keeps the question's signature for whoever inspects it (tracing does)
         def ask(*args: Any, **kwargs: Any) -> Any:
             key = (question, args, tuple(sorted(kwargs.items())))
             try:
