@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,11 +61,34 @@ def _world_with_extra_logs() -> Path:
     return store
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _kb(path: str, key: str) -> int:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
+class MemoryWatch:
+    """Samples the server's resident memory every second; stops the server (and so the benchmark)
+    before the machine runs out, since the test server keeps every document in memory."""
+
+    def __init__(self, server, floor_mb: int = 1500) -> None:
+        self.server, self.floor_mb, self.peak_mb, self.stopped = server, floor_mb, 0.0, False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        pid = self.server.process.pid
+        while not self._done.wait(1.0) and self.server.process.poll() is None:
+            self.peak_mb = max(self.peak_mb, _kb(f"/proc/{pid}/status", "VmRSS:") / 1024)
+            if _kb("/proc/meminfo", "MemAvailable:") / 1024 < self.floor_mb:
+                self.stopped = True
+                self.server.stop()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def es() -> dict:
@@ -77,7 +101,8 @@ def es() -> dict:
     from inquest.coordinator.investigation import investigate
     from inquest.tools.elasticsearch_store import ElasticsearchStore
     from inquest.tools.embedded_store import EmbeddedStore
-    from inquest.tools.es_connection import open_client
+    from inquest.errors import BackendError
+    from inquest.tools.es_connection import TransferMeter, open_client
     from inquest.tools.es_loader import drop_loaded, load_store
     from inquest.tools.git_history import CodeHistory
 
@@ -89,18 +114,27 @@ def es() -> dict:
     with ExitStack() as stack:
         if real:
             connection = {"urls": (real,), "api_key": os.environ.get("INQUEST_ES_API_KEY") or None}
-            prefix, server = f"inquest-bench-{os.getpid()}", None
+            prefix, server, watch = f"inquest-bench-{os.getpid()}", None, None
         else:
             # The server keeps its state on disk as it changes: in memory when the machine has a tmpfs.
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(
                 prefix="inquest-es-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)))
             server = stack.enter_context(NoidaServer(scratch / "noida", startup_timeout_s=120))
+            watch = MemoryWatch(server)
+            stack.callback(watch.close)
             connection, prefix = {"urls": (server.url,)}, "bench"
         settings = ElasticsearchBackend(**connection, request_timeout_s=1800, max_retries=0, connections=2,
                                         **index_names(prefix))
-        client = open_client(settings, ROOT)
+        meter = TransferMeter()
+        client = open_client(settings, ROOT, meter)
         started = time.perf_counter()
-        loaded = load_store(store_path, client, settings)
+        try:
+            loaded = load_store(store_path, client, settings)
+        except BackendError:
+            if watch and watch.stopped:
+                raise SystemExit(f"es bench stopped while loading: under {watch.floor_mb} MB of memory left "
+                                 f"(the server had reached {watch.peak_mb:.0f} MB)") from None
+            raise
         load_s = time.perf_counter() - started
         stored = sum(client.count(index=settings.index(kind))["count"] for kind in loaded)
         if real:
@@ -109,7 +143,7 @@ def es() -> dict:
         config = Config(base_dir=ROOT, code=CodeConfig(repository=DATA / "world" / "shop-repo"),
                         investigation=InvestigationConfig(agent_timeout_s=3600))
         code = CodeHistory(config.repository_for)
-        cluster = ElasticsearchStore(settings, client=client)
+        cluster = ElasticsearchStore(settings, client=client, meter=meter)
         incident = next(i for i in cluster.incidents() if i.id == "INC-1042")
         before = cluster.meter.snapshot()
         started = time.perf_counter()
@@ -134,7 +168,7 @@ def es() -> dict:
             "es_log_templates_s": round(log_templates_s, 1), "es_log_templates_rows": len(templates),
             "es_same_answer_as_embedded": ranked(report) == ranked(reference),
             "es_root_cause": report.root_cause.change.id if report.root_cause and report.root_cause.change else None,
-            "es_server_rss_mb": round(_rss_mb(server.process.pid)) if server else None,
+            "es_server_peak_rss_mb": round(watch.peak_mb) if watch else None,
         }
 
 
