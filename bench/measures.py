@@ -157,6 +157,13 @@ def nezha() -> dict:
             "nezha_as5": summary["as5"], "nezha_seconds": round(elapsed, 1)}
 
 
+def es() -> dict:
+    """The Elasticsearch backend at volume (bench/es_bench.py): load, investigate, documents transferred."""
+    from es_bench import es as measure
+
+    return measure()
+
+
 def scale() -> dict:
     from scale_world import measure_scale
 

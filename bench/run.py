@@ -23,6 +23,7 @@ SUITES = {
     "replay": measures.replay,
     "scale": measures.scale,
     "nezha": measures.nezha,
+    "es": measures.es,
 }
 
 
