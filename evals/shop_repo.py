@@ -136,8 +136,9 @@ def _environment(home: Path) -> dict[str, str]:
             "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
-def build_shop_repo(path: Path, *, inject: bool = True) -> dict[str, str]:
-    """Creates the repository at `path` (replacing anything there) and returns {deploy id: SHA}."""
+def init_repo(path: Path) -> git.Repo:
+    """An empty repository at `path` (replacing anything there), isolated from the machine's git config
+    and writing objects in-process; the demo world and the scenario simulator both build on it."""
     path = Path(path)
     if path.exists():
         shutil.rmtree(path)
@@ -150,6 +151,13 @@ def build_shop_repo(path: Path, *, inject: bool = True) -> dict[str, str]:
         cfg.set_value("i18n", "commitEncoding", "UTF-8")
         cfg.set_value("core", "autocrlf", "false")
         cfg.set_value("core", "fileMode", "false")
+    return repo
+
+
+def build_shop_repo(path: Path, *, inject: bool = True) -> dict[str, str]:
+    """Creates the repository at `path` (replacing anything there) and returns {deploy id: SHA}."""
+    path = Path(path)
+    repo = init_repo(path)
 
     tree: dict[str, str] = {}
     shas: dict[str, str] = {}

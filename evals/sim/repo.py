@@ -7,14 +7,13 @@ bumps its service's version; config, flag and migration commits touch deploy/ or
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import git
 
 from inquest.evals import shop_sources as src
-from inquest.evals.shop_repo import DANA, MERGER, _environment, _InProcessWrites
+from inquest.evals.shop_repo import DANA, MERGER, init_repo
 from inquest.evals.sim.model import MINUTE, ChangeSpec, Scenario, ScenarioError, at_time
 from inquest.evals.sim.sources import initial_tree
 
@@ -56,17 +55,7 @@ def _apply(tree: dict[str, str], change: ChangeSpec) -> list[str]:
 def build_repo(scenario: Scenario, path: Path) -> dict[str, str]:
     """Creates the repository at `path` (replacing anything there) and returns {change id: SHA}."""
     path = Path(path)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    env = _environment(path)
-    git.Git(str(path)).execute(["git", "init", "--quiet", "--initial-branch=main", str(path)], env=env)
-    repo = git.Repo(str(path), odbt=_InProcessWrites)
-    repo.git.update_environment(**env)
-    with repo.config_writer("repository") as cfg:
-        cfg.set_value("i18n", "commitEncoding", "UTF-8")
-        cfg.set_value("core", "autocrlf", "false")
-        cfg.set_value("core", "fileMode", "false")
+    repo = init_repo(path)
 
     tree = initial_tree()
     _write(path, tree, tree)
