@@ -9,7 +9,6 @@ a deploy of orders two minutes earlier, with a harmless frontend deploy as a red
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -160,7 +159,10 @@ deps = Deps(backend=store, code=CodeHistory(config.repository_for), config=confi
 incident = next(i for i in store.incidents() if i.id == "SCALE-1")
 report = investigate(incident, deps)
 elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "top": report.hypotheses[0].summary if report.hypotheses else None,
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec from the forked parent, so a
+# child of the ~2 GB generating process would report the parent's peak as its own.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"seconds": elapsed, "peak_rss_kb": peak_kb, "top": report.hypotheses[0].summary if report.hypotheses else None,
                   "top_change": report.hypotheses[0].change.id if report.hypotheses and report.hypotheses[0].change else None,
                   "most_rows": store.most, "agents": {a.agent: a.status for a in report.agents}}))
 """
