@@ -78,8 +78,10 @@ class TraceAgent:
         book.facts["traffic_factor"] = round(traffic, 3)
 
         latency_now, latency_before = peer_latency(stats_now), peer_latency(stats_before)
-        errors = _per_service(origins_now, origins_before, "origins", minutes, traffic,
-                              lambda row: origin_of(row, latency_now, latency_before))
+        def error_origin(row: dict) -> str:
+            return origin_of(row, latency_now, latency_before)
+
+        errors = _per_service(origins_now, origins_before, "origins", minutes, traffic, error_origin)
         latency = _per_service(stats_now, stats_before, "total_self_ms", minutes, traffic, _credit_to)
         error_suspects = {s: v for s, v in errors.items() if v.significant(3.0, MIN_ORIGINS_PER_MIN)}
         latency_suspects = {s: v for s, v in latency.items() if v.significant(2.0, MIN_ADDED_SELF_MS_PER_MIN)}
@@ -87,7 +89,7 @@ class TraceAgent:
 
         evidence: dict[str, list[str]] = defaultdict(list)
         for service, moved in sorted(error_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
-            top = _top_rows(origins_now, service, "origins")
+            top = _top_rows(origins_now, service, "origins", error_origin)
             where = "; ".join(f"{r['operation']} ({r['origins']}× '{r['message']}')" for r in top)
             evidence[service].append(book.record(
                 "telemetry:spans", origins_now,
@@ -97,7 +99,7 @@ class TraceAgent:
                  "baseline_per_min": round(moved.baseline_per_min, 2), "top": top, "baseline_query": origins_before.query},
             ))
         for service, moved in sorted(latency_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
-            top = _top_rows(stats_now, service, "total_self_ms")
+            top = _top_rows(stats_now, service, "total_self_ms", _credit_to)
             where = "; ".join(f"{r['operation']} (mean self {r['mean_self_ms']} ms × {r['requests']})" for r in top)
             evidence[service].append(book.record(
                 "telemetry:spans", stats_now,
@@ -137,8 +139,9 @@ class TraceAgent:
         return book.finding("ok")
 
 
-def _top_rows(table: Table, service: str, by: str, limit: int = 3) -> list[dict]:
-    rows = [r for r in table.records() if _credit_to(r) == service]
+def _top_rows(table: Table, service: str, by: str, credit, limit: int = 3) -> list[dict]:
+    """The rows that made up `service`'s tally, credited the same way the tally was."""
+    rows = [r for r in table.records() if credit(r) == service]
     rows.sort(key=lambda r: -(r[by] or 0))
     keep = ("operation", "kind", "peer", by, "message", "mean_self_ms", "requests")
     return [{k: r[k] for k in keep if k in r} for r in rows[:limit]]
