@@ -131,6 +131,39 @@ class Hypothesis:
             raise ValueError(f"confidence must be within 0..1, got {self.confidence}")
 
 
+Modality = Literal["traces", "logs", "metrics", "db", "changes"]
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """How unusual one signal of one service was in the incident window against its own baseline.
+
+    Agents measure; the coordinator fuses. `score` is a robust, bounded distance from normal on one scale
+    for every signal (0 = as usual, about 3 = clearly unusual, never above ANOMALY_SCORE_CAP), so signals of
+    different units and modalities can be weighed against each other without hand-set weights. Two
+    anomalies with the same `source` derive from the same data and count once when fused.
+    """
+
+    service: str
+    signal: str  # "latency", "errors", "traffic", "cpu", "memory", "log_templates", "log_errors", ...
+    modality: Modality
+    score: float
+    source: str  # what data it derives from, e.g. "spans", "logs", "metric:process.cpu.utilization"
+    evidence: str | None = None  # the evidence id that shows it
+    onset: datetime | None = None  # when the signal first left its normal range, where measured
+    p_value: float | None = None  # where a test was made: the chance of a change at least this large by luck
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= ANOMALY_SCORE_CAP:
+            raise ValueError(f"anomaly score must be within 0..{ANOMALY_SCORE_CAP}, got {self.score}")
+        if self.onset is not None:
+            object.__setattr__(self, "onset", utc(self.onset))
+
+
+# A robust z beyond this says nothing more: capping keeps one degenerate baseline from drowning the rest.
+ANOMALY_SCORE_CAP = 10.0
+
+
 @dataclass(frozen=True)
 class Finding:
     """What one specialist agent came back with. A failure is a Finding too, never an exception."""
@@ -142,6 +175,7 @@ class Finding:
     duration_ms: int = 0
     facts: Mapping[str, Any] = field(default_factory=_empty)  # structured by-products: call graph, impact, onset
     error: str | None = None  # why, when status is error or timeout
+    anomalies: tuple[Anomaly, ...] = ()  # per service and signal: what the coordinator fuses and ranks
 
 
 @dataclass(frozen=True)
