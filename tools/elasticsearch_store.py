@@ -225,6 +225,10 @@ class ElasticsearchStore:
         return Table("call_graph", f"{across_text}\n{peers_text}", ("caller", "callee", "calls", "errors", "p95_ms"),
                      tuple(rows))
 
+    def dependencies(self) -> Table:
+        """No index holds declared dependencies in a cluster (yet): the observed graph is call_graph's."""
+        return Table("dependencies", "-- no declared dependencies in the cluster", ("caller", "callee", "source"), ())
+
     # -- database ----------------------------------------------------------------------------------
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:

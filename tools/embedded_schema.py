@@ -51,6 +51,9 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("db.statement", "VARCHAR"), ("calls", "BIGINT"), ("total_time_ms", "DOUBLE"), ("rows", "BIGINT"),
         ("lock_wait_ms", "DOUBLE"),
     ),
+    # The call graph as declared outside the traces (a service catalogue, a dataset's dependency file):
+    # what the engine can follow when a system reports no spans. `source` names where an edge came from.
+    "dependencies": (("caller", "VARCHAR"), ("callee", "VARCHAR"), ("source", "VARCHAR")),
     "incidents": (
         ("id", "VARCHAR"), ("title", "VARCHAR"), ("service.name", "VARCHAR"), ("started_at", "TIMESTAMP"),
         ("window_start", "TIMESTAMP"), ("window_end", "TIMESTAMP"), ("symptoms", "JSON"), ("ticket", "VARCHAR"),

@@ -180,6 +180,18 @@ class EmbeddedStore:
             FROM leaf_clients GROUP BY 1, 2
             ORDER BY calls DESC""")
 
+    def dependencies(self) -> Table:
+        # A store written before the table existed has none declared: an empty answer, not an error.
+        cursor = self._con.cursor()
+        try:
+            known = cursor.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dependencies'").fetchone()
+        finally:
+            cursor.close()
+        if not known or not known[0]:
+            return Table("dependencies", "-- no dependencies table in this store", ("caller", "callee", "source"), ())
+        return self._ask("dependencies", "SELECT DISTINCT caller, callee, source FROM dependencies "
+                                         "WHERE caller <> callee ORDER BY caller, callee, source")
+
     # -- database ----------------------------------------------------------------------------------
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:

@@ -74,6 +74,11 @@ class TelemetryBackend(Protocol):
         uninstrumented peers (peer.service): calls, errors, p95_ms of the client side."""
         ...
 
+    def dependencies(self) -> Table:
+        """caller, callee, source: call-graph edges declared outside the traces (a service catalogue, a
+        dataset's dependency file). Empty when none were loaded; with spans, call_graph is the observed graph."""
+        ...
+
     def db_statements(self, window: Window, service: str | None = None) -> Table:
         """Per service and normalised statement, from database client spans: calls, traces,
         calls_per_trace, calls_per_request (per distinct parent span: per request of the issuing

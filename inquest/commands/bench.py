@@ -1,6 +1,7 @@
-"""`investigate bench nezha [PATH]`: the engine scored on a public RCA benchmark.
+"""`investigate bench nezha|petshop [PATH]`: the engine scored on a public RCA benchmark, with trivial
+baselines computed on the same cases in the same run.
 
-PATH is the Nezha archive (`.tar.xz`) or an unpacked copy; it is unpacked and converted into the work
+PATH is the dataset archive (`.tar.xz`) or an unpacked copy; it is unpacked and converted into the work
 folder once, and later runs reuse both. Without PATH, the shared copy beside the repository is used.
 """
 
@@ -14,37 +15,41 @@ from pathlib import Path
 
 from inquest.errors import InputError
 
-DEFAULT_DATASETS = (Path("../shared/datasets/nezha-onlineboutique.tar.xz"),)
+DEFAULT_DATASETS = {"nezha": (Path("../shared/datasets/nezha-onlineboutique.tar.xz"),),
+                    "petshop": (Path("../shared/datasets/petshop.tar.xz"),)}
 
 DESCRIPTION = """\
-Scores the engine on the Nezha multimodal RCA benchmark (FSE 2023): every labelled fault becomes an
-incident, the engine investigates it, and the report gives service-level AS@1/3/5 with per-case ranks
-beside the paper's published rows.
+Scores the engine on a public RCA benchmark: every labelled fault becomes an incident carrying only what
+an alert would, the engine investigates it, and the report gives service-level AS@1/3/5 (top-k recall)
+per split (dev/test) and per group, beside trivial baselines run on the same cases and the published rows.
+
+  nezha    the Nezha multimodal benchmark (FSE 2023), OnlineBoutique half; dev 2022-08-22, test 2022-08-23
+  petshop  the PetShop dataset (Hardt et al. 2023): metrics and a call graph, per traffic regime, train/test
 
   investigate bench nezha ../shared/datasets/nezha-onlineboutique.tar.xz
-  investigate bench nezha data/nezha --format json --jobs 2"""
+  investigate bench petshop ../shared/datasets/petshop.tar.xz --format json"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investigate bench", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=("nezha",), help="which benchmark")
+    parser.add_argument("benchmark", choices=tuple(DEFAULT_DATASETS), help="which benchmark")
     parser.add_argument("path", nargs="?", metavar="PATH",
-                        help="the dataset archive or folder (default: ../shared/datasets/nezha-onlineboutique.tar.xz)")
+                        help="the dataset archive or folder (default: the shared copy in ../shared/datasets/)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="cases investigated at once (default: 2)")
-    parser.add_argument("--work-dir", default=".inquest/nezha", metavar="DIR",
-                        help="where the unpacked data and the converted store are kept (default: .inquest/nezha)")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="where the unpacked data and the converted store are kept (default: .inquest/BENCHMARK)")
     return parser
 
 
-def _dataset(path: str | None) -> Path:
+def _dataset(benchmark: str, path: str | None) -> Path:
     if path:
         return Path(path)
-    found = next((p for p in DEFAULT_DATASETS if p.exists()), None)
+    found = next((p for p in DEFAULT_DATASETS[benchmark] if p.exists()), None)
     if found is None:
-        raise InputError("no dataset given and none at " + ", ".join(str(p) for p in DEFAULT_DATASETS)
-                         + "; pass PATH (the Nezha .tar.xz or an unpacked folder)")
+        raise InputError("no dataset given and none at " + ", ".join(str(p) for p in DEFAULT_DATASETS[benchmark])
+                         + f"; pass PATH (the {benchmark} .tar.xz or an unpacked folder)")
     return found
 
 
@@ -56,24 +61,54 @@ def main(args: list[str]) -> int:
     opts = build_parser().parse_args(args)
     if opts.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {opts.jobs}")
+    dataset, work_dir = _dataset(opts.benchmark, opts.path), Path(opts.work_dir or f".inquest/{opts.benchmark}")
+    _say(f"preparing {dataset} in {work_dir} (unpacked and converted once, then reused)…")
+    run = _petshop if opts.benchmark == "petshop" else _nezha
+    report = run(dataset, work_dir, opts.jobs, opts.format)
+    sys.stdout.write(report if isinstance(report, str) else json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+def _timing(prepared_timings: dict[str, float], clock: float) -> dict[str, float]:
+    timing = {**prepared_timings, "investigate_s": round(time.perf_counter() - clock, 2)}
+    timing["total_s"] = round(sum(timing.values()), 2)
+    return timing
+
+
+def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     from inquest.evals.nezha import prepare
     from inquest.evals.nezha_bench import benchmark_deps, run_cases
     from inquest.evals.nezha_report import report_json, report_text
 
-    dataset, work_dir = _dataset(opts.path), Path(opts.work_dir)
-    _say(f"preparing {dataset} in {work_dir} (unpacked and converted once, then reused)…")
     prepared = prepare(dataset, work_dir)
-    _say(f"investigating {len(prepared.cases)} cases, {opts.jobs} at a time…")
+    _say(f"investigating {len(prepared.cases)} cases, {jobs} at a time…")
     clock = time.perf_counter()
     deps = benchmark_deps(prepared.store_path, prepared.settings, work_dir)
     try:
-        results = run_cases(prepared.cases, deps, jobs=opts.jobs)
+        results = run_cases(prepared.cases, deps, jobs=jobs)
     finally:
         deps.backend.close()  # type: ignore[attr-defined]
-    timing = {**prepared.timings, "investigate_s": round(time.perf_counter() - clock, 2)}
-    timing["total_s"] = round(sum(timing.values()), 2)
-    if opts.format == "json":
-        print(json.dumps(report_json(prepared, results, timing), indent=2, default=str))
-    else:
-        sys.stdout.write(report_text(prepared, results, timing))
-    return 0
+    timing = _timing(prepared.timings, clock)
+    return report_json(prepared, results, timing) if fmt == "json" else report_text(prepared, results, timing)
+
+
+def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
+    from inquest.benchmarks.baselines import METHODS
+    from inquest.benchmarks.bench_run import run
+    from inquest.benchmarks.petshop import prepare, store_deps
+    from inquest.benchmarks.petshop_report import report_json, report_text
+
+    prepared = prepare(dataset, work_dir)
+    _say(f"investigating {len(prepared.cases)} cases, {jobs} at a time…")
+    clock = time.perf_counter()
+    deps = store_deps(prepared, work_dir)
+    methods = tuple(METHODS)
+    try:
+        outcomes = run(prepared.cases, lambda c: deps[c.store_path], lambda c: c.issue.folder, jobs, methods)
+    finally:
+        for d in deps.values():
+            d.backend.close()  # type: ignore[attr-defined]
+    timing = _timing(prepared.timings, clock)
+    if fmt == "json":
+        return report_json(prepared, outcomes, methods, timing)
+    return report_text(prepared, outcomes, methods, timing)
