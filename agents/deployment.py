@@ -13,7 +13,8 @@ from collections import defaultdict
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import proximity, shift
-from inquest.agents.load import amplified_edges, covered_minutes, entry_traffic, served
+from inquest.agents.load import (REQUEST_RATE, amplified_edges, covered_minutes, entry_metric, entry_traffic,
+                                 served)
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -78,13 +79,15 @@ class DeploymentAgent:
         book = Notebook(self.name)
         backend = deps.backend
         (changes, now, before, graph, graph_before, entries_now, entries_before, origins_now,
-         origins_before, covered_before, covered_now) = ask_together(
+         origins_before, covered_before, covered_now, rate_now, rate_before) = ask_together(
             lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
             lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window),
             lambda: backend.call_graph(scope.baseline),
             lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
             lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
-            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window))
+            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window),
+            lambda: backend.metric_stats(scope.window, [REQUEST_RATE]),
+            lambda: backend.metric_stats(scope.baseline, [REQUEST_RATE]))
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
@@ -92,7 +95,8 @@ class DeploymentAgent:
         minutes = (covered_minutes(covered_before, scope.baseline.minutes),
                    covered_minutes(covered_now, scope.window.minutes))
         moved = own_trouble(now, before, origins_now, origins_before, minutes)
-        traffic = entry_traffic(entries_now, entries_before, minutes)
+        traffic = entry_traffic(entries_now, entries_before, minutes,
+                               entry_metric(rate_now, rate_before, entries_now, entries_before))
         for edge in amplified_edges(graph, graph_before, minutes, served(now), served(before)):
             # sending many more calls than before is a change in the service's own behaviour
             moved.setdefault(edge.caller, f"it sends {edge.callee} {edge.ratio:.1f}× the calls per request it did")
@@ -102,6 +106,7 @@ class DeploymentAgent:
                         "misbehaving under that load say little about which change is at fault",
                         {"factor": round(traffic.factor, 2)})
             moved = {}
+        spanned = {r["service"] for r in now.records()}  # services whose own trouble spans could show
         onset = scope.onset or incident.started_at
         book.facts["onset_used"] = onset.isoformat()
         book.facts["call_path"] = sorted(path)
@@ -110,12 +115,12 @@ class DeploymentAgent:
             previous = change.previous_version if change.kind == "deploy" else None
             if previous:
                 rollback_to[change.id] = previous
-            self._judge(book, change, onset, path, moved, changes.query, previous, incident.service)
+            self._judge(book, change, onset, path, moved, changes.query, previous, incident.service, spanned)
         book.facts["rollback_to"] = rollback_to
         return book.finding("ok")
 
     def _judge(self, book: Notebook, change: Change, onset, path: set[str], moved: dict[str, str], query: str,
-               previous: str | None, alerting: str) -> None:
+               previous: str | None, alerting: str, spanned: set[str]) -> None:
         minutes_before = (onset - change.at).total_seconds() / 60
         label = _label(change)
         data = {"change": change.id, "service": change.service, "kind": change.kind, "at": change.at,
@@ -132,8 +137,12 @@ class DeploymentAgent:
         relevance = 1.0 if on_path and misbehaves else 0.5 if on_path else 0.3 if misbehaves else 0.1
         confidence = relevance * (0.3 + 0.55 * proximity(max(minutes_before, 0.0)))
         where = (f"on {alerting}'s call path" if on_path else f"not on {alerting}'s call path")
-        state = f"and {change.service} is in trouble itself: {moved[change.service]}" if misbehaves else \
-            f"but {change.service} shows no trouble of its own (no errors originate there, its own time is unchanged)"
+        if misbehaves:
+            state = f"and {change.service} is in trouble itself: {moved[change.service]}"
+        elif change.service in spanned:
+            state = f"but {change.service} shows no trouble of its own (no errors originate there, its own time is unchanged)"
+        else:  # say what was not checked rather than claim what was not seen
+            state = f"and whether {change.service} is in trouble itself is unknown: no spans to check"
         summary = f"{label}, {max(minutes_before, 0):.0f} min before onset, {where}, {state}"
         evidence = book.record("changes", query, summary, data)
         supportive = confidence >= 0.3

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import Shift, shift
-from inquest.agents.load import EntryTraffic, amplified_edges, covered_minutes, entry_traffic, served
+from inquest.agents.load import (REQUEST_RATE, EntryTraffic, amplified_edges, covered_minutes, entry_metric,
+                                 entry_traffic, served)
 from inquest.core import Finding, Incident, Scope
 from inquest.tools.telemetry import Table
 
@@ -57,25 +58,30 @@ class TraceAgent:
         book = Notebook(self.name)
         backend = deps.backend
         (stats_now, stats_before, origins_now, origins_before, graph, graph_before, entries_now,
-         entries_before, covered_before, covered_now) = ask_together(
+         entries_before, covered_before, covered_now, rate_now, rate_before) = ask_together(
             lambda: backend.span_stats(scope.window), lambda: backend.span_stats(scope.baseline),
             lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
             lambda: backend.call_graph(scope.window), lambda: backend.call_graph(scope.baseline),
             lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
-            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window))
+            lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window),
+            lambda: backend.metric_stats(scope.window, [REQUEST_RATE]),
+            lambda: backend.metric_stats(scope.baseline, [REQUEST_RATE]))
         minutes = (covered_minutes(covered_before, scope.baseline.minutes),
                    covered_minutes(covered_now, scope.window.minutes))
         book.facts["covered_minutes"] = {"baseline": minutes[0], "window": minutes[1]}
         if not stats_now.rows:
-            book.record("telemetry:spans", stats_now, f"no spans in the incident window {scope.window}")
+            book.record("telemetry:spans", stats_now, f"no spans to check: none in the incident window {scope.window}, "
+                        "so where errors start and where time is added is not known from traces")
             return book.finding("no_data")
-        entry = entry_traffic(entries_now, entries_before, minutes)
+        entry = entry_traffic(entries_now, entries_before, minutes,
+                              entry_metric(rate_now, rate_before, entries_now, entries_before))
         traffic = entry.factor
         book.facts["call_graph"] = [
             {"caller": r["caller"], "callee": r["callee"], "calls": r["calls"], "errors": r["errors"]}
             for r in graph.records()
         ]
         book.facts["traffic_factor"] = round(traffic, 3)
+        book.facts["traffic_source"] = entry.source
 
         latency_now, latency_before = peer_latency(stats_now), peer_latency(stats_before)
         def error_origin(row: dict) -> str:
@@ -191,8 +197,8 @@ def _surge(book: Notebook, entry: EntryTraffic, entries: Table, scope: Scope) ->
     evidence = book.record(
         "telemetry:spans", entries,
         f"requests entering at {where}: {entry.incident_per_min:.0f}/min vs {entry.baseline_per_min:.0f}/min in "
-        f"the baseline ({entry.factor:.1f}×): the load alone explains saturation downstream",
-        {"service": where, "per_min": round(entry.incident_per_min, 1),
+        f"the baseline ({entry.factor:.1f}×, from {entry.source}): the load alone explains saturation downstream",
+        {"service": where, "per_min": round(entry.incident_per_min, 1), "source": entry.source,
          "baseline_per_min": round(entry.baseline_per_min, 1), "factor": round(entry.factor, 2)})
     book.suspect(f"a traffic surge at {where}: {entry.factor:.1f}× the usual requests", service=where,
                  confidence=min(0.9, 0.6 + 0.1 * (entry.factor - 2)), supports=[evidence], fault="traffic_surge")

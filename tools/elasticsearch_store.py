@@ -25,6 +25,7 @@ from inquest.core import Change, Incident, Window
 from inquest.errors import BackendError
 from inquest.tools.es_aggs import (Key, Percentiles, count_of, exists, first_key, group_aggs, group_rows, iso, missing,
                                    not_within, parse_time, rounded, source_value, term, value, within)
+from inquest.tools.coverage import bucket_seconds, covered_seconds
 from inquest.tools.es_connection import TransferMeter, open_client
 from inquest.tools.es_percentiles import distribution_mad, distribution_quantile
 from inquest.tools.es_search import ClusterReader
@@ -342,12 +343,21 @@ class ElasticsearchStore:
     # -- the customer's view: root spans of the entry service --------------------------------------
 
     def span_minutes(self, window: Window) -> Table:
+        length = (window.end - window.start).total_seconds()
+        step = bucket_seconds(length)
+        # Offsets from the window's start, like the embedded store's, so both bucket alike.
+        offset = f"+{int(window.start.timestamp()) % step}s" if step > 1 else "+0s"
+        histogram = {"field": self.f("spans", "timestamp"), "min_doc_count": 1}
         body = {"size": 0, "query": self._filters("spans", window),
-                "aggs": {"minutes": {"date_histogram": {"field": self.f("spans", "timestamp"), "fixed_interval": "1m",
-                                                        "min_doc_count": 1}}}}
+                "aggs": {"minutes": {"date_histogram": {**histogram, "fixed_interval": "1m"}},
+                         "occupied": {"date_histogram": {**histogram, "fixed_interval": f"{step}s", "offset": offset}}}}
         text, response = self._reader.search("span_minutes", "spans", ("timestamp",), body)
-        buckets = response.get("aggregations", {}).get("minutes", {}).get("buckets", [])
-        return Table("span_minutes", text, ("minutes",), ((sum(1 for b in buckets if b["doc_count"]),),))
+        aggs = response.get("aggregations", {})
+        minutes = sum(1 for b in aggs.get("minutes", {}).get("buckets", []) if b["doc_count"])
+        starts = [max(parse_time(b["key"]), window.start) for b in aggs.get("occupied", {}).get("buckets", [])
+                  if b["doc_count"]]
+        covered = covered_seconds([(s - window.start).total_seconds() for s in starts], length, step) / 60
+        return Table("span_minutes", text, ("minutes", "covered_minutes"), ((minutes, round(covered, 3)),))
 
     def entry_services(self, window: Window) -> Table:
         text, groups = self._grouped("entry_services", "spans", window, [Key("service", self.f("spans", "service"))],

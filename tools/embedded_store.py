@@ -16,6 +16,7 @@ import duckdb
 
 from inquest.core import Change, Incident, Window, utc
 from inquest.errors import BackendError
+from inquest.tools.coverage import bucket_seconds, covered_seconds
 from inquest.tools.telemetry import Changes, Table
 
 # Ids, hex, numbers and quoted values become placeholders so that lines differing only in them
@@ -133,9 +134,16 @@ class EmbeddedStore:
             ) GROUP BY service ORDER BY service""")
 
     def span_minutes(self, window: Window) -> Table:
-        return self._ask("span_minutes", f"""
-            SELECT count(DISTINCT date_trunc('minute', start_time)) AS minutes FROM spans
-            WHERE {_between('start_time', window)}""")
+        length = (window.end - window.start).total_seconds()
+        step = bucket_seconds(length)
+        table = self._ask("span_minutes", f"""
+            SELECT count(DISTINCT date_trunc('minute', start_time)) AS minutes,
+                   list(DISTINCT floor(date_diff('millisecond', {literal(window.start)}, start_time) / {step * 1000})
+                        * {step}) AS occupied
+            FROM spans WHERE {_between('start_time', window)}""")
+        minutes, occupied = table.rows[0] if table.rows else (0, [])
+        covered = covered_seconds([float(x) for x in occupied or ()], length, step) / 60
+        return Table("span_minutes", table.query, ("minutes", "covered_minutes"), ((minutes, round(covered, 3)),))
 
     def span_stats(self, window: Window, service: str | None = None) -> Table:
         return self._ask("span_stats", f"""

@@ -47,7 +47,7 @@ SPECS: dict[str, Spec] = {
     "entry_services": Spec(("service",), ("requests",)),
     "service_timeline": Spec(("bucket",), ("requests", "errors"), ("p95_ms",)),
     "entry_summary": Spec((), ("requests", "failed", "slow", "users", "tenants", "failed_users", "failed_tenants")),
-    "span_minutes": Spec((), ("minutes",)),
+    "span_minutes": Spec((), ("minutes",), (), _steps(0.001, "covered_minutes")),
     "entry_endpoints": Spec(("endpoint",), ("requests", "failed"), ("p95_ms",), limit=20),
     "entry_timeline": Spec(("bucket",), ("requests", "failed"), ("p95_ms",)),
 }
