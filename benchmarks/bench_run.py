@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from inquest.agents.base import Deps
-from inquest.benchmarks.baselines import METHODS, run_baselines
+from inquest.benchmarks.baselines import METHODS, Answer, run_baselines
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
 from inquest.core import Incident, Report
@@ -112,6 +112,19 @@ def run(cases: Sequence[BenchCase], deps_for: Callable[[BenchCase], Deps], sourc
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="bench-case") as pool:
+        return list(pool.map(one, cases))
+
+
+def baseline_runs(cases: Sequence[BenchCase], deps: Deps, methods: Sequence[str] = tuple(METHODS),
+                  jobs: int = 2) -> list[dict[str, Answer]]:
+    """The baselines alone on every case (for a benchmark whose engine runner is its own), in case order,
+    with the scope the engine's triage would plan."""
+
+    def one(case: BenchCase) -> dict[str, Answer]:
+        return run_baselines(deps.backend, case.incident, plan_scope(case.incident, deps.config.investigation),
+                             methods)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="bench-baseline") as pool:
         return list(pool.map(one, cases))
 
 

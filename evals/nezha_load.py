@@ -326,6 +326,30 @@ def entry_service_name(con: duckdb.DuckDBPyConnection, front_files: Sequence[Pat
     return None
 
 
+def load_dependencies(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], summary: LoadSummary) -> None:
+    """metric/dependency.csv (Source, Target, Weight) → the store's declared call graph, each edge once:
+    what a graph-following method can use in the two thirds of the windows that have no spans. A row
+    without both ends, or with a weight that is zero or not a number, is dropped and counted."""
+    summary.files["dependency"] = len(paths)
+    if not paths:
+        return
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE raw_edges AS
+        SELECT nullif(trim(Source), '') AS caller, nullif(trim(Target), '') AS callee,
+               TRY_CAST(Weight AS DOUBLE) AS weight, filename FROM {_read_sql(paths)}""")
+    total = con.execute("SELECT count(*) FROM raw_edges").fetchone()[0]
+    con.execute("""INSERT INTO dependencies
+        SELECT caller, callee, 'nezha:' || min(regexp_extract(filename, '(\d{4}-\d{2}-\d{2}/metric/[^/]+)$', 1))
+        FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL AND caller <> callee
+          AND weight IS NOT NULL AND weight <> 0
+        GROUP BY caller, callee""")
+    usable = con.execute("SELECT count(*) FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL "
+                         "AND caller <> callee AND weight IS NOT NULL AND weight <> 0").fetchone()[0]
+    summary.rows["dependencies"] = con.execute("SELECT count(*) FROM dependencies").fetchone()[0]
+    summary.duplicates["dependency"] = usable - summary.rows["dependencies"]
+    summary.dropped["dependency"] = total - usable
+    con.execute("DROP TABLE raw_edges")
+
+
 def load_layout(con: duckdb.DuckDBPyConnection, layout: Layout) -> tuple[LoadSummary, str | None]:
     """Loads every modality of every folder (faults and the fault-free stretch) into the store behind `con`.
     Returns what was loaded and the entry service."""
@@ -340,4 +364,6 @@ def load_layout(con: duckdb.DuckDBPyConnection, layout: Layout) -> tuple[LoadSum
         names = con.execute(f"SELECT DISTINCT lower(ServiceName) FROM {_read_sql(front_files)}").fetchall()
         entry = names[0][0] if names else None
     load_metrics(con, [p for d in folders for p in d.metric_files], front_files, entry, summary)
+    load_dependencies(con, [d.root / "metric" / "dependency.csv" for d in folders
+                            if (d.root / "metric" / "dependency.csv").is_file()], summary)
     return summary, entry

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from inquest.benchmarks.baselines import NAMES, Answer
+from inquest.benchmarks.bench_run import figures, rank_of
 from inquest.evals.nezha import Prepared
 from inquest.evals.nezha_bench import KS, PAPER_TABLE3, CaseResult, by_fault, summary
 
@@ -26,12 +28,43 @@ def paper_rows(prepared: Prepared) -> list[dict[str, Any]]:
             for method, values in PAPER_TABLE3.get(half or "", ())]
 
 
+def split_of(prepared: Prepared) -> dict[str, str]:
+    """case id → "dev" or "test": the first fault day is where tuning may look, later days are reported
+    (for OnlineBoutique: dev = 2022-08-22, test = 2022-08-23)."""
+    first = min((c.fault.date for c in prepared.cases), default="")
+    return {c.id: "dev" if c.fault.date == first else "test" for c in prepared.cases}
+
+
+Answers = Sequence[Mapping[str, Answer]]  # per case, in case order: method -> its answer
+
+
+def _method_figures(results: Sequence[CaseResult], answers: Answers) -> dict[str, dict[str, float | int]]:
+    table = {"engine": figures([r.rank for r in results])}
+    for method in (answers[0] if answers else {}):
+        table[method] = figures([rank_of(r.truth_service, a[method].ranked) for r, a in zip(results, answers)])
+    return table
+
+
+def baselines_json(prepared: Prepared, results: Sequence[CaseResult], answers: Answers) -> dict[str, Any]:
+    """The baselines' figures over all cases, and engine and baselines per split."""
+    splits = split_of(prepared)
+    by_split: dict[str, dict[str, Any]] = {}
+    for split in sorted(set(splits.values())):
+        pairs = [(r, a) for r, a in zip(results, answers) if splits.get(r.id) == split]
+        by_split[split] = {"days": sorted({c.fault.date for c in prepared.cases if splits[c.id] == split}),
+                           **_method_figures([r for r, _ in pairs], [a for _, a in pairs])}
+    everything = _method_figures(results, answers)
+    return {"baselines": {m: f for m, f in everything.items() if m != "engine"}, "splits": by_split}
+
+
 def _modality_counts(results: Sequence[CaseResult]) -> dict[str, int]:
     return {m: sum(1 for r in results if m in r.modalities) for m in ("traces", "logs", "metrics")}
 
 
-def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float]) -> dict[str, Any]:
-    return {
+def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float],
+                answers: Answers = ()) -> dict[str, Any]:
+    splits = split_of(prepared)
+    out = {
         "summary": summary(results),
         "cases": [{"id": r.id, "truth_service": r.truth_service, "fault": r.fault,
                    "ranked_services": list(r.ranked_services), "rank": r.rank, "truth_pod": r.truth_pod,
@@ -49,6 +82,14 @@ def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mappi
                  "notes": prepared.summary.notes},
         "timing": dict(timing),
     }
+    for case, r in zip(out["cases"], results):
+        case["split"] = splits.get(r.id)
+    if answers:
+        out.update(baselines_json(prepared, results, answers))
+        for case, r, a in zip(out["cases"], results, answers):
+            case["baselines"] = {m: {"rank": rank_of(r.truth_service, x.ranked), "ranked_services": list(x.ranked[:5])}
+                                 for m, x in a.items()}
+    return out
 
 
 def _pct(value: float) -> str:
@@ -87,6 +128,19 @@ def _table_lines(prepared: Prepared, results: Sequence[CaseResult]) -> list[str]
     return lines
 
 
+def _split_lines(prepared: Prepared, results: Sequence[CaseResult], answers: Answers) -> list[str]:
+    figures_of = baselines_json(prepared, results, answers)["splits"]
+    lines = [f"{'engine and baselines, same cases, same run':<46} {'cases':>5} {'AS@1':>7} {'AS@3':>7} {'AS@5':>7}"]
+    for split, table in figures_of.items():
+        lines.append(f"{split} ({', '.join(table['days'])}):")
+        for method, fig in table.items():
+            if method == "days":
+                continue
+            label = "Inquest (this run)" if method == "engine" else f"baseline: {NAMES.get(method, method)}"
+            lines.append(f"  {label:<44} {fig['cases']:>5} " + " ".join(_pct(fig[f'as{k}']) + " " for k in KS).rstrip())
+    return lines
+
+
 def _grouped_notes(results: Sequence[CaseResult]) -> list[str]:
     by_note: dict[str, list[str]] = defaultdict(list)
     for r in results:
@@ -95,7 +149,8 @@ def _grouped_notes(results: Sequence[CaseResult]) -> list[str]:
     return [f"  {note}: {', '.join(ids)}" for note, ids in sorted(by_note.items(), key=lambda kv: -len(kv[1]))]
 
 
-def report_text(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float]) -> str:
+def report_text(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float],
+                answers: Answers = ()) -> str:
     counts = _modality_counts(results)
     settings = prepared.settings
     load = prepared.summary
@@ -111,6 +166,7 @@ def report_text(prepared: Prepared, results: Sequence[CaseResult], timing: Mappi
         "",
         *_table_lines(prepared, results),
         "",
+        *([*_split_lines(prepared, results, answers), ""] if answers else []),
         f"data per case: traces in {counts['traces']}, logs in {counts['logs']}, metrics in {counts['metrics']} "
         f"of {len(results)} windows",
         "loaded: " + ", ".join(f"{n:,} {table}" for table, n in load.rows.items())

@@ -76,6 +76,7 @@ def _timing(prepared_timings: dict[str, float], clock: float) -> dict[str, float
 
 
 def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
+    from inquest.benchmarks.bench_run import baseline_runs
     from inquest.evals.nezha import prepare
     from inquest.evals.nezha_bench import benchmark_deps, run_cases
     from inquest.evals.nezha_report import report_json, report_text
@@ -86,10 +87,13 @@ def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     deps = benchmark_deps(prepared.store_path, prepared.settings, work_dir)
     try:
         results = run_cases(prepared.cases, deps, jobs=jobs)
+        answers = baseline_runs(prepared.cases, deps, jobs=jobs)
     finally:
         deps.backend.close()  # type: ignore[attr-defined]
     timing = _timing(prepared.timings, clock)
-    return report_json(prepared, results, timing) if fmt == "json" else report_text(prepared, results, timing)
+    if fmt == "json":
+        return report_json(prepared, results, timing, answers)
+    return report_text(prepared, results, timing, answers)
 
 
 def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
