@@ -1,101 +1,120 @@
-"""The metrics specialist: the four golden signals per service and host against the baseline.
+"""The metrics specialist: every mapped metric of every service, in its own units, against its baseline.
 
-Latency, traffic, errors and saturation (CPU, memory, restarts, connection pools) are compared series
-by series: the incident window's 90th percentile against the baseline's, in units of the baseline's
-own spread (MAD), so a naturally jumpy series needs a bigger move than a flat one. Saturation is the
-signal that points at a cause; latency and errors are often symptoms relayed from below, so they
-count for less. Saturation on one host of a service, with the others quiet, points at that host's
-neighbourhood rather than at the service's code.
+Which names are read, and what each means, comes from the semantic-convention table
+(agents/metric_semconv.py, extended in config.yaml; docs/metrics.md lists it). Each series — per
+service, host and version — is compared with its own baseline by a robust, bounded score
+(agents/metric_change.py), and every score is reported as an `Anomaly`. A host the baseline never saw
+(a fresh pod) is compared with its service's established hosts over the same minutes, not with an old
+baseline; a fresh pod's memory is compared with nothing but its own kind, so a rollout is not a leak.
+
+Hypotheses: saturation (CPU, memory, restarts, pools, network) points at a cause; latency and errors are
+often relayed from below, so they count for less; traffic moving on an inner service is what its callers
+send — a symptom — and only a surge where requests enter is a cause. Saturation on one host of a service,
+with the others quiet, points at that host's neighbourhood rather than at the service's code.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from statistics import median
+from datetime import datetime, timedelta
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
-from inquest.agents.baseline import MAD_SCALE
 from inquest.agents.load import SURGE_FACTOR
-from inquest.core import Finding, Incident, Scope
-from inquest.tools.telemetry import Table
+from inquest.agents.metric_change import (
+    Score,
+    Series,
+    change_score,
+    relative_spread,
+    series_of,
+)
+from inquest.agents.metric_semconv import Semconv, display_unit
 
-# metric name -> golden signal. Names follow OpenTelemetry's semantic conventions where they exist.
-SIGNALS = {
-    "http.server.duration.p95": "latency", "http.server.request.duration": "latency",
-    "http.server.request.rate": "traffic",
-    "http.server.error.rate": "errors",
-    "process.cpu.utilization": "cpu", "container.cpu.utilization": "cpu", "system.cpu.utilization": "cpu",
-    "k8s.pod.cpu.utilization": "cpu",
-    "process.memory.usage": "memory", "container.memory.usage": "memory", "k8s.pod.memory.working_set": "memory",
-    "k8s.container.restarts": "restarts",
-    "db.client.connection.pending_requests": "pool", "db.client.connection.wait_time": "pool",
-}
+from inquest.core import Anomaly, Finding, Incident, Scope
+
+BUCKET_SECONDS = 60
+FLAG = 3.0  # "clearly unusual" on the Anomaly scale: a move this far is worth a sentence
 SATURATION = {"cpu", "memory", "restarts", "pool"}
-COUNTERS = {"k8s.container.restarts"}
-MIN_Z = 6.0  # many series are compared at once: only a move this far outside normal counts
-# The smallest spread each signal is credited with, so a flat or empty baseline (MAD 0) does not turn
-# a move nobody would notice into a huge score: a percentage point of errors, 5 ms, one waiter, 2% CPU.
-SPREAD_FLOOR = {"errors": 0.01, "latency": 5.0, "pool": 1.0, "cpu": 0.02, "memory": 0.0, "traffic": 0.0,
-                "restarts": 1.0}
-RELATIVE_FLOOR = 0.05  # and never less than 5% of the baseline level
-FAULT_OF = {"restarts": "memory_leak", "memory": "memory_leak", "cpu": "cpu_saturation", "pool": "pool_exhaustion",
-            "traffic": "traffic_shift", "errors": "errors", "latency": "latency"}
+SYMPTOMS = {"traffic", "network", "disk"}  # bytes on the wire and syscalls follow traffic
+LEAD_ORDER = ("restarts", "memory", "pool", "cpu", "network", "disk", "traffic", "errors", "latency")
+FAULT_OF = {"restarts": "memory_leak", "cpu": "cpu_saturation", "pool": "pool_exhaustion", "traffic": "traffic_shift",
+            "errors": "errors", "latency": "latency"}
+MIN_BASELINE_BUCKETS = 3  # fewer than this and a baseline cannot say what normal spread is
 
 
 @dataclass(frozen=True)
 class Move:
-    service: str
-    host: str | None
-    metric: str
-    signal: str
-    before: float
-    now: float
-    z: float
+    series: Series
+    score: Score
+    compared_with: str  # what the window was compared against, in words
+
+    @property
+    def service(self) -> str:
+        return self.series.key.service
+
+    @property
+    def signal(self) -> str:
+        return self.series.key.signal
 
 
-def robust_z(now: float, base_level: float, base_mad: float, signal: str) -> float:
-    spread = max(MAD_SCALE * base_mad, RELATIVE_FLOOR * abs(base_level), SPREAD_FLOOR.get(signal, 0.0), 1e-9)
-    if signal == "traffic":  # arrivals are Poisson: a rate over a 30 s bucket wobbles by sqrt(rate / 30)
-        spread = max(spread, (abs(base_level) / 30) ** 0.5)
-    return (now - base_level) / spread
+def semconv_for(deps: Deps) -> Semconv:
+    return Semconv.from_config(deps.config.metrics.names)
 
 
-def _pooled(rows: list[dict]) -> dict:
-    """A service-wide baseline for one metric: the median host's figures."""
-    return {key: median(r[key] for r in rows) for key in ("points", "median", "mad", "p90", "first", "last")}
+def ask_series(deps: Deps, semconv: Semconv, *windows):
+    cumulative = tuple(m.name for m in semconv.by_name.values() if m.differenced)
+    return ask_together(*(lambda w=w: deps.backend.metric_series(w, semconv.stored_names(), cumulative,
+                                                                 BUCKET_SECONDS) for w in windows))
 
 
-def moves(now: Table, before: Table) -> list[Move]:
-    base = {(r["service"], r["host"], r["name"]): r for r in before.records()}
-    by_service: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in before.records():
-        by_service[(r["service"], r["name"])].append(r)
-    found = []
-    for row in now.records():
-        old = base.get((row["service"], row["host"], row["name"]))
-        if old is None and by_service.get((row["service"], row["name"])):
-            # A host the baseline never saw (a deploy replaced the pods): compare it with its service's
-            # other hosts as they were, the closest thing to its own past.
-            old = _pooled(by_service[(row["service"], row["name"])])
-        if old is None or not old["points"]:
+def judge(now: list[Series], before: list[Series], since: datetime | None) -> list[Move]:
+    """Every window series scored against the right comparison (see the module docstring)."""
+    base = {s.key: s for s in before}
+    service_hosts_before: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+    for s in before:
+        service_hosts_before[(s.key.service, s.key.metric, s.key.signal)].append(s)
+    established: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+    for s in now:
+        if s.key in base:
+            established[(s.key.service, s.key.metric, s.key.signal)].append(s)
+    by_metric: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    for s in before:
+        by_metric[(s.key.metric, s.key.signal)].append(s.values())
+    peer = {key: relative_spread(values) for key, values in by_metric.items()}
+    moves = []
+    for s in now:
+        window = s.values(since) or s.values()
+        group = (s.key.service, s.key.metric, s.key.signal)
+        if s.key in base:
+            reference, words = base[s.key].values(), "its own baseline"
+        elif established.get(group):
+            # A fresh host beside established ones: the same minutes on the established hosts.
+            reference = [v for e in established[group] for v in e.values(since)]
+            words = "the service's established hosts over the same minutes"
+        elif s.key.signal == "memory":
+            continue  # a fresh pod's memory says nothing against pods that ran for hours
+        elif service_hosts_before.get(group):
+            reference = [v for e in service_hosts_before[group] for v in e.values()]
+            words = "the baseline of the hosts it replaced"
+        else:
             continue
-        signal = SIGNALS[row["name"]]
-        if row["name"] in COUNTERS:
-            grew, grew_before = row["last"] - row["first"], old["last"] - old["first"]
-            if grew >= 1 and grew > grew_before:
-                found.append(Move(row["service"], row["host"], row["name"], signal, grew_before, grew, MIN_Z + grew))
-            continue
-        if signal == "traffic":  # either way: a surge, or customers unable to reach us
-            z = robust_z(row["median"], old["median"], old["mad"], signal)
-            value = row["median"]
-            if abs(z) >= MIN_Z and abs(value - old["median"]) >= 0.3 * abs(old["median"]):
-                found.append(Move(row["service"], row["host"], row["name"], signal, old["median"], value, z))
-            continue
-        z = robust_z(row["p90"], old["p90"], old["mad"], signal)
-        if z >= MIN_Z and row["p90"] >= 1.2 * old["p90"]:
-            found.append(Move(row["service"], row["host"], row["name"], signal, old["p90"], row["p90"], z))
-    return found
+        score = change_score(reference, window, s.key.signal, peer.get((s.key.metric, s.key.signal), 0.0),
+                             1.0 if display_unit(s.meaning) == "1" else None)
+        if score is not None:
+            moves.append(Move(s, score, words))
+    return moves
+
+
+def climbing(series: Series) -> bool:
+    """Memory that keeps rising through the window: the Theil–Sen slope is positive with 95% confidence."""
+    from scipy.stats import theilslopes  # type: ignore[import-untyped]
+
+    points = [(at.timestamp(), v) for at, v in series.points]
+    if len(points) < 4:
+        return False
+    _, _, low, _ = theilslopes([v for _, v in points], [t for t, _ in points], 0.95)
+    rise = low * (points[-1][0] - points[0][0])
+    return low > 0 and rise > 0.1 * abs(points[0][1])
 
 
 @register("metrics")
@@ -104,67 +123,131 @@ class MetricsAgent:
 
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
-        now, before = ask_together(lambda: deps.backend.metric_stats(scope.window, tuple(SIGNALS)),
-                                   lambda: deps.backend.metric_stats(scope.baseline, tuple(SIGNALS)))
-        if not now.rows:
-            book.record("telemetry:metrics", now, "no golden-signal metrics in the incident window")
+        semconv = semconv_for(deps)
+        now_t, before_t = ask_series(deps, semconv, scope.window, scope.baseline)
+        now, before = series_of(now_t, semconv, BUCKET_SECONDS), series_of(before_t, semconv, BUCKET_SECONDS)
+        if not now:
+            book.record("telemetry:metrics", now_t, "no mapped metrics in the incident window (docs/metrics.md "
+                        "lists the names read; config.yaml's metrics.names adds more)")
             return book.finding("no_data")
-        hosts_of: dict[str, set[str]] = defaultdict(set)
-        for row in now.records():
-            if row["host"]:
-                hosts_of[row["service"]].add(row["host"])
+        self._note_baseline(book, before, before_t, scope)
+        since = _bucket_floor(scope.onset) if scope.onset and scope.window.contains(scope.onset) else None
+        moves = judge(now, before, since)
+        entry = scope.entry_service or incident.service
+        book.facts["metrics_read"] = sorted({s.key.metric for s in now})
         by_service: dict[str, list[Move]] = defaultdict(list)
-        for move in moves(now, before):
+        for move in moves:
             by_service[move.service].append(move)
-        book.facts["moved"] = {s: sorted({m.signal for m in ms}) for s, ms in by_service.items()}
-        surge = max((m.now / m.before for m in by_service.get(scope.entry_service or "", ())
-                     if m.signal == "traffic" and m.before > 0), default=1.0)
+        hosts_of: dict[str, set[str]] = defaultdict(set)
+        for s in now:
+            if s.key.host:
+                hosts_of[s.key.service].add(s.key.host)
+        anomalies: list[Anomaly] = []
+        surge = self._surge_factor(by_service.get(entry, []))
+        book.facts["moved"] = {svc: sorted({m.signal for m in ms if m.score.score >= FLAG})
+                               for svc, ms in by_service.items() if any(m.score.score >= FLAG for m in ms)}
         for service, found in sorted(by_service.items()):
-            if surge >= SURGE_FACTOR and service == scope.entry_service:
-                self._surge(book, service, found, surge, now, before)
+            evidence = self._record(book, service, found, hosts_of[service], now_t, before_t, entry)
+            anomalies.extend(self._anomalies(service, found, evidence))
+            if surge >= SURGE_FACTOR and service == entry:
+                self._surge(book, service, evidence, surge)
             else:  # in a surge, saturation downstream is what the load does, not a fault of its own
-                self._judge(book, service, found, hosts_of[service], now, before,
-                            discount=surge if surge >= SURGE_FACTOR else 1.0)
-        return book.finding("ok")
+                self._suspect(book, service, found, hosts_of[service], evidence, entry,
+                              discount=surge if surge >= SURGE_FACTOR else 1.0)
+        return _with_anomalies(book.finding("ok"), anomalies)
 
-    def _surge(self, book: Notebook, service: str, found: list[Move], factor: float, now: Table,
-               before: Table) -> None:
-        move = next(m for m in found if m.signal == "traffic")
-        evidence = book.record(
-            "telemetry:metrics", now,
-            f"{service}, where requests enter, serves {factor:.1f}× its usual traffic ({move.metric} "
-            f"{_fmt(move.before)} → {_fmt(move.now)}): saturation downstream follows from the load",
-            {"service": service, "signal": "traffic", "factor": round(factor, 2), "before": move.before,
-             "now": move.now, "baseline_query": before.query})
-        book.suspect(f"a traffic surge at {service}: {factor:.1f}× the usual requests", service,
-                     min(0.85, 0.55 + 0.1 * factor), supports=[evidence], fault="traffic_surge")
+    def _note_baseline(self, book: Notebook, before: list[Series], before_t, scope: Scope) -> None:
+        buckets = max((len(s.points) for s in before), default=0)
+        if buckets < MIN_BASELINE_BUCKETS:
+            what = "no metric points" if not buckets else f"only {buckets} minute(s) of metric points"
+            book.facts["baseline_short"] = True
+            book.record("telemetry:metrics", before_t, f"the baseline ({scope.baseline}) holds {what}: scores against "
+                        "it are floored by each series' resolution and level, and weaker than usual",
+                        {"baseline_buckets": buckets})
 
-    def _judge(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now: Table,
-               before: Table, discount: float = 1.0) -> None:
-        signals = {m.signal for m in found}
-        evidence, local_signals = [], set()
-        for signal in sorted(signals):
-            strongest = sorted((m for m in found if m.signal == signal), key=lambda m: -abs(m.z))
-            where = sorted({m.host for m in strongest if m.host})
+    @staticmethod
+    def _surge_factor(entry_moves: list[Move]) -> float:
+        ups = [m.score.now / m.score.before for m in entry_moves
+               if m.signal == "traffic" and m.score.before > 0 and m.score.score >= FLAG]
+        return max(ups, default=1.0)
+
+    def _record(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now_t, before_t,
+                entry: str) -> dict[str, str]:
+        """One evidence per signal that moved, quoting its strongest series; signal -> evidence id."""
+        out: dict[str, str] = {}
+        for signal in sorted({m.signal for m in found if m.score.score >= FLAG}):
+            strongest = sorted((m for m in found if m.signal == signal), key=lambda m: -m.score.score)
             top = strongest[0]
+            where = sorted({m.series.key.host for m in strongest if m.score.score >= FLAG and m.series.key.host})
             local = bool(where) and len(hosts) > 1 and len(where) == 1
-            if local:
-                local_signals.add(signal)
             scope_text = f"on {where[0]} only, not on its other {len(hosts) - 1} host(s)" if local else \
                 f"on {len(where)} of {len(hosts)} host(s)" if where else "service-wide"
-            evidence.append(book.record(
-                "telemetry:metrics", now,
-                f"{service} {signal}: {top.metric} {_fmt(top.before)} → {_fmt(top.now)} "
-                f"({top.z:+.0f}× its normal spread), {scope_text}",
-                {"service": service, "signal": signal, "metric": top.metric, "before": top.before, "now": top.now,
-                 "z": round(top.z, 1), "hosts": where, "host_local": local, "baseline_query": before.query}))
+            unit = display_unit(top.series.meaning)
+            inner = signal == "traffic" and service != entry
+            out[signal] = book.record(
+                "telemetry:metrics", now_t,
+                f"{service} {signal}: {top.series.key.metric} {_fmt(top.score.before)} → {_fmt(top.score.now)} {unit} "
+                f"(score {top.score.score:.1f} of {10:.0f} against {top.compared_with}), {scope_text}"
+                + (" — traffic inside the system, what callers send: a symptom" if inner else ""),
+                {"service": service, "signal": signal, "metric": top.series.key.metric, "unit": unit,
+                 "before": top.score.before, "now": top.score.now, "score": top.score.score,
+                 "spread": round(top.score.spread, 6), "flat_baseline": top.score.flat_baseline,
+                 "compared_with": top.compared_with, "hosts": where, "host_local": local,
+                 "baseline_query": before_t.query})
+        return out
+
+    @staticmethod
+    def _anomalies(service: str, found: list[Move], evidence: dict[str, str]) -> list[Anomaly]:
+        best: dict[tuple[str, str], Move] = {}
+        for m in found:
+            key = (m.signal, m.series.key.metric)
+            if key not in best or m.score.score > best[key].score.score:
+                best[key] = m
+        return [Anomaly(service=service, signal=signal, modality="metrics", score=m.score.score,
+                        source=f"metric:{metric}", evidence=evidence.get(signal) if m.score.score >= FLAG else None)
+                for (signal, metric), m in sorted(best.items())]
+
+    def _surge(self, book: Notebook, service: str, evidence: dict[str, str], factor: float) -> None:
+        book.suspect(f"a traffic surge at {service}: {factor:.1f}× the usual requests", service,
+                     min(0.85, 0.55 + 0.1 * factor), supports=[evidence["traffic"]], fault="traffic_surge")
+
+    def _suspect(self, book: Notebook, service: str, found: list[Move], hosts: set[str], evidence: dict[str, str],
+                 entry: str, discount: float = 1.0) -> None:
+        flagged = [m for m in found if m.score.score >= FLAG and _blames_itself(m, service == entry)]
+        if not flagged:
+            return
+        signals = {m.signal for m in flagged}
+        lead = next(s for s in LEAD_ORDER if s in signals)
+        local = {m.signal for m in flagged if m.series.key.host and len(hosts) > 1
+                 and len({x.series.key.host for x in flagged if x.signal == m.signal}) == 1}
+        fault = FAULT_OF.get(lead)
+        if lead == "cpu" and "cpu" in local:
+            fault = "noisy_neighbour"
+        elif lead == "memory":
+            fault = "memory_leak" if any(climbing(m.series) for m in flagged if m.signal == "memory") else None
         saturated = signals & SATURATION
-        lead = next(s for s in ("restarts", "memory", "pool", "cpu", "traffic", "errors", "latency") if s in signals)
-        fault = "noisy_neighbour" if lead == "cpu" and "cpu" in local_signals else FAULT_OF[lead]
-        strength = min(1.0, max(abs(m.z) for m in found) / 30)
+        strength = max(m.score.score for m in flagged) / 10
         confidence = (0.35 + 0.1 * len(saturated) + 0.2 * strength) if saturated else (0.15 + 0.1 * strength)
-        book.suspect(f"{service}'s golden signals moved: {', '.join(sorted(signals))}", service,
-                     min(confidence, 0.85) / discount, supports=evidence, fault=fault)
+        book.suspect(f"{service}'s metrics moved: {', '.join(sorted(signals))}", service,
+                     min(confidence, 0.85) / discount, supports=[evidence[s] for s in sorted(signals)], fault=fault)
+
+
+def _blames_itself(move: Move, at_entry: bool) -> bool:
+    """Whether a move points at its own service. Traffic, bytes on the wire and syscalls inside the system
+    follow what callers send; a client-side latency measures the callee and the network, not the caller."""
+    if move.signal in SYMPTOMS:
+        return move.signal == "traffic" and at_entry
+    return not (move.signal == "latency" and move.series.meaning.side == "client")
+
+
+def _with_anomalies(finding: Finding, anomalies: list[Anomaly]) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, anomalies=tuple(anomalies))
+
+
+def _bucket_floor(at: datetime) -> datetime:
+    return at - timedelta(seconds=at.timestamp() % BUCKET_SECONDS)
 
 
 def _fmt(value: float) -> str:

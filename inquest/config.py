@@ -183,6 +183,20 @@ class InvestigationConfig(_Section):
     lookback_minutes: int = Field(default=120, gt=0)
 
 
+class MetricName(_Section):
+    """What a metric name means, for names the built-in table (agents/metric_semconv.py) does not know."""
+
+    signal: Literal["latency", "traffic", "errors", "cpu", "memory", "network", "restarts", "pool", "disk"]
+    unit: str = "1"  # UCUM as OpenTelemetry writes it: s, ms, By, 1 (a ratio), %, {request}/s, ...
+    kind: Literal["gauge", "cumulative", "delta", "histogram"] = "gauge"
+    side: Literal["server", "client"] | None = None
+
+
+class MetricsConfig(_Section):
+    # name -> meaning; adds to (or corrects) the semantic-convention table the metrics agent reads.
+    names: dict[str, MetricName] = Field(default_factory=dict)
+
+
 class ImpactConfig(_Section):
     slo_availability: float = Field(default=0.999, gt=0, lt=1)
     slow_request_ms: float = Field(default=2000.0, gt=0)
@@ -308,6 +322,7 @@ class Config(_Section):
     code: CodeConfig = CodeConfig()
     investigation: InvestigationConfig = InvestigationConfig()
     impact: ImpactConfig = ImpactConfig()
+    metrics: MetricsConfig = MetricsConfig()
     replay: ReplayConfig = ReplayConfig()
     attach: AttachConfig = AttachConfig()
     llm: LLMConfig = LLMConfig()

@@ -78,7 +78,7 @@ def test_metrics_sees_orders_saturated_and_only_symptoms_upstream(incident):
     finding = incident["metrics"]
     by_service = {h.service: h for h in finding.hypotheses}
     assert finding.hypotheses[0].service == "orders" and finding.hypotheses[0].fault == "pool_exhaustion"
-    assert finding.facts["moved"]["orders"] == ["errors", "latency", "pool"]
+    assert {"errors", "latency", "pool"} <= set(finding.facts["moved"]["orders"])
     # callers show the symptom but no saturation of their own, so they weigh less
     assert by_service["checkout"].confidence < by_service["orders"].confidence / 2
     assert "payments" not in by_service and "notifications" not in by_service

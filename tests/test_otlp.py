@@ -117,7 +117,8 @@ def test_logs_and_metrics_from_the_same_file(tmp_path):
     assert json.loads(warning["body"]) == {"event": "retry"}
     values = {r.row[3]: (r.row[4], r.row[5]) for r in records if r.table == "metrics"}
     assert values == {"process.cpu.utilization": (0.25, "1"), "requests": (42.0, None),
-                      "http.server.request.duration": (25.0, "ms"), "http.server.request.duration.count": (4.0, "1")}
+                      "http.server.request.duration.sum": (100.0, "ms"),
+                      "http.server.request.duration.count": (4.0, "1"), "http.server.request.duration.bucket": (4.0, "1")}
 
 
 def test_base64_ids_are_converted_and_gzip_is_read_by_its_magic_bytes(tmp_path):

@@ -324,6 +324,40 @@ class ElasticsearchStore:
         return Table("metric_stats", text, ("service", "host", "name", "points", "median", "mad", "p90", "max",
                                             "first", "last"), tuple(rows))
 
+    def metric_series(self, window: Window, names: Sequence[str], cumulative: Sequence[str] = (),
+                      bucket_seconds: int = 60) -> Table:
+        # Per series, a date histogram of mean, sum and max. A running total is differenced over buckets
+        # here (its max per bucket against the previous bucket's; a drop is a reset): a coarser reading than
+        # the embedded store's per-stream differencing. Versions and histogram buckets (`le`) are not
+        # mapped in the cluster's field map yet, so they come back empty.
+        seconds = int(bucket_seconds)
+        v = self.f("metrics", "value")
+        leaf = {"t": {"date_histogram": {"field": self.f("metrics", "timestamp"), "fixed_interval": f"{seconds}s",
+                                         "offset": f"+{_TIME_BUCKET_ORIGIN_S % seconds}s", "min_doc_count": 1},
+                      "aggs": {"mean": {"avg": {"field": v}}, "total": {"sum": {"field": v}},
+                               "max": {"max": {"field": v}}}},
+                "unit": {"terms": {"field": self.f("metrics", "unit"), "size": 1}}}
+        text, groups = self._metric_groups("metric_series", window, names, leaf)
+        rows = []
+        for (svc, host, name), b in groups:
+            unit = first_key(b, "unit") if "unit" in b else None
+            counted = name in cumulative
+            previous = None
+            for t in b["t"]["buckets"]:
+                top = value(t, "max")
+                if counted:
+                    increase = None if previous is None or top is None else (top if top < previous else top - previous)
+                    previous = top
+                    if increase is None:
+                        continue
+                    mean = total = increase
+                else:
+                    mean, total = value(t, "mean"), value(t, "total")
+                rows.append((svc, host, None, name, None, unit, "cumulative" if counted else "gauge",
+                             parse_time(t["key"]), t["doc_count"], rounded(mean, 6), rounded(total, 6)))
+        return Table("metric_series", text, ("service", "host", "version", "name", "le", "unit", "temporality",
+                                             "bucket", "points", "mean", "total"), tuple(rows))
+
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
         f = lambda n: self.f("logs", n)  # noqa: E731

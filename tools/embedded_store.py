@@ -245,6 +245,37 @@ class EmbeddedStore:
               AND value IS NOT NULL AND NOT isnan(value)
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
+    def metric_series(self, window: Window, names: Sequence[str], cumulative: Sequence[str] = (),
+                      bucket_seconds: int = 60) -> Table:
+        seconds = int(bucket_seconds)
+        # A running total says something only through its increases: each stream (same series and
+        # attributes) is differenced against its previous point, looked for up to ten buckets earlier; a
+        # drop is a reset, after which the value itself is the increase. A point's own temporality
+        # (stored at ingest) wins over the caller's list.
+        return self._ask("metric_series", f"""
+            WITH pts AS (
+              SELECT "service.name" AS service, "host.name" AS host, attributes->>'service.version' AS version, name,
+                     attributes->>'le' AS le, unit, timestamp, value,
+                     coalesce(attributes->>'inquest.temporality',
+                              CASE WHEN name IN {literal(tuple(cumulative) or ('',))} THEN 'cumulative'
+                                   ELSE 'gauge' END) AS temporality,
+                     lag(value) OVER (PARTITION BY "service.name", "host.name", name, CAST(attributes AS VARCHAR)
+                                      ORDER BY timestamp) AS prev
+              FROM metrics
+              WHERE timestamp >= {literal(window.start)} - INTERVAL {10 * seconds} SECOND
+                AND timestamp < {literal(window.end)} AND name IN {literal(tuple(names))}
+                AND value IS NOT NULL AND NOT isnan(value)
+            ), vals AS (
+              SELECT *, CASE WHEN temporality <> 'cumulative' THEN value WHEN prev IS NULL THEN NULL
+                             WHEN value < prev THEN value ELSE value - prev END AS v
+              FROM pts WHERE {_between('timestamp', window)}
+            )
+            SELECT service, host, version, name, le, any_value(unit) AS unit, any_value(temporality) AS temporality,
+                   time_bucket(INTERVAL {seconds} SECOND, timestamp) AS bucket, count(*) AS points,
+                   round(avg(v), 6) AS mean, round(sum(v), 6) AS total
+            FROM vals WHERE v IS NOT NULL
+            GROUP BY service, host, version, name, le, bucket ORDER BY service, host, name, le, bucket""")
+
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
         return self._ask("log_templates", f"""

@@ -254,9 +254,12 @@ def log_row(log: Any, service: str, host: str | None, resource_attributes: Mappi
 
 def metric_rows(metric: Any, service: str, host: str | None,
                 resource_attributes: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
-    """Gauges and sums: one row per data point, as reported (a cumulative sum stays cumulative).
-    Histograms, exponential histograms and summaries: `<name>` holds the mean (sum / count) and
-    `<name>.count` the count, per data point; buckets and quantiles are not kept."""
+    """Gauges and sums: one row per data point, as reported (a cumulative sum stays cumulative; a monotonic
+    sum's points carry the attribute `inquest.temporality`: cumulative or delta). Histograms and summaries:
+    `<name>.sum` (in the metric's unit) and `<name>.count` per data point, and for explicit-bucket histograms
+    `<name>.bucket` per bucket (its count, attribute `le` = its upper bound, "+Inf" for the last), each
+    tagged with the temporality so readers difference cumulative points before use (agents/metric_change.py).
+    Summaries are cumulative by definition; their quantiles and exponential histograms' buckets are not kept."""
     metric = _object(metric, "")
     name = metric.get("name")
     if not isinstance(name, str) or not name:
@@ -268,9 +271,21 @@ def metric_rows(metric: Any, service: str, host: str | None,
     if kind is None:
         raise Malformed(f" ({name}): no gauge, sum, histogram, exponentialHistogram or summary data")
     data = _object(metric[kind], kind)
+    temporality = _temporality(data, kind)
+    attributes = dict(resource_attributes, **({"inquest.temporality": temporality} if temporality else {}))
     for index, point in enumerate(_list(data.get("dataPoints") or [], f"{kind}.dataPoints")):
         yield from _within(f"{kind}.dataPoints[{index}]", _point_rows, point, kind, name, unit, service, host,
-                           resource_attributes)
+                           attributes)
+
+
+def _temporality(data: Mapping[str, Any], kind: str) -> str | None:
+    """cumulative or delta for what counts (monotonic sums, histograms, summaries); None for levels."""
+    if kind == "gauge" or (kind == "sum" and not data.get("isMonotonic")):
+        return None  # a gauge or an up-down counter: its value is the level itself
+    if kind == "summary":
+        return "cumulative"
+    value = data.get("aggregationTemporality")
+    return "delta" if value in (1, "1", "AGGREGATION_TEMPORALITY_DELTA") else "cumulative"
 
 
 def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str, host: str | None,
@@ -292,8 +307,16 @@ def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str
     if count < 0:
         raise Malformed(f"count must not be negative, got {count}")
     rows = [(at, service, host, f"{name}.count", float(count), "1", attributes)]
-    if count and point.get("sum") is not None:
-        rows.insert(0, (at, service, host, name, _float(point["sum"], "sum") / count, unit, attributes))
+    if point.get("sum") is not None:
+        rows.insert(0, (at, service, host, f"{name}.sum", _float(point["sum"], "sum"), unit, attributes))
+    if kind == "histogram":
+        counts = [_int(c, "bucketCounts") for c in _list(point.get("bucketCounts") or [], "bucketCounts")]
+        bounds = [_float(b, "explicitBounds") for b in _list(point.get("explicitBounds") or [], "explicitBounds")]
+        if counts and len(counts) != len(bounds) + 1:
+            raise Malformed(f"bucketCounts: {len(counts)} buckets for {len(bounds)} explicitBounds (need one more)")
+        rows.extend((at, service, host, f"{name}.bucket", float(c), "1",
+                     {**attributes, "le": repr(b) if i < len(bounds) else "+Inf"})
+                    for i, (c, b) in enumerate(zip(counts, [*bounds, float("inf")])))
     return rows
 
 

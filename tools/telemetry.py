@@ -99,6 +99,14 @@ class TelemetryBackend(Protocol):
         first and last value — enough to compare a window with a baseline robustly without the series."""
         ...
 
+    def metric_series(self, window: Window, names: Sequence[str], cumulative: Sequence[str] = (),
+                      bucket_seconds: int = 60) -> Table:
+        """Per service, host, service.version, name, le (a histogram bucket's upper bound) and time bucket:
+        unit, temporality, points, mean and total of the values. Cumulative series (named in `cumulative`,
+        or stored with attribute inquest.temporality = cumulative) are differenced first, so mean and total
+        are of their increases."""
+        ...
+
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
         """Per service, severity and template (the message with ids and numbers masked): count and one

@@ -1,0 +1,113 @@
+"""The metrics agent on small stores built for each question: units, temporality, flat baselines, fresh pods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from inquest.agents.base import Deps
+from inquest.agents.metric_change import change_score
+from inquest.agents.metrics import MetricsAgent
+from inquest.tools.embedded_schema import StoreWriter
+from inquest.tools.embedded_store import EmbeddedStore
+from inquest.tools.otlp import metric_rows
+
+from inquest.config import Config
+from inquest.core import ANOMALY_SCORE_CAP, Incident, Scope, Window
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the incident window starts here
+WINDOW = Window(T0, T0 + timedelta(minutes=10))
+BASELINE = Window(T0 - timedelta(minutes=45), T0 - timedelta(minutes=5))
+
+
+def investigate(tmp_path: Path, rows: list[tuple], entry: str = "edge"):
+    path = tmp_path / "store.duckdb"
+    with StoreWriter(path) as writer:
+        writer.load("metrics", rows)
+        writer.finish()
+    store = EmbeddedStore(path)
+    try:
+        incident = Incident("INC-1", "slow", entry, T0, WINDOW)
+        scope = Scope(WINDOW, BASELINE, Window(T0 - timedelta(hours=2), WINDOW.end), onset=T0, entry_service=entry)
+        return MetricsAgent().investigate(incident, scope, Deps(store, None, Config()))  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def every(seconds: int, start: datetime, end: datetime):
+    at = start
+    while at < end:
+        yield at
+        at += timedelta(seconds=seconds)
+
+
+def gauge(service: str, host: str | None, name: str, unit: str, value, start=BASELINE.start, end=WINDOW.end,
+          attributes=None) -> list[tuple]:
+    return [(at, service, host, name, float(value(at)), unit, attributes) for at in every(30, start, end)]
+
+
+def test_a_zero_spread_baseline_gives_a_finite_modest_score():
+    score = change_score([0.0] * 80, [0.0667] * 20, "traffic")
+    assert score is not None and 0 < score.score <= 3.0
+    # the other way round from the issue: a flat non-zero line that moves a little is not an outage either
+    assert change_score([5.0] * 80, [5.1] * 20, "latency").score < 1.0
+
+
+def test_an_inner_service_whose_traffic_leaves_a_flat_zero_is_a_symptom_not_a_cause(tmp_path):
+    rows = gauge("edge", None, "http.server.request.rate", "{request}/s", lambda at: 20.0) + \
+        gauge("inner", None, "http.server.request.rate", "{request}/s", lambda at: 0.0667 if at >= T0 else 0.0)
+    finding = investigate(tmp_path, rows)
+    inner = [a for a in finding.anomalies if a.service == "inner"]
+    assert inner and all(0 < a.score <= 3.0 for a in inner)
+    assert all(a.score <= ANOMALY_SCORE_CAP for a in finding.anomalies)
+    assert not any(h.service == "inner" for h in finding.hypotheses)
+    text = " ".join(e.summary for e in finding.evidence)
+    assert "symptom" in text and "000,000" not in text
+
+
+def otel_histogram(service: str, host: str, seconds_now, seconds_before) -> list[tuple]:
+    """http.server.request.duration as an SDK exports it: seconds, cumulative, explicit buckets, every 30 s.
+    100 requests per export; their durations (seconds) come from the given lists."""
+    bounds = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
+    totals, total_sum, rows = [0] * (len(bounds) + 1), 0.0, []
+    for at in every(30, T0 - timedelta(hours=3), WINDOW.end):
+        for d in (seconds_now if at >= T0 else seconds_before):
+            totals[next((i for i, b in enumerate(bounds) if d <= b), len(bounds))] += 1
+            total_sum += d
+        point = {"timeUnixNano": str(int(at.timestamp() * 1e9)), "count": str(sum(totals)), "sum": total_sum,
+                 "bucketCounts": [str(c) for c in totals], "explicitBounds": bounds,
+                 "attributes": [{"key": "http.route", "value": {"stringValue": "/cart"}}]}
+        metric = {"name": "http.server.request.duration", "unit": "s",
+                  "histogram": {"aggregationTemporality": 2, "dataPoints": [point]}}
+        rows.extend(metric_rows(metric, service, host, {}))
+    return rows
+
+
+def test_an_otel_request_duration_histogram_in_seconds_with_cumulative_temporality_is_read(tmp_path):
+    before = [0.08] * 90 + [0.2] * 10  # p95 175 ms
+    now = [0.9] * 100  # p95 975 ms
+    finding = investigate(tmp_path, otel_histogram("cart", "cart-1", now, before)
+                          + otel_histogram("edge", "edge-1", [0.1] * 100, [0.1] * 100))
+    latency = next(e for e in finding.evidence if e.data.get("service") == "cart" and e.data["signal"] == "latency")
+    assert latency.data["metric"] == "http.server.request.duration" and latency.data["unit"] == "ms"
+    assert latency.data["before"] == pytest.approx(175, rel=0.05)
+    assert latency.data["now"] == pytest.approx(975, rel=0.05)
+    assert "175 → 975 ms" in latency.summary
+    # read as increases, not lifetime totals: the steady edge service did not move, nor did its traffic
+    assert not any(e.data.get("service") == "edge" for e in finding.evidence)
+    assert finding.hypotheses[0].service == "cart"
+
+
+def test_a_fresh_pod_with_normal_memory_is_not_called_a_leak(tmp_path):
+    mb = 1024 * 1024
+    deploy = T0 - timedelta(minutes=2)
+    rows = gauge("edge", None, "http.server.request.rate", "{request}/s", lambda at: 20.0)
+    rows += gauge("cart", "cart-old-1", "process.memory.usage", "By",
+                  lambda at: 520 * mb + (at.minute % 3) * mb)
+    # the new version's pod starts small and warms up towards where the old pods are
+    rows += gauge("cart", "cart-new-1", "process.memory.usage", "By",
+                  lambda at: (300 + 10 * (at - deploy).total_seconds() / 60) * mb, start=deploy)
+    finding = investigate(tmp_path, rows)
+    assert not [h for h in finding.hypotheses if h.fault == "memory_leak" or h.service == "cart"]
+    assert not [e for e in finding.evidence if e.data.get("signal") == "memory"]
