@@ -16,7 +16,8 @@ from pathlib import Path
 from inquest.errors import InputError
 
 DEFAULT_DATASETS = {"nezha": (Path("../shared/datasets/nezha-onlineboutique.tar.xz"),),
-                    "petshop": (Path("../shared/datasets/petshop.tar.xz"),)}
+                    "petshop": (Path("../shared/datasets/petshop.tar.xz"),),
+                    "loghub": (Path("../shared/datasets/loghub-2k.tar.xz"),)}
 
 DESCRIPTION = """\
 Scores the engine on a public RCA benchmark: every labelled fault becomes an incident carrying only what
@@ -25,9 +26,12 @@ per split (dev/test) and per group, beside trivial baselines run on the same cas
 
   nezha    the Nezha multimodal benchmark (FSE 2023), OnlineBoutique half; dev 2022-08-22, test 2022-08-23
   petshop  the PetShop dataset (Hardt et al. 2023): metrics and a call graph, per traffic regime, train/test
+  loghub   log templating only (the log specialist's Drain miner) on loghub-2k's ground-truth templates:
+           grouping accuracy per system and the mean
 
   investigate bench nezha ../shared/datasets/nezha-onlineboutique.tar.xz
-  investigate bench petshop ../shared/datasets/petshop.tar.xz --format json"""
+  investigate bench petshop ../shared/datasets/petshop.tar.xz --format json
+  investigate bench loghub ../shared/datasets/loghub-2k.tar.xz --format json"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +65,8 @@ def main(args: list[str]) -> int:
     opts = build_parser().parse_args(args)
     if opts.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {opts.jobs}")
+    if opts.benchmark == "loghub":
+        return _loghub(_dataset("loghub", opts.path), opts.format)
     dataset, work_dir = _dataset(opts.benchmark, opts.path), Path(opts.work_dir or f".inquest/{opts.benchmark}")
     _say(f"preparing {dataset} in {work_dir} (unpacked and converted once, then reused)…")
     run = _petshop if opts.benchmark == "petshop" else _nezha
@@ -116,3 +122,13 @@ def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     if fmt == "json":
         return report_json(prepared, outcomes, methods, timing)
     return report_text(prepared, outcomes, methods, timing)
+
+
+def _loghub(dataset: Path, output_format: str) -> int:
+    """Templating needs no store: the archive is read in place and mined system by system."""
+    from inquest.benchmarks.loghub import report_json, report_text, score
+
+    _say(f"mining templates of every system in {dataset}…")
+    scores = score(dataset)
+    sys.stdout.write(report_text(scores) if output_format == "text" else json.dumps(report_json(scores), indent=2) + "\n")
+    return 0
