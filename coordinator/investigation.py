@@ -43,6 +43,18 @@ def _notes(findings: Sequence[Finding]) -> list[str]:
     return notes
 
 
+def _topology(findings: Sequence[Finding], deps: Deps, scope) -> list[tuple[str, str]]:
+    """The call graph over the whole look-back when no agent saw one in the incident window (no spans
+    there): services call the same services an hour earlier, and the fusion needs to know who calls whom."""
+    if any(f.facts.get("call_graph") for f in findings):
+        return []
+    try:
+        table = deps.backend.call_graph(scope.lookback)
+    except Exception:  # noqa: BLE001 - a topology is a help, never a reason to fail the report
+        return []
+    return [(r["caller"], r["callee"]) for r in table.records()]
+
+
 def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None = None,
                 on_progress: Progress | None = None) -> Report:
     settings = deps.config.investigation
@@ -60,7 +72,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         scope, notes = triage(incident, deps.backend, settings)
         findings = fan_out(team, incident, scope, deps, settings.agent_timeout_s, on_progress)
         evidence = tuple(e for f in findings for e in f.evidence)
-        ranked = rank(findings, {e.id: e for e in evidence})
+        ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope))
         review = None
         if deps.config.llm.enabled:
             from inquest.agents.llm.review import review_findings  # crewai is imported on this path only

@@ -4,17 +4,20 @@ A candidate is a service, or a change on a service. An agent that blames a servi
 change (trace, db) lends its weight to that service's most credible change, when there is one, because
 "orders is slow" and "orders was deployed a minute before" are the same story told twice.
 
-Confidence combines agents like independent witnesses (noisy-OR over each agent's best confidence), so
-corroboration across agents raises it and one loud agent alone does not. Contradicting evidence from an
-agent that offers no support cuts it.
+Within a service, a candidate's support still combines agents' claims (noisy-OR, contradictions cut it),
+which decides between two changes on one service. Between services, the order comes from the fused
+anomalies walked along the call graph (weigh.py, fusion.py), which counts one fact once and discounts a
+service whose trouble a dependency below it explains; the confidence printed is the calibrated
+probability (calibration.py), not a score.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from inquest.coordinator.calibration import Calibration, load_calibration
+from inquest.coordinator.weigh import weigh
 from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, RankedHypothesis
 
 CREDIBLE_CHANGE = 0.3  # a change below this is not a place to hang other agents' service-level blame
@@ -135,11 +138,17 @@ def headline(candidate: Candidate) -> str:
     return max((h for _, h in candidate.claims), key=lambda h: h.confidence).summary
 
 
-def rank(findings: Sequence[Finding], evidence: dict[str, Evidence]) -> list[RankedHypothesis]:
-    candidates = sorted(merge(findings), key=lambda c: (-c.confidence(), -len(c.supporters()), str(c.service)))
+def rank(findings: Sequence[Finding], evidence: dict[str, Evidence], entry_service: str | None = None,
+         edges: Sequence[tuple[str, str]] = (), model: Calibration | None = None) -> list[RankedHypothesis]:
+    """Candidates come from the agents' hypotheses (merge); their order from the fused anomalies walked
+    along the call graph (fusion), and their confidence from the calibration model."""
+    candidates = merge(findings)
+    weighed = weigh(candidates, findings, entry_service, edges)
+    model = model or load_calibration()
     ranked: list[RankedHypothesis] = []
-    leader = candidates[0] if candidates else None
-    for position, cand in enumerate(candidates, start=1):
+    leader = weighed[0].candidate if weighed else None
+    for position, item in enumerate(weighed, start=1):
+        cand = item.candidate
         best = cand.best_by_agent()
         supports = tuple(dict.fromkeys(e for h in best.values() for e in h.supports))
         contradicts = tuple(dict.fromkeys(e for h in best.values() for e in h.contradicts))
@@ -147,14 +156,16 @@ def rank(findings: Sequence[Finding], evidence: dict[str, Evidence]) -> list[Ran
         if cand.supporters():
             reasons.insert(0, f"corroborated by {len(cand.supporters())} independent agent(s): "
                               f"{', '.join(cand.supporters())}")
+        reasons.insert(0, item.why)
         reasons.extend(f"against: {evidence[e].summary}" for e in contradicts if e in evidence)
         if leader is not None and cand is not leader:
             reasons.insert(0, _why_lower(cand, leader))
         fault, query = _fault(cand)
         ranked.append(RankedHypothesis(
-            rank=position, summary=headline(cand), service=cand.service, confidence=cand.confidence(),
-            evidence=supports, contradicting=contradicts, agents=tuple(cand.supporters()), change=cand.change,
-            query=query, fault=fault, reasons=tuple(reasons),
+            rank=position, summary=item.summary or headline(cand), service=cand.service,
+            confidence=model.probability(item.features), evidence=supports, contradicting=contradicts,
+            agents=tuple(cand.supporters()), change=cand.change, query=query, fault=fault, reasons=tuple(reasons),
+            features=item.features,
         ))
     return ranked
 

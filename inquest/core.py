@@ -213,6 +213,8 @@ class RankedHypothesis:
     fault: str | None = None
     reasons: tuple[str, ...] = ()  # why it ranks where it does (for runners-up: why it lost)
     mitigation: str | None = None
+    # The fused, uncalibrated evidence `confidence` was calibrated from (coordinator/calibration.py).
+    features: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

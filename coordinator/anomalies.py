@@ -1,0 +1,70 @@
+"""What the fusion reads from the agents' findings: per-service anomalies and the call graph.
+
+An agent that reports `Anomaly` values speaks for itself. An agent that does not yet (its hypotheses
+still carry a hand-set confidence) is translated by a thin adapter: each service-level hypothesis it
+supports with evidence becomes one anomaly of the signal its fault names, scored on the common scale
+(confidence × the score cap), from a source private to that agent and signal. The adapter goes once
+every agent emits anomalies; nothing downstream depends on which path an anomaly came by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from inquest.core import ANOMALY_SCORE_CAP, Anomaly, Finding, Modality
+
+_MODALITY: dict[str, Modality] = {"trace": "traces", "metrics": "metrics", "logs": "logs", "db": "db"}
+# A hypothesis's fault, as the signal it was read from. Faults not listed are their own signal.
+_SIGNAL = {
+    "traffic_surge": "traffic", "traffic_shift": "traffic", "load_amplification": "amplification",
+    "cpu_saturation": "cpu", "noisy_neighbour": "cpu", "memory_leak": "memory", "unbounded_cache": "memory",
+    "dependency_outage": "errors",
+}
+
+
+def _signal(fault: str | None) -> str:
+    return _SIGNAL.get(fault or "", fault or "unspecified")
+
+
+def _derived(finding: Finding, loaded_by: dict[str, str], external: set[str]) -> list[Anomaly]:
+    modality = _MODALITY.get(finding.agent, "changes")
+    out = []
+    for hyp in finding.hypotheses:
+        if hyp.change is not None or not hyp.service or not hyp.supports:
+            continue
+        service = hyp.service
+        signal = _signal(hyp.fault)
+        if service in loaded_by and service not in external and signal not in ("traffic", "amplification"):
+            service = loaded_by[service]  # blame follows the load to where it comes from
+        out.append(Anomaly(service=service, signal=signal, modality=modality,
+                           score=min(ANOMALY_SCORE_CAP, hyp.confidence * ANOMALY_SCORE_CAP),
+                           source=f"{finding.agent}:{signal}", evidence=hyp.supports[0]))
+    return out
+
+
+def anomalies_of(findings: Sequence[Finding]) -> list[Anomaly]:
+    ok = [f for f in findings if f.status == "ok"]
+    loaded_by = {svc: v["caller"] for f in ok for svc, v in f.facts.get("loaded_by", {}).items()}
+    external = {h.service for f in ok for h in f.hypotheses
+                if h.fault == "dependency_outage" and h.service and h.change is None}
+    out: list[Anomaly] = []
+    for finding in ok:
+        out.extend(finding.anomalies if finding.anomalies else _derived(finding, loaded_by, external))
+    return out
+
+
+def call_edges(findings: Sequence[Finding], extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(caller, callee) pairs from every finding's call graph facts, plus any the caller already knows."""
+    edges = dict.fromkeys(extra)
+    for finding in findings:
+        for row in finding.facts.get("call_graph", ()) or ():
+            caller, callee = _endpoints(row)
+            if caller and callee:
+                edges[(caller, callee)] = None
+    return list(edges)
+
+
+def _endpoints(row) -> tuple[str | None, str | None]:
+    if isinstance(row, dict):
+        return row.get("caller"), row.get("callee")
+    return getattr(row, "caller", None), getattr(row, "callee", None)

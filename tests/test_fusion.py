@@ -1,0 +1,90 @@
+"""Fusion on synthetic anomalies: one fact counts once, blame moves to the dependency that explains it,
+load blame moves up to where it comes from, a quiet service's change borrows nothing; calibration."""
+
+from inquest.coordinator.calibration import (
+    Sample,
+    brier,
+    expected_calibration_error,
+    fit,
+    reliability,
+)
+from inquest.coordinator.fusion import fuse, rank_services
+from inquest.coordinator.ranking import rank
+
+from inquest.core import Anomaly, ChangeRef, Finding, Hypothesis
+
+# frontend → checkout → payments, frontend → catalog
+EDGES = [("frontend", "checkout"), ("checkout", "payments"), ("frontend", "catalog")]
+
+
+def _a(service: str, signal: str, score: float, source: str, modality: str = "traces") -> Anomaly:
+    return Anomaly(service=service, signal=signal, modality=modality, score=score, source=source)  # type: ignore[arg-type]
+
+
+def _order(anomalies, entry="frontend"):
+    return [r.service for r in rank_services(anomalies, EDGES, entry)]
+
+
+def test_the_same_source_counts_once_and_the_same_signal_from_two_sources_once():
+    once = fuse([_a("payments", "latency", 4.0, "spans")])
+    repeated = fuse([_a("payments", "latency", 4.0, "spans"), _a("payments", "latency", 3.0, "spans")])
+    twice_measured = fuse([_a("payments", "latency", 4.0, "spans"),
+                           _a("payments", "latency", 4.0, "metric:http.server.request.duration", "metrics")])
+    assert repeated["payments"].total == once["payments"].total == twice_measured["payments"].total == 4.0
+    both = fuse([_a("payments", "latency", 4.0, "spans"), _a("payments", "errors", 4.0, "logs", "logs")])
+    assert 4.0 < both["payments"].total < 8.0  # two signals say more than one, not twice as much
+
+
+def test_a_caller_whose_latency_a_failing_dependency_explains_ranks_below_it():
+    # checkout and frontend are as loud as payments (they wait on it), but payments is where it starts
+    ranks = rank_services([_a("checkout", "latency", 4.5, "spans"), _a("frontend", "latency", 4.5, "spans"),
+                           _a("payments", "errors", 4.0, "spans")], EDGES, "frontend")
+    assert ranks[0].service == "payments"
+    assert next(r for r in ranks if r.service == "checkout").explained_by == "payments"
+
+
+def test_a_callers_own_cpu_is_not_explained_away_by_a_slower_callee():
+    order = _order([_a("checkout", "cpu", 8.0, "metric:cpu", "metrics"), _a("checkout", "latency", 3.0, "spans"),
+                    _a("payments", "latency", 3.0, "spans")])
+    assert order[0] == "checkout"
+
+
+def test_traffic_inside_the_system_is_a_symptom_and_a_surge_at_the_edge_takes_the_blame():
+    assert "catalog" not in fuse([_a("catalog", "traffic", 9.0, "metric:rate")], entries={"frontend"})
+    order = _order([_a("frontend", "traffic", 7.0, "spans"), _a("payments", "pool", 5.0, "metric:pool"),
+                    _a("checkout", "cpu", 5.0, "metric:cpu")])
+    assert order[0] == "frontend"
+
+
+def test_every_service_of_the_graph_is_ordered_even_without_evidence():
+    assert set(_order([_a("checkout", "latency", 5.0, "spans")])) == {"frontend", "checkout", "payments", "catalog"}
+
+
+def _finding(agent, *hyps, anomalies=(), facts=None):
+    return Finding(agent=agent, status="ok", hypotheses=tuple(hyps), anomalies=tuple(anomalies), facts=facts or {})
+
+
+def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
+    deploys = _finding("deployment",
+                       Hypothesis("deploy of catalog 2 min before onset", "catalog", 0.6, ("d-1",),
+                                  change=ChangeRef("dep-catalog", "deploy")),
+                       Hypothesis("deploy of payments 20 min before onset", "payments", 0.4, ("d-2",),
+                                  change=ChangeRef("dep-payments", "deploy")))
+    trace = _finding("trace", anomalies=[_a("payments", "errors", 6.0, "spans"), _a("checkout", "latency", 5.0, "spans")],
+                     facts={"call_graph": [{"caller": a, "callee": b} for a, b in EDGES]})
+    ranked = rank([deploys, trace], {}, "frontend")
+    assert (ranked[0].service, ranked[0].change.id) == ("payments", "dep-payments")
+    catalog = next(h for h in ranked if h.change and h.change.id == "dep-catalog")
+    assert catalog.confidence < ranked[0].confidence and catalog.rank > 2
+    assert ranked == sorted(ranked, key=lambda h: -h.confidence)  # calibrated confidence keeps the order
+
+
+def test_calibration_fits_a_monotone_model_and_measures_its_error():
+    samples = [Sample((share, 0.5, 1.0), share > 0.5, "synthetic") for share in (0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9)]
+    samples += [Sample((0.55, 0.5, 1.0), False, "synthetic"), Sample((0.45, 0.5, 1.0), True, "synthetic")]
+    model = fit(samples, "test")
+    probabilities = [model.probability((s, 0.5, 1.0)) for s in (0.1, 0.5, 0.9)]
+    assert probabilities == sorted(probabilities) and probabilities[0] < 0.5 < probabilities[2]
+    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == 0.1
+    assert brier([1.0, 0.0], [True, True]) == 0.5
+    assert reliability([0.95, 0.05], [True, False]) == [(0.05, 0.0, 1), (0.95, 1.0, 1)]
