@@ -17,7 +17,7 @@ from inquest.coordinator.ranking import rank
 from inquest.coordinator.shared_answers import SharedAnswers
 from inquest.coordinator.traced_backend import TracedBackend
 from inquest.coordinator.triage import triage
-from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report
+from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report, Scope
 from inquest.redact import describe, redact_report
 
 _tracer = trace.get_tracer("inquest.coordinator")
@@ -43,16 +43,21 @@ def _notes(findings: Sequence[Finding]) -> list[str]:
     return notes
 
 
-def _topology(findings: Sequence[Finding], deps: Deps, scope) -> list[tuple[str, str]]:
-    """The call graph over the whole look-back when no agent saw one in the incident window (no spans
-    there): services call the same services an hour earlier, and the fusion needs to know who calls whom."""
+def _topology(findings: Sequence[Finding], deps: Deps, scope: Scope) -> list[tuple[str, str]]:
+    """Who calls whom when no agent saw it in the incident window (no spans there): the declared call
+    graph (a service catalogue, a dataset's dependency file), else the one observed over the look-back,
+    since services call the same services an hour earlier. The fusion walks it."""
     if any(f.facts.get("call_graph") for f in findings):
         return []
-    try:
-        table = deps.backend.call_graph(scope.lookback)
-    except Exception:  # noqa: BLE001 - a topology is a help, never a reason to fail the report
-        return []
-    return [(r["caller"], r["callee"]) for r in table.records()]
+    edges: list[tuple[str, str]] = []
+    for ask in (lambda: deps.backend.dependencies(), lambda: deps.backend.call_graph(scope.lookback)):
+        try:
+            edges = [(r["caller"], r["callee"]) for r in ask().records()]
+        except Exception:  # noqa: BLE001 - a topology is a help, never a reason to fail the report
+            edges = []
+        if edges:
+            break
+    return edges
 
 
 def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None = None,
