@@ -60,8 +60,8 @@ def test_every_service_of_the_graph_is_ordered_even_without_evidence():
     assert set(_order([_a("checkout", "latency", 5.0, "spans")])) == {"frontend", "checkout", "payments", "catalog"}
 
 
-def _finding(agent, *hyps, anomalies=(), facts=None):
-    return Finding(agent=agent, status="ok", hypotheses=tuple(hyps), anomalies=tuple(anomalies), facts=facts or {})
+def _finding(agent, *hyps, facts=None):
+    return Finding(agent=agent, status="ok", hypotheses=tuple(hyps), facts=facts or {})
 
 
 def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
@@ -70,7 +70,8 @@ def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
                                   change=ChangeRef("dep-catalog", "deploy")),
                        Hypothesis("deploy of payments 20 min before onset", "payments", 0.4, ("d-2",),
                                   change=ChangeRef("dep-payments", "deploy")))
-    trace = _finding("trace", anomalies=[_a("payments", "errors", 6.0, "spans"), _a("checkout", "latency", 5.0, "spans")],
+    trace = _finding("trace", Hypothesis("errors start in payments", "payments", 0.6, ("t-1",), fault="errors"),
+                     Hypothesis("time is added in checkout", "checkout", 0.5, ("t-2",), fault="latency"),
                      facts={"call_graph": [{"caller": a, "callee": b} for a, b in EDGES]})
     ranked = rank([deploys, trace], {}, "frontend")
     assert (ranked[0].service, ranked[0].change.id) == ("payments", "dep-payments")
