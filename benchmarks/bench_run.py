@@ -170,6 +170,7 @@ def summary_json(outcomes: Sequence[Outcome], methods: Sequence[str],
 
 def outcome_json(o: Outcome) -> dict[str, Any]:
     return {"id": o.id, "truth_service": o.truth_service, "rank": o.rank, "ranked_services": list(o.ranked_services),
+            "replay_rank": o.replay.rank_of_truth,  # replay's scoring: a tie in confidence counts against us
             "confidences": list(o.confidences), "split": o.split, "group": o.group, "top": o.top,
             "agents": o.agents, "modalities": list(o.modalities), "duration_ms": o.duration_ms,
             "baselines": {m: {"rank": o.baseline_rank(m), "ranked_services": list(r[:5])}

@@ -6,6 +6,8 @@ A case is a folder holding `case.yaml`:
     incident: INC-1042                 # the incident id inside the case's world
     world: {scenario: n_plus_one_deploy, seed: 7, scale: 0.5}   # built by the scenario library...
     telemetry: telemetry               # ...or shipped: a folder exported by `ingest` (relative to the case)
+    store: ../../nezha.duckdb          # ...or an embedded store a benchmark converter wrote (used in place)
+    baseline: {minutes: 3, gap_minutes: 0}  # optional: the baseline window, set from the data's own layout
     code: repo                         # optional: the services' git repository shipped with the case
     expected_agent_failures: [code_diff]  # optional: agents the case gives no data (e.g. no code shipped)
     truth: {service: orders, change: dep-orders-2.14.0, fault: n_plus_one}
@@ -79,6 +81,10 @@ class Case:
     notes: str = ""
     # Agents the case gives nothing to work with: their failures are shown but do not fail the run.
     expected_agent_failures: tuple[str, ...] = ()
+    store: Path | None = None  # a converted embedded store, used where it is (a benchmark's)
+    # (minutes, gap minutes): the one setting a case may bring, from its data's layout (a benchmark whose
+    # faults lie minutes apart cannot use a 40-minute baseline). Everything else is the user's config.
+    baseline: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,8 @@ def load_case(path: Path) -> Case:
         raise CaseError(f"{file}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise CaseError(f"{file}: the top level must be a mapping, got {type(raw).__name__}")
-    _unknown_keys(raw, {"id", "incident", "world", "telemetry", "code", "truth", "notes", "expected_agent_failures"},
-                  file)
+    _unknown_keys(raw, {"id", "incident", "world", "telemetry", "store", "baseline", "code", "truth", "notes",
+                        "expected_agent_failures"}, file)
     case_id = _require(raw, "id", file, str)
     incident = _require(raw, "incident", file, str)
     folder = file.parent
@@ -157,9 +163,15 @@ def load_case(path: Path) -> Case:
             raise CaseError(f"{file}: 'telemetry' names {telemetry}, which is not a folder")
     elif world is None and (folder / "telemetry").is_dir():
         telemetry = (folder / "telemetry").resolve()
-    if (world is None) == (telemetry is None):
-        raise CaseError(f"{file}: a case needs exactly one of 'world' (a scenario to build) or 'telemetry' "
-                        "(a folder exported by ingest)")
+    store = None
+    if raw.get("store") is not None:
+        store = (folder / _require(raw, "store", file, str)).resolve()
+        if not store.is_file():
+            raise CaseError(f"{file}: 'store' names {store}, which is not a file")
+    if sum(x is not None for x in (world, telemetry, store)) != 1:
+        raise CaseError(f"{file}: a case needs exactly one of 'world' (a scenario to build), 'telemetry' "
+                        "(a folder exported by ingest) or 'store' (an embedded store a converter wrote)")
+    baseline = _baseline(raw, file)
     code = None
     if raw.get("code") is not None:
         code = (folder / _require(raw, "code", file, str)).resolve()
@@ -168,7 +180,19 @@ def load_case(path: Path) -> Case:
         raise CaseError(f"{file}: 'expected_agent_failures' must be a list of agent names, got {expected!r}")
     return Case(id=case_id, incident=incident, truth=truth, source=file.resolve(), world=world,
                 telemetry=telemetry, code=code, notes=str(raw.get("notes") or "").strip(),
-                expected_agent_failures=tuple(expected))
+                expected_agent_failures=tuple(expected), store=store, baseline=baseline)
+
+
+def _baseline(raw: dict, file: Path) -> tuple[int, int] | None:
+    if raw.get("baseline") is None:
+        return None
+    spec = _require(raw, "baseline", file, dict)
+    _unknown_keys(spec, {"minutes", "gap_minutes"}, file, "baseline.")
+    minutes = _require(spec, "minutes", file, int, prefix="baseline.")
+    gap = spec.get("gap_minutes", 0)
+    if minutes <= 0 or isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+        raise CaseError(f"{file}: 'baseline' needs minutes > 0 and gap_minutes >= 0, got {spec!r}")
+    return minutes, gap
 
 
 def _case_folders(root: Path) -> list[Path]:
@@ -285,6 +309,10 @@ def _folder_digest(folder: Path) -> str:
 
 
 def world_key(case: Case) -> str:
+    if case.store is not None:
+        stat = case.store.stat()
+        digest = hashlib.sha256(f"{case.store}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+        return f"store-{case.id}-{digest}"
     if case.world is not None:
         w = case.world
         return f"{w.scenario}-seed{w.seed}-scale{w.scale:g}-sim{simulator_version()}"
@@ -305,8 +333,11 @@ def _locked(lock_path: Path) -> Iterator[None]:
 
 
 def materialise(case: Case, cache_dir: Path, say: Callable[[str], None] = lambda _m: None) -> World:
-    """The case's world in `cache_dir`, built only when no complete copy is cached."""
+    """The case's world in `cache_dir`, built only when no complete copy is cached. A converted store is
+    used where it is: nothing to build, and a benchmark's store is too big to copy per case."""
     key = world_key(case)
+    if case.store is not None:
+        return World(case.store, case.code or Path(cache_dir) / key / "no-repository", key)
     folder = Path(cache_dir) / key
     with _locked(Path(cache_dir) / f"{key}.lock"):
         marker = folder / _WORLD_MARKER

@@ -338,7 +338,7 @@ def load_dependencies(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], sum
                TRY_CAST(Weight AS DOUBLE) AS weight, filename FROM {_read_sql(paths)}""")
     total = con.execute("SELECT count(*) FROM raw_edges").fetchone()[0]
     con.execute("""INSERT INTO dependencies
-        SELECT caller, callee, 'nezha:' || min(regexp_extract(filename, '(\d{4}-\d{2}-\d{2}/metric/[^/]+)$', 1))
+        SELECT caller, callee, 'nezha:' || min(regexp_extract(filename, '(\\d{4}-\\d{2}-\\d{2}/metric/[^/]+)$', 1))
         FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL AND caller <> callee
           AND weight IS NOT NULL AND weight <> 0
         GROUP BY caller, callee""")

@@ -65,12 +65,17 @@ def import_plugins(modules: Sequence[str]) -> None:
             raise InquestError(f"replay.plugins: cannot import {name!r}: {exc}") from exc
 
 
-def config_for_world(config: Config, world: World) -> Config:
-    """The user's engine settings, pointed at the case's world."""
-    return config.model_copy(update={
+def config_for_world(config: Config, world: World, baseline: tuple[int, int] | None = None) -> Config:
+    """The user's engine settings, pointed at the case's world; a case's baseline window (from its data's
+    layout) is the one setting a case may bring."""
+    update: dict[str, Any] = {
         "backend": BackendConfig(embedded=EmbeddedBackend(path=world.store_path, demo=False)),
         "code": CodeConfig(repository=world.repo_path), "base_dir": world.store_path.parent,
-    })
+    }
+    if baseline is not None:
+        update["investigation"] = config.investigation.model_copy(
+            update={"baseline_minutes": baseline[0], "baseline_gap_minutes": baseline[1]})
+    return config.model_copy(update=update)
 
 
 def run_case(case: Case, world: World, config: Config) -> CaseResult:
@@ -79,7 +84,7 @@ def run_case(case: Case, world: World, config: Config) -> CaseResult:
     from inquest.coordinator.investigation import investigate
 
     try:
-        deps = connect(config_for_world(config, world), say=_quiet)
+        deps = connect(config_for_world(config, world, case.baseline), say=_quiet)
         try:
             incidents = {i.id: i for i in deps.backend.incidents()}
             if case.incident not in incidents:

@@ -128,3 +128,19 @@ def test_a_store_written_before_the_dependencies_table_declares_none(tmp_path):
         con.execute("CREATE TABLE spans (trace_id VARCHAR)")
     answer = EmbeddedStore(old).dependencies()
     assert answer.columns == ("caller", "callee", "source") and not answer.rows
+
+
+def test_bench_writes_replay_cases_that_the_general_replay_path_scores(dataset, tmp_path, capsys):
+    work = tmp_path / "w"
+    assert main(["bench", "petshop", str(dataset), "--format", "json", "--work-dir", str(work)]) == 0
+    bench = json.loads(capsys.readouterr().out)
+    case_file = work / "cases" / "petshop-low_traffic-test-issue_0" / "case.yaml"
+    text = case_file.read_text()
+    assert "store: ../../petshop-low_traffic.duckdb" in text and "minutes: 9" in text and "service: api" in text
+    config = tmp_path / "replay.yaml"
+    config.write_text(f"replay:\n  data_dir: {tmp_path / 'replay'}\n")
+    assert main(["replay", str(work / "cases"), "--config", str(config), "--format", "json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    ranks = {r["id"]: r["rank_of_truth"] for r in replayed["cases"]}
+    # The same cases, the same store, the same baseline: the general path ranks the truth where bench did.
+    assert ranks == {c["id"]: c["replay_rank"] for c in bench["cases"]}

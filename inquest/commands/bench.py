@@ -85,9 +85,16 @@ def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     from inquest.benchmarks.bench_run import baseline_runs
     from inquest.evals.nezha import prepare
     from inquest.evals.nezha_bench import benchmark_deps, run_cases
-    from inquest.evals.nezha_report import report_json, report_text
+    from inquest.benchmarks.replay_cases import CaseRow, write_cases
+    from inquest.evals.nezha_report import report_json, report_text, split_of
 
     prepared = prepare(dataset, work_dir)
+    splits = split_of(prepared)
+    folder = write_cases(work_dir, [CaseRow(c.id, c.incident.id, prepared.store_path, c.fault.service, c.fault.fault,
+                                            f"nezha benchmark, split {splits[c.id]}, {c.fault.fault} at {c.fault.pod}")
+                                    for c in prepared.cases],
+                         (prepared.settings.baseline_minutes, prepared.settings.baseline_gap_minutes))
+    _say(f"{len(prepared.cases)} replay cases in {folder} (investigate replay {folder})")
     _say(f"investigating {len(prepared.cases)} cases, {jobs} at a time…")
     clock = time.perf_counter()
     deps = benchmark_deps(prepared.store_path, prepared.settings, work_dir)
@@ -107,8 +114,14 @@ def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     from inquest.benchmarks.bench_run import run
     from inquest.benchmarks.petshop import prepare, store_deps
     from inquest.benchmarks.petshop_report import report_json, report_text
+    from inquest.benchmarks.replay_cases import CaseRow, write_cases
 
     prepared = prepare(dataset, work_dir)
+    folder = write_cases(work_dir, [CaseRow(c.id, c.incident.id, c.store_path, c.truth_service, None,
+                                            f"petshop benchmark, split {c.split}, {c.group}, "
+                                            f"{c.issue.target_metric} alert") for c in prepared.cases],
+                         (prepared.settings.baseline_minutes, prepared.settings.baseline_gap_minutes))
+    _say(f"{len(prepared.cases)} replay cases in {folder} (investigate replay {folder})")
     _say(f"investigating {len(prepared.cases)} cases, {jobs} at a time…")
     clock = time.perf_counter()
     deps = store_deps(prepared, work_dir)
