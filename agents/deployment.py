@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
+from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import proximity, shift
-from inquest.agents.load import (REQUEST_RATE, amplified_edges, covered_minutes, entry_metric, entry_traffic,
-                                 served)
-from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.agents.load import (
+    REQUEST_RATE,
+    amplified_edges,
+    covered_minutes,
+    entry_metric,
+    entry_traffic,
+    served,
+)
+from inquest.agents.metric_change import series_of
+from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
 from inquest.tools.telemetry import Table
+
+from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 
 ONSET_TOLERANCE_MIN = 1.0  # onset is known to a one-minute bucket
 
@@ -107,6 +116,9 @@ class DeploymentAgent:
                         {"factor": round(traffic.factor, 2)})
             moved = {}
         spanned = {r["service"] for r in now.records()}  # services whose own trouble spans could show
+        if not traffic.surge:
+            for service, trouble in _metric_trouble(deps, scope, {c.service for c in changes.items} - spanned).items():
+                moved.setdefault(service, trouble)
         onset = scope.onset or incident.started_at
         book.facts["onset_used"] = onset.isoformat()
         book.facts["call_path"] = sorted(path)
@@ -135,8 +147,12 @@ class DeploymentAgent:
             return
         on_path, misbehaves = change.service in path, change.service in moved
         relevance = 1.0 if on_path and misbehaves else 0.5 if on_path else 0.3 if misbehaves else 0.1
+        unknown_path = not spanned and path == {alerting}  # no spans, no call graph: whether it is on the path is unknown
+        if unknown_path:  # neither on nor off the path: halfway between the two
+            relevance = (1.0 + 0.3) / 2 if misbehaves else (0.5 + 0.1) / 2
         confidence = relevance * (0.3 + 0.55 * proximity(max(minutes_before, 0.0)))
-        where = (f"on {alerting}'s call path" if on_path else f"not on {alerting}'s call path")
+        where = (f"whether on {alerting}'s call path is unknown (no call graph)" if unknown_path
+                 else f"on {alerting}'s call path" if on_path else f"not on {alerting}'s call path")
         if misbehaves:
             state = f"and {change.service} is in trouble itself: {moved[change.service]}"
         elif change.service in spanned:
@@ -149,6 +165,27 @@ class DeploymentAgent:
         book.suspect(f"{label} {max(minutes_before, 0):.0f} min before onset", change.service, confidence,
                      supports=[evidence] if supportive else [], contradicts=[] if supportive else [evidence],
                      change=ChangeRef.of(change), fault=f"bad_{change.kind}")
+
+
+def _metric_trouble(deps: Deps, scope: Scope, services: set[str]) -> dict[str, str]:
+    """service -> its own trouble as its metrics show it, for changed services spans cannot speak for.
+    Where pods of the new version run beside established ones, the new pods against the established pods
+    over the same minutes decides (errors or latency relayed from below would hit both alike); otherwise
+    the service's server-side errors and latency against its baseline."""
+    if not services:
+        return {}
+    semconv = semconv_for(deps)
+    now_t, before_t = ask_series(deps, semconv, scope.window, scope.baseline)
+    moves = judge(series_of(now_t, semconv, BUCKET_SECONDS), series_of(before_t, semconv, BUCKET_SECONDS), None)
+    trouble: dict[str, str] = {}
+    for m in sorted(moves, key=lambda m: -m.score.score):
+        if (m.service not in services or m.service in trouble or m.score.score < FLAG
+                or m.signal not in ("errors", "latency") or m.series.meaning.side == "client"):
+            continue
+        where = f"on its new pod {m.series.key.host}" if "same minutes" in m.compared_with else "service-wide"
+        trouble[m.service] = (f"its metrics show {m.signal} {where}: {m.series.key.metric} {m.score.before:.3g} → "
+                              f"{m.score.now:.3g} against {m.compared_with} (score {m.score.score:.1f})")
+    return trouble
 
 
 def _label(change: Change) -> str:

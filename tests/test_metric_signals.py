@@ -111,3 +111,32 @@ def test_a_fresh_pod_with_normal_memory_is_not_called_a_leak(tmp_path):
     finding = investigate(tmp_path, rows)
     assert not [h for h in finding.hypotheses if h.fault == "memory_leak" or h.service == "cart"]
     assert not [e for e in finding.evidence if e.data.get("signal") == "memory"]
+
+
+def test_a_new_versions_pod_failing_beside_healthy_old_pods_corroborates_its_deploy_without_spans(tmp_path):
+    from inquest.agents.deployment import DeploymentAgent
+
+    deploy = T0 - timedelta(minutes=3)
+    rows = gauge("edge", None, "http.server.request.rate", "{request}/s", lambda at: 20.0)
+    rows += gauge("cart", "cart-old-1", "http.server.error.rate", "1", lambda at: 0.0)
+    rows += gauge("cart", "cart-new-1", "http.server.error.rate", "1", lambda at: 0.4, start=deploy,
+                  attributes={"service.version": "2.0"})
+    path = tmp_path / "store.duckdb"
+    with StoreWriter(path) as writer:
+        writer.load("metrics", rows)
+        writer.load("changes", [("dep-cart-2.0", deploy, "cart", "deploy", "2.0", None, None, None, "cart 2.0"),
+                                ("cfg-edge", T0 - timedelta(minutes=40), "edge", "config", None, None, None, None,
+                                 "edge timeout")])
+        writer.finish()
+    store = EmbeddedStore(path)
+    try:
+        incident = Incident("INC-1", "errors", "edge", T0, WINDOW)
+        scope = Scope(WINDOW, BASELINE, Window(T0 - timedelta(hours=2), WINDOW.end), onset=T0)
+        finding = DeploymentAgent().investigate(incident, scope, Deps(store, None, Config()))  # type: ignore[arg-type]
+    finally:
+        store.close()
+    top = finding.hypotheses[0]
+    assert top.change is not None and top.change.id == "dep-cart-2.0"
+    assert top.confidence >= 0.3  # credible enough for other agents' blame on cart to attach to it
+    said = " ".join(e.summary for e in finding.evidence)
+    assert "new pod cart-new-1" in said and "established hosts over the same minutes" in said
