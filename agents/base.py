@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from inquest.config import Config
-from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
+from inquest.core import Anomaly, ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
 from inquest.tools.git_history import CodeHistory
 from inquest.tools.telemetry import Changes, Table, TelemetryBackend
 
@@ -69,6 +69,7 @@ class Notebook:
         self.evidence: list[Evidence] = []
         self.hypotheses: list[Hypothesis] = []
         self.facts: dict[str, Any] = {}
+        self.anomalies: list[Anomaly] = []
         self._started = time.perf_counter()
 
     def record(self, source: str, query: str | Table | Changes, summary: str,
@@ -87,9 +88,14 @@ class Notebook:
             supports=tuple(supports), contradicts=tuple(contradicts), change=change, query=query, fault=fault,
         ))
 
+    def anomaly(self, anomaly: Anomaly) -> None:
+        """Records how unusual one signal of one service was: what the coordinator fuses across agents."""
+        self.anomalies.append(anomaly)
+
     def finding(self, status: str = "ok", error: str | None = None) -> Finding:
         return Finding(
             agent=self.agent, status=status,  # type: ignore[arg-type]
             evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
             duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts), error=error,
+            anomalies=tuple(self.anomalies),
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import Shift, shift
+from inquest.agents.trace_latency import latency_view
 from inquest.agents.load import (REQUEST_RATE, EntryTraffic, amplified_edges, covered_minutes, entry_metric,
                                  entry_traffic, served)
 from inquest.core import Finding, Incident, Scope
@@ -91,6 +92,10 @@ class TraceAgent:
         latency = _per_service(stats_now, stats_before, "total_self_ms", minutes, traffic, _credit_to)
         error_suspects = {s: v for s, v in errors.items() if v.significant(3.0, MIN_ORIGINS_PER_MIN)}
         latency_suspects = {s: v for s, v in latency.items() if v.significant(2.0, MIN_ADDED_SELF_MS_PER_MIN)}
+        if not stats_before.rows:  # against nothing, all work looks new: say so and leave time to the spectrum
+            latency_suspects = {}
+            book.record("telemetry:spans", stats_before, "no spans in the baseline: exclusive time per minute was "
+                        "not compared with it (every service's work would look new)")
         book.facts["anomalous_services"] = sorted(set(error_suspects) | set(latency_suspects))
 
         evidence: dict[str, list[str]] = defaultdict(list)
@@ -116,6 +121,9 @@ class TraceAgent:
                  "baseline_query": stats_before.query},
             ))
         _note_propagation(book, stats_now, stats_before, minutes, traffic, error_suspects)
+        view = latency_view(book, backend, scope, graph)
+        for service, found in view.evidence.items():
+            evidence[service].extend(found)
 
         error_total = sum(max(v.excess_per_min, 0) for v in error_suspects.values()) or 1.0
         latency_total = sum(max(v.excess_per_min, 0) for v in latency_suspects.values()) or 1.0
@@ -123,7 +131,7 @@ class TraceAgent:
         for service in evidence:
             e_share = error_suspects[service].excess_per_min / error_total if service in error_suspects else 0.0
             l_share = latency_suspects[service].excess_per_min / latency_total if service in latency_suspects else 0.0
-            share[service] = (e_share, l_share)
+            share[service] = (e_share, max(l_share, view.shares.get(service, 0.0)))
         loaded_by = _amplification(book, graph, graph_before, minutes, stats_now, stats_before, share)
         ours = {r["service"] for r in stats_now.records() if r["kind"] == "SERVER"}
         for service in sorted(evidence):

@@ -29,7 +29,7 @@ from inquest.tools.coverage import bucket_seconds, covered_seconds
 from inquest.tools.es_connection import TransferMeter, open_client
 from inquest.tools.es_percentiles import distribution_mad, distribution_quantile
 from inquest.tools.es_search import ClusterReader
-from inquest.tools.telemetry import Changes, Table
+from inquest.tools.telemetry import Changes, OperationLimit, Table
 
 # DuckDB's time_bucket counts buckets from 2000-01-03 00:00 UTC; date_histogram from the epoch.
 _TIME_BUCKET_ORIGIN_S = 946857600
@@ -229,6 +229,15 @@ class ElasticsearchStore:
     def dependencies(self) -> Table:
         """No index holds declared dependencies in a cluster (yet): the observed graph is call_graph's."""
         return Table("dependencies", "-- no declared dependencies in the cluster", ("caller", "callee", "source"), ())
+
+    def operation_latency(self, window: Window) -> Table:
+        raise BackendError("operation_latency is not answered by the Elasticsearch backend yet")
+
+    def trace_spectrum(self, window: Window, limits: Sequence[OperationLimit]) -> Table:
+        raise BackendError("trace_spectrum is not answered by the Elasticsearch backend yet")
+
+    def edge_latency(self, window: Window) -> Table:
+        raise BackendError("edge_latency is not answered by the Elasticsearch backend yet")
 
     # -- database ----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import duckdb
 from inquest.core import Change, Incident, Window, utc
 from inquest.errors import BackendError
 from inquest.tools.coverage import bucket_seconds, covered_seconds
-from inquest.tools.telemetry import Changes, Table
+from inquest.tools.telemetry import Changes, OperationLimit, Table
 
 # Ids, hex, numbers and quoted values become placeholders so that lines differing only in them
 # count as one template.
@@ -26,6 +26,12 @@ _TEMPLATE_SQL = (
     "'[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,}|\\b[0-9a-fA-F]{12,}\\b', '<id>', 'g'), "
     "'\\b\\d+(\\.\\d+)?', '<n>', 'g'), '''[^'']*''|\"[^\"]*\"', '<str>', 'g')"
 )
+
+
+# Who a span's exclusive time belongs to: a client span's (the wire, an uninstrumented peer) to the peer
+# it calls; a database client span's to the service that issued the query.
+_CREDITED = ("CASE WHEN kind = 'CLIENT' AND \"db.system\" IS NULL AND \"peer.service\" IS NOT NULL "
+             "THEN \"peer.service\" ELSE \"service.name\" END")
 
 
 def literal(value: Any) -> str:
@@ -199,6 +205,55 @@ class EmbeddedStore:
             return Table("dependencies", "-- no dependencies table in this store", ("caller", "callee", "source"), ())
         return self._ask("dependencies", "SELECT DISTINCT caller, callee, source FROM dependencies "
                                          "WHERE caller <> callee ORDER BY caller, callee, source")
+
+    def operation_latency(self, window: Window) -> Table:
+        return self._ask("operation_latency", f"""
+            SELECT "service.name" AS service, name AS operation, kind, count(*) AS requests,
+                   round(quantile_cont(duration_ms, 0.5), 3) AS p50_ms,
+                   round(quantile_cont(duration_ms, 0.99), 3) AS p99_ms,
+                   round(quantile_cont(self_ms, 0.5), 3) AS self_p50_ms,
+                   round(quantile_cont(self_ms, 0.99), 3) AS self_p99_ms,
+                   round(min(duration_ms) FILTER (WHERE duration_ms > 0), 3) AS min_ms
+            FROM spans WHERE {_between('start_time', window)}
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
+
+    def trace_spectrum(self, window: Window, limits: Sequence[OperationLimit]) -> Table:
+        values = ", ".join(literal((x.service, x.operation, x.kind, float(x.duration_ms), float(x.self_ms)))
+                           for x in limits) or "(NULL, NULL, NULL, NULL, NULL)"
+        return self._ask("trace_spectrum", f"""
+            WITH lim(service, operation, kind, dur_limit, self_limit) AS (VALUES {values}),
+            w AS (SELECT trace_id, "service.name" AS service, name AS operation, kind, duration_ms, self_ms,
+                         parent_span_id IS NULL AS root, {_CREDITED} AS credited
+                  FROM spans WHERE {_between('start_time', window)}),
+            f AS (SELECT w.trace_id, w.credited, w.root AND w.duration_ms > l.dur_limit AS slow,
+                         w.self_ms > l.self_limit AS slow_self, w.self_ms - l.self_limit AS over_ms
+                  FROM w LEFT JOIN lim l ON w.service = l.service AND w.operation = l.operation AND w.kind = l.kind),
+            t AS (SELECT trace_id, coalesce(bool_or(slow), false) AS failing FROM f GROUP BY 1),
+            p AS (SELECT f.credited AS service, f.trace_id, t.failing, count(slow_self) AS judged,
+                         count(*) FILTER (WHERE slow_self) AS slow_self, sum(over_ms) FILTER (WHERE slow_self) AS over_ms
+                  FROM f JOIN t USING (trace_id) GROUP BY 1, 2, 3)
+            SELECT service, count(*) FILTER (WHERE failing) AS ef, count(*) FILTER (WHERE NOT failing) AS ep,
+                   count(*) FILTER (WHERE failing AND slow_self > 0) AS own_ef,
+                   count(*) FILTER (WHERE NOT failing AND slow_self > 0) AS own_ep, sum(judged) AS judged,
+                   sum(slow_self) AS slow_self, round(coalesce(sum(over_ms), 0), 1) AS over_self_ms,
+                   (SELECT count(*) FILTER (WHERE failing) FROM t) AS failing_traces,
+                   (SELECT count(*) FROM t) AS traces
+            FROM p GROUP BY 1 ORDER BY 1""")
+
+    def edge_latency(self, window: Window) -> Table:
+        return self._ask("edge_latency", f"""
+            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)})
+            SELECT p."service.name" AS caller, c."service.name" AS callee, p.kind = 'CLIENT' AS client,
+                   count(*) AS calls, round(quantile_cont(p.duration_ms, 0.5), 3) AS caller_p50_ms,
+                   round(quantile_cont(c.duration_ms, 0.5), 3) AS callee_p50_ms,
+                   round(quantile_cont(c.duration_ms, 0.9), 3) AS callee_p90_ms,
+                   round(quantile_cont(c.self_ms, 0.5), 3) AS callee_self_p50_ms,
+                   round(quantile_cont(c.self_ms, 0.9), 3) AS callee_self_p90_ms,
+                   round(quantile_cont(p.duration_ms - c.duration_ms, 0.5), 3) AS gap_p50_ms,
+                   round(quantile_cont(p.duration_ms - c.duration_ms, 0.9), 3) AS gap_p90_ms
+            FROM w c JOIN w p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
+            WHERE c."service.name" <> p."service.name"
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
     # -- database ----------------------------------------------------------------------------------
 

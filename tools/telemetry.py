@@ -39,6 +39,17 @@ class Changes:
     items: tuple[Change, ...]
 
 
+@dataclass(frozen=True)
+class OperationLimit:
+    """Above these a span of the operation is unusual: its whole duration, and its exclusive time."""
+
+    service: str
+    operation: str
+    kind: str
+    duration_ms: float
+    self_ms: float
+
+
 @runtime_checkable
 class TelemetryBackend(Protocol):
     """What an agent may ask. Windows are half-open [start, end); durations are milliseconds."""
@@ -77,6 +88,28 @@ class TelemetryBackend(Protocol):
     def dependencies(self) -> Table:
         """caller, callee, source: call-graph edges declared outside the traces (a service catalogue, a
         dataset's dependency file). Empty when none were loaded; with spans, call_graph is the observed graph."""
+        ...
+
+    def operation_latency(self, window: Window) -> Table:
+        """Per service, operation and kind: requests, p50_ms, p99_ms, self_p50_ms, self_p99_ms (exclusive
+        time), min_ms (the shortest positive duration: a lower bound on the clock's resolution). The
+        per-operation baseline that spans of another window are judged against."""
+        ...
+
+    def trace_spectrum(self, window: Window, limits: Sequence[OperationLimit]) -> Table:
+        """Spectrum of the window's traces against per-operation limits. A trace is failing when its root
+        span (what the user waited for) lasts longer than its operation's `duration_ms`; a span's exclusive time over `self_ms` is time
+        added there. Time is credited as in span_stats: a non-database client span to the peer it calls.
+        Per credited service: ef / ep (failing / passing traces it took part in), own_ef / own_ep (failing /
+        passing traces where its own time was over the limit), judged (its spans that had a limit), slow_self (of
+        those, over the self limit), over_self_ms (time over the limits), failing_traces, traces."""
+        ...
+
+    def edge_latency(self, window: Window) -> Table:
+        """Per caller, callee and whether the caller's span is a CLIENT span, for calls seen on both sides
+        (a caller span whose child is the callee's span): calls, caller_p50_ms, callee_p50_ms, callee_p90_ms,
+        callee_self_p50_ms, callee_self_p90_ms, gap_p50_ms, gap_p90_ms (caller span minus callee span: the wire, queues and
+        (de)serialisation when the caller's span is a client span)."""
         ...
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:
