@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from inquest.agents.base import Deps
 from inquest.benchmarks.baselines import METHODS, Answer, run_baselines
+from inquest.coordinator.calibration import brier, expected_calibration_error
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
 from inquest.core import Incident, Report
@@ -152,13 +153,19 @@ def replay_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "p50_seconds": s.p50_seconds, "agent_failures": dict(s.agent_failures)}
 
 
-def summary_json(outcomes: Sequence[Outcome], methods: Sequence[str],
-                 calibration: Callable[[Sequence[Outcome]], Mapping[str, float]] | None = None) -> dict[str, Any]:
-    """`{"cases","as1","as3","as5"}`, plus what `calibration` computes from the outcomes' confidences
-    (`{"ece","brier"}`: the calibration work plugs in here), per split and per group, with the baselines."""
+def calibration_figures(confidences: Sequence[float | None], ranks: Sequence[int | None]) -> dict[str, float]:
+    """`{"ece","brier"}` of the top hypothesis' confidence against "the truth ranked first" (no hypothesis:
+    confidence 0). The calibration work owns how confidences are made; this is where bench reads them."""
+    shown = [c or 0.0 for c in confidences]
+    right = [r == 1 for r in ranks]
+    return {"ece": expected_calibration_error(shown, right), "brier": brier(shown, right)}
+
+
+def summary_json(outcomes: Sequence[Outcome], methods: Sequence[str]) -> dict[str, Any]:
+    """`{"cases","as1","as3","as5","ece","brier"}`, per split and per group, with the baselines."""
     summary: dict[str, Any] = dict(figures([o.rank for o in outcomes]))
-    if calibration is not None:
-        summary.update(calibration(outcomes))
+    summary.update(calibration_figures([o.confidences[0] if o.confidences else None for o in outcomes],
+                                       [o.rank for o in outcomes]))
     return {
         "summary": summary,
         "splits": {split: method_figures(group, methods) for split, group in grouped(outcomes, lambda o: o.split).items()},

@@ -132,7 +132,10 @@ def report_text(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequen
     for regime, group in grouped(outcomes, lambda o: o.group).items():
         test = [o for o in group if o.split == "test"]
         lines += _method_block(f"{regime} (test)", test, methods) if test else []
-    lines += ["", *_method_block("all issues", outcomes, methods), "", *_published_lines(prepared, outcomes, methods)]
+    lines += ["", *_method_block("all issues", outcomes, methods)]
+    calibration = summary_json(outcomes, methods)["summary"]
+    lines += [f"calibration of the top hypothesis' confidence: ECE {calibration['ece']:.3f}, Brier {calibration['brier']:.3f}",
+              "", *_published_lines(prepared, outcomes, methods)]
     dropped = sum((Counter(s.dropped) for s in prepared.stores), Counter())
     lines.append("loaded: " + ", ".join(f"{s.regime} {s.points:,} points, {s.edges} call-graph edges"
                                         for s in prepared.stores)

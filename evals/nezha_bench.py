@@ -52,6 +52,7 @@ class CaseResult:
     agents: dict[str, str]  # agent -> status
     duration_ms: int
     notes: tuple[str, ...]
+    confidence: float | None = None  # the top hypothesis' (what calibration is judged on)
 
 
 def ranked_services(report: Report) -> tuple[str, ...]:
@@ -96,7 +97,7 @@ def score_case(case: Case, report: Report, duration_ms: int) -> CaseResult:
         ranked_services=ranked, rank=rank_of(case.fault.service, ranked), modalities=case.modalities,
         trace_coverage=case.trace_coverage, top=top,
         agents={run.agent: run.status for run in report.agents}, duration_ms=duration_ms,
-        notes=case.notes,
+        notes=case.notes, confidence=report.hypotheses[0].confidence if report.hypotheses else None,
     )
 
 
