@@ -24,6 +24,7 @@ from inquest.agents.load import SURGE_FACTOR
 from inquest.agents.metric_change import (
     Score,
     Series,
+    SeriesKey,
     change_score,
     relative_spread,
     series_of,
@@ -70,39 +71,63 @@ def ask_series(deps: Deps, semconv: Semconv, *windows):
 def judge(now: list[Series], before: list[Series], since: datetime | None) -> list[Move]:
     """Every window series scored against the right comparison (see the module docstring)."""
     base = {s.key: s for s in before}
-    service_hosts_before: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+    replaced: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
     for s in before:
-        service_hosts_before[(s.key.service, s.key.metric, s.key.signal)].append(s)
-    established: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+        replaced[_group(s)].append(s)
+    present: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
     for s in now:
-        if s.key in base:
-            established[(s.key.service, s.key.metric, s.key.signal)].append(s)
-    by_metric: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
-    for s in before:
-        by_metric[(s.key.metric, s.key.signal)].append(s.values())
-    peer = {key: relative_spread(values) for key, values in by_metric.items()}
+        present[_group(s)].append(s)
+    peer = {key: relative_spread(v) for key, v in _values_by_metric(before).items()}
     moves = []
     for s in now:
-        window = s.values(since) or s.values()
-        group = (s.key.service, s.key.metric, s.key.signal)
-        if s.key in base:
-            reference, words = base[s.key].values(), "its own baseline"
-        elif established.get(group):
-            # A fresh host beside established ones: the same minutes on the established hosts.
-            reference = [v for e in established[group] for v in e.values(since)]
-            words = "the service's established hosts over the same minutes"
-        elif s.key.signal == "memory":
-            continue  # a fresh pod's memory says nothing against pods that ran for hours
-        elif service_hosts_before.get(group):
-            reference = [v for e in service_hosts_before[group] for v in e.values()]
-            words = "the baseline of the hosts it replaced"
-        else:
+        found = _reference(s, base, present[_group(s)], replaced[_group(s)], since)
+        if found is None:
             continue
-        score = change_score(reference, window, s.key.signal, peer.get((s.key.metric, s.key.signal), 0.0),
+        reference, words = found
+        score = change_score(reference, s.values(since) or s.values(), s.key.signal,
+                             peer.get((s.key.metric, s.key.signal), 0.0),
                              1.0 if display_unit(s.meaning) == "1" else None)
         if score is not None:
             moves.append(Move(s, score, words))
     return moves
+
+
+def _reference(s: Series, base: dict[SeriesKey, Series], present: list[Series], replaced: list[Series],
+               since: datetime | None) -> tuple[list[float], str] | None:
+    """What a window series is compared with, and how to say so; None when nothing fits."""
+    if s.key in base:
+        return base[s.key].values(), "its own baseline"
+    # A host the baseline never saw, or one now running another version: first, pods of other versions
+    # over the same minutes (what a deploy's new pods are judged by); then the established hosts.
+    other_versions = [e for e in present if s.key.version and e.key.version and e.key.version != s.key.version]
+    if other_versions:
+        versions = ", ".join(sorted({str(e.key.version) for e in other_versions}))
+        return _same_minutes(s, other_versions, since), f"pods of version {versions} over the same minutes"
+    established = [e for e in present if e.key in base]
+    if established:
+        return _same_minutes(s, established, since), "the service's established hosts over the same minutes"
+    if s.key.signal == "memory":
+        return None  # a fresh pod's memory says nothing against pods that ran for hours
+    if replaced:
+        return [v for e in replaced for v in e.values()], "the baseline of the hosts it replaced"
+    return None
+
+
+def _same_minutes(s: Series, others: list[Series], since: datetime | None) -> list[float]:
+    minutes = {at for at, _ in s.points}
+    same = [v for e in others for at, v in e.points if at in minutes]
+    return same or [v for e in others for v in e.values(since)]
+
+
+def _group(s: Series) -> tuple[str, str, str]:
+    return s.key.service, s.key.metric, s.key.signal
+
+
+def _values_by_metric(series: list[Series]) -> dict[tuple[str, str], list[list[float]]]:
+    out: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    for s in series:
+        out[(s.key.metric, s.key.signal)].append(s.values())
+    return out
 
 
 def climbing(series: Series) -> bool:
@@ -160,10 +185,12 @@ class MetricsAgent:
         buckets = max((len(s.points) for s in before), default=0)
         if buckets < MIN_BASELINE_BUCKETS:
             what = "no metric points" if not buckets else f"only {buckets} minute(s) of metric points"
+            said = (f"the metrics baseline ({scope.baseline}) holds {what}: " +
+                    ("no series could be compared with its own past" if not buckets else
+                     "scores against it are floored by each series' resolution and level, and weaker than usual"))
             book.facts["baseline_short"] = True
-            book.record("telemetry:metrics", before_t, f"the baseline ({scope.baseline}) holds {what}: scores against "
-                        "it are floored by each series' resolution and level, and weaker than usual",
-                        {"baseline_buckets": buckets})
+            book.facts["notes"] = [said]
+            book.record("telemetry:metrics", before_t, said, {"baseline_buckets": buckets})
 
     @staticmethod
     def _surge_factor(entry_moves: list[Move]) -> float:

@@ -140,3 +140,49 @@ def test_a_new_versions_pod_failing_beside_healthy_old_pods_corroborates_its_dep
     assert top.confidence >= 0.3  # credible enough for other agents' blame on cart to attach to it
     said = " ".join(e.summary for e in finding.evidence)
     assert "new pod cart-new-1" in said and "established hosts over the same minutes" in said
+
+
+def test_a_new_versions_pods_failing_beside_healthy_old_version_pods_make_that_deploy_the_top_cause(tmp_path):
+    from inquest.coordinator.investigation import investigate as run
+    from inquest.tools.git_history import CodeHistory
+
+    deploy, v1, v2 = T0 - timedelta(minutes=3), {"service.version": "1.9.0"}, {"service.version": "2.0.0"}
+    rows = gauge("edge", None, "http.server.request.rate", "{request}/s", lambda at: 20.0)
+    # the alerting service relays cart's failures: a symptom, as it would be for any cause below it
+    rows += gauge("edge", "edge-1", "http.server.error.rate", "1", lambda at: 0.15 if at >= T0 else 0.0)
+    rows += gauge("cart", "cart-a", "http.server.error.rate", "1", lambda at: 0.0, attributes=v1)
+    # cart-b is updated in place (same pod name, new version); cart-c is a new pod of the new version
+    rows += gauge("cart", "cart-b", "http.server.error.rate", "1", lambda at: 0.0, end=deploy, attributes=v1)
+    rows += gauge("cart", "cart-b", "http.server.error.rate", "1", lambda at: 0.35, start=deploy, attributes=v2)
+    rows += gauge("cart", "cart-c", "http.server.error.rate", "1", lambda at: 0.4, start=deploy, attributes=v2)
+    rows += gauge("search", "search-1", "http.server.error.rate", "1", lambda at: 0.0,
+                  attributes={"service.version": "5.1.0"})
+    path = tmp_path / "store.duckdb"
+    with StoreWriter(path) as writer:
+        writer.load("metrics", rows)
+        writer.load("changes", [
+            ("dep-search-5.1.0", T0 - timedelta(minutes=8), "search", "deploy", "5.1.0", None, None, None, ""),
+            ("dep-cart-2.0.0", deploy, "cart", "deploy", "2.0.0", None, None, None, "cart 2.0.0"),
+            ("cfg-edge", T0 - timedelta(minutes=40), "edge", "config", None, None, None, None, "edge timeout")])
+        writer.load("incidents", [("INC-7", "checkout errors", "edge", T0, WINDOW.start, WINDOW.end, [], None)])
+        writer.finish()
+    store = EmbeddedStore(path)
+    try:
+        deps = Deps(store, CodeHistory(lambda s: tmp_path), Config(base_dir=tmp_path))
+        report = run(Incident("INC-7", "checkout errors", "edge", T0, WINDOW), deps)
+    finally:
+        store.close()
+    top = report.hypotheses[0]
+    assert top.change is not None and top.change.id == "dep-cart-2.0.0", [h.summary for h in report.hypotheses]
+    said = " ".join(e.summary for e in report.evidence)
+    assert "pods of version 1.9.0 over the same minutes" in said
+
+
+def test_a_too_short_metric_baseline_is_named_in_the_finding_and_the_report(tmp_path):
+    from inquest.coordinator.investigation import _notes
+
+    rows = gauge("cart", "cart-1", "process.cpu.utilization", "1", lambda at: 0.2,
+                 start=BASELINE.end - timedelta(seconds=50))
+    finding = investigate(tmp_path, rows, entry="cart")
+    assert any("holds only 1 minute(s) of metric points" in e.summary for e in finding.evidence)
+    assert any("metrics baseline" in note and "only 1 minute(s)" in note for note in _notes([finding]))
