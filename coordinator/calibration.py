@@ -126,3 +126,9 @@ def reliability(confidences: Sequence[float], correct: Sequence[bool], bins: int
             out.append((sum(confidences[i] for i in members) / len(members),
                         sum(1 for i in members if correct[i]) / len(members), len(members)))
     return out
+
+
+def summary(confidences: Sequence[float], correct: Sequence[bool]) -> dict[str, float]:
+    """`{"ece", "brier"}` of a run's top answers: the confidence each report put first, and whether that
+    answer was the truth."""
+    return {"ece": expected_calibration_error(confidences, correct), "brier": brier(confidences, correct)}

@@ -67,6 +67,7 @@ def _failures(result: CaseResult) -> str:
 def headline(run: Run) -> str:
     s = run.summary
     parts = [f"top-1 {_pct(s.top1)}", f"top-3 {_pct(s.top3)}", f"MRR {s.mrr:.3f}",
+             f"calibration error {s.ece:.3f} · Brier {s.brier:.3f}",
              f"time to report p50 {_seconds(s.p50_seconds)} · p95 {_seconds(s.p95_seconds)}"]
     if s.tokens or s.cost_usd:
         parts.append(f"{s.tokens:,} tokens · ${s.cost_usd:.2f}")
@@ -163,7 +164,8 @@ def to_json(run: Run, comparison: Comparison | None = None) -> dict[str, Any]:
                 "engine_version": run.engine_version, "config_hash": run.config_hash},
         "summary": {"cases": s.cases, "top1": s.top1, "top3": s.top3, "mrr": s.mrr, "p50_seconds": s.p50_seconds,
                     "p95_seconds": s.p95_seconds, "service_top1": s.service_top1, "errors": s.errors,
-                    "agent_failures": dict(s.agent_failures), "tokens": s.tokens, "cost_usd": s.cost_usd},
+                    "agent_failures": dict(s.agent_failures), "tokens": s.tokens, "cost_usd": s.cost_usd,
+                    "ece": s.ece, "brier": s.brier},
         "cases": [_case_json(r) for r in run.results],
         "comparison": None,
     }
@@ -316,6 +318,27 @@ def _case_grid(runs: Sequence[Run]) -> str:
             '<p class="meta">Cells: the rank of the true root cause (✗ missed, ! the case could not be replayed).</p>')
 
 
+def reliability_diagram(bins: Sequence[tuple[float, float, int]], size: int = 260) -> str:
+    """Confidence (x) against how often the top answer was right (y), one dot per bin sized by its cases;
+    a calibrated engine's dots sit on the diagonal."""
+    pad = 36
+    span = size - 2 * pad
+
+    def at(v: float) -> float:
+        return pad + v * span
+
+    dots = "".join(
+        f'<circle cx="{at(conf):.1f}" cy="{size - at(acc):.1f}" r="{3 + min(n, 30) ** 0.5 * 1.5:.1f}" fill="#2563eb" '
+        f'fill-opacity="0.7"><title>{n} case(s): confidence {conf:.0%}, right {acc:.0%}</title></circle>'
+        for conf, acc, n in bins)
+    return (f'<svg id="reliability" width="{size}" height="{size}" role="img" aria-label="reliability diagram">'
+            f'<rect x="{pad}" y="{pad}" width="{span}" height="{span}" fill="none" stroke="#cbd5e1"/>'
+            f'<line x1="{pad}" y1="{size - pad}" x2="{size - pad}" y2="{pad}" stroke="#94a3b8" stroke-dasharray="4 3"/>'
+            f'{dots}<text x="{size / 2}" y="{size - 8}" text-anchor="middle" font-size="11">confidence of the top answer</text>'
+            f'<text x="12" y="{size / 2}" text-anchor="middle" font-size="11" transform="rotate(-90 12 {size / 2})">'
+            f'share right</text></svg>')
+
+
 def html(run: Run, history: Sequence[Run], comparison: Comparison | None = None) -> str:
     """The scorecard page for `run`, with charts over `history` (stored runs, oldest first)."""
     runs = list(history) if any(h.id == run.id for h in history) else [*history, run]
@@ -330,6 +353,7 @@ def html(run: Run, history: Sequence[Run], comparison: Comparison | None = None)
         ("p95", SERIES["p95"], [s.p95_seconds for s in summaries])], nice_ceiling(slowest * 1.1), "seconds", " s")
     s = run.summary
     tiles = [("top-1", _pct(s.top1)), ("top-3", _pct(s.top3)), ("MRR", f"{s.mrr:.3f}"),
+             ("calibration error (ECE)", f"{s.ece:.3f}"), ("Brier score", f"{s.brier:.3f}"),
              ("p50 time to report", _seconds(s.p50_seconds)), ("p95 time to report", _seconds(s.p95_seconds)),
              ("cases", str(s.cases))]
     if s.tokens or s.cost_usd:
@@ -353,6 +377,7 @@ started {run.started_at:%Y-%m-%d %H:%M} UTC · {len(runs)} stored run(s) shown</
 <div class="tiles">{tiles_html}</div>
 {verdict}{f'<ul class="problems">{problems}</ul>' if problems else ''}
 <h2>Accuracy</h2>{accuracy}
+<h2>Calibration</h2>{reliability_diagram(s.reliability)}
 <h2>Latency</h2>{latency}
 <h2>Per case, across runs</h2>{_case_grid(runs)}
 <h2>This run</h2>

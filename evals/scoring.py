@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inquest.coordinator.calibration import reliability
+from inquest.coordinator.calibration import summary as calibration_summary
 from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
 from inquest.evals.cases import Case, Truth
 
@@ -138,6 +140,9 @@ class Summary:
     agent_failures: Mapping[str, int] = field(default_factory=dict)  # agent -> cases it failed in unexpectedly
     tokens: int = 0
     cost_usd: float = 0.0
+    ece: float = 0.0  # expected calibration error of the top answers' confidences (0 is perfect)
+    brier: float = 0.0  # mean squared gap between that confidence and being right
+    reliability: tuple[tuple[float, float, int], ...] = ()  # per confidence bin: mean confidence, accuracy, cases
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -173,7 +178,16 @@ def summarize(results: Sequence[CaseResult]) -> Summary:
         service_top1=round(sum(1 for r in results if r.service_rank == 1) / n, 4),
         errors=sum(1 for r in results if r.status == "error"), agent_failures=dict(sorted(failures.items())),
         tokens=sum(r.tokens for r in results), cost_usd=round(sum(r.cost_usd for r in results), 6),
+        **_calibration(results),
     )
+
+
+def _calibration(results: Sequence[CaseResult]) -> dict:
+    """How well the confidence of each report's top answer matched whether it was the truth."""
+    answered = [r for r in results if r.status == "ok"]
+    confidences = [r.top.confidence if r.top else 0.0 for r in answered]
+    right = [r.rank_of_truth == 1 for r in answered]
+    return {**calibration_summary(confidences, right), "reliability": tuple(reliability(confidences, right))}
 
 
 # --- comparing two runs ----------------------------------------------------------------------------

@@ -89,3 +89,10 @@ def test_calibration_fits_a_monotone_model_and_measures_its_error():
     assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == 0.1
     assert brier([1.0, 0.0], [True, True]) == 0.5
     assert reliability([0.95, 0.05], [True, False]) == [(0.05, 0.0, 1), (0.95, 1.0, 1)]
+
+
+def test_the_scorecard_draws_one_dot_per_confidence_bin():
+    from inquest.evals.scorecard import reliability_diagram
+
+    svg = reliability_diagram([(0.25, 0.0, 4), (0.9, 1.0, 9)])
+    assert svg.count("<circle") == 2 and "9 case(s): confidence 90%, right 100%" in svg

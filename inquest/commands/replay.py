@@ -31,6 +31,7 @@ history under replay.data_dir, and the HTML scorecard is written there.
   investigate replay n-plus-one-deploy        one case of the library
   investigate replay past-incidents.tar.gz    cases exported with ingest
   investigate replay --every "0 3 * * *"      every day at 03:00, until SIGTERM
+  investigate replay --fit-calibration        refit the confidence calibration on the library and dev splits
 
 exit codes: 0 no regression and no failures, 2 usage or configuration error,
             4 a regression against the compared run beyond replay.tolerance,
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="cases investigated at once (default: replay.parallelism)")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
+    parser.add_argument("--fit-calibration", action="store_true",
+                        help="refit the confidence calibration on the library and the dev splits of the datasets "
+                             "(Nezha's first day, PetShop's train split) and save it in the package")
+    parser.add_argument("--nezha", metavar="PATH", type=Path, default=Path("../shared/datasets/nezha-onlineboutique.tar.xz"),
+                        help="with --fit-calibration: the Nezha archive (default: %(default)s)")
+    parser.add_argument("--petshop", metavar="PATH", type=Path, default=Path("../shared/datasets/petshop.tar.xz"),
+                        help="with --fit-calibration: the PetShop archive (default: %(default)s)")
     return parser
 
 
@@ -69,6 +77,13 @@ def main(args: list[str]) -> int:
     if opts.jobs is not None and opts.jobs < 1:
         parser.error("--jobs must be at least 1")
     config = load_config(opts.config)
+    if opts.fit_calibration:
+        from inquest.benchmarks.calibrate import describe, refit
+
+        model = refit(config, config.resolve(config.replay.data_dir), {"nezha": opts.nezha, "petshop": opts.petshop},
+                      _say)
+        print(describe(model))
+        return EXIT_OK
     if opts.every is None:
         return replay_once(opts, config)
     from inquest.evals.cases import discover_cases
