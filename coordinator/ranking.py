@@ -163,7 +163,8 @@ def rank(findings: Sequence[Finding], evidence: dict[str, Evidence], entry_servi
         fault, query = _fault(cand)
         ranked.append(RankedHypothesis(
             rank=position, summary=item.summary or headline(cand), service=cand.service,
-            confidence=model.probability(item.features), evidence=supports, contradicting=contradicts,
+            confidence=min(model.probability(item.features), MAX_CONFIDENCE),  # evidence is never proof
+            evidence=supports, contradicting=contradicts,
             agents=tuple(cand.supporters()), change=cand.change, query=query, fault=fault, reasons=tuple(reasons),
             features=item.features,
         ))
