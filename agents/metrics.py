@@ -225,14 +225,19 @@ class MetricsAgent:
 
     @staticmethod
     def _anomalies(service: str, found: list[Move], evidence: dict[str, str]) -> list[Anomaly]:
-        best: dict[tuple[str, str], Move] = {}
+        """One anomaly per service and signal: its strongest series (several names for one quantity —
+        cores, a utilisation ratio, CPU seconds — are one observation, not several). A client-side latency
+        is the callee's and the network's, measured by this caller: it is reported as `client_latency`, so
+        fusion can carry it along the call graph rather than credit it to the caller."""
+        best: dict[str, Move] = {}
         for m in found:
-            key = (m.signal, m.series.key.metric)
-            if key not in best or m.score.score > best[key].score.score:
-                best[key] = m
+            signal = "client_latency" if m.signal == "latency" and m.series.meaning.side == "client" else m.signal
+            if signal not in best or m.score.score > best[signal].score.score:
+                best[signal] = m
         return [Anomaly(service=service, signal=signal, modality="metrics", score=m.score.score,
-                        source=f"metric:{metric}", evidence=evidence.get(signal) if m.score.score >= FLAG else None)
-                for (signal, metric), m in sorted(best.items())]
+                        source=f"metric:{m.series.key.metric}", onset=_onset(m),
+                        evidence=evidence.get(m.signal) if m.score.score >= FLAG else None)
+                for signal, m in sorted(best.items())]
 
     def _surge(self, book: Notebook, service: str, evidence: dict[str, str], factor: float) -> None:
         book.suspect(f"a traffic surge at {service}: {factor:.1f}× the usual requests", service,
@@ -271,6 +276,15 @@ def _with_anomalies(finding: Finding, anomalies: list[Anomaly]) -> Finding:
     from dataclasses import replace
 
     return replace(finding, anomalies=tuple(anomalies))
+
+
+def _onset(move: Move) -> datetime | None:
+    """The first minute the series stood FLAG spreads beyond its reference level, in the direction it moved."""
+    if move.score.score < FLAG:
+        return None
+    sign = 1 if move.score.up else -1
+    limit = FLAG * move.score.spread
+    return next((at for at, v in move.series.points if sign * (v - move.score.before) >= limit), None)
 
 
 def _bucket_floor(at: datetime) -> datetime:

@@ -97,6 +97,11 @@ def test_an_otel_request_duration_histogram_in_seconds_with_cumulative_temporali
     # read as increases, not lifetime totals: the steady edge service did not move, nor did its traffic
     assert not any(e.data.get("service") == "edge" for e in finding.evidence)
     assert finding.hypotheses[0].service == "cart"
+    # for fusion: one anomaly per service and signal, from its source, with when it began
+    cart = {a.signal: a for a in finding.anomalies if a.service == "cart"}
+    assert cart["latency"].source == "metric:http.server.request.duration" and cart["latency"].score >= 3
+    assert cart["latency"].onset == T0 and cart["latency"].evidence == latency.id
+    assert len(finding.anomalies) == len({(a.service, a.signal) for a in finding.anomalies})
 
 
 def test_a_fresh_pod_with_normal_memory_is_not_called_a_leak(tmp_path):
