@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 _TIMEOUT = re.compile(r"time[ds]?[ -]?out|deadline exceeded", re.IGNORECASE)
 PEER_SLOWER = 1.3  # the peer's median latency must have grown this much for a timeout to be its fault

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from inquest.config import Config
 from inquest.core import Anomaly, ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
-from inquest.tools.git_history import CodeHistory
-from inquest.tools.telemetry import Changes, Table, TelemetryBackend
+from inquest.tools.backends.protocol import Changes, Table, TelemetryBackend
+from inquest.tools.code_history import CodeHistory
 
 
 @dataclass(frozen=True)

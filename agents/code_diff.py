@@ -8,8 +8,8 @@ from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.errors import CodeHistoryError
-from inquest.tools.git_history import CommitDiff
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
+from inquest.tools.code_history import CommitDiff
 
 
 @register("code_diff")

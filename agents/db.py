@@ -14,7 +14,7 @@ from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import shift
 from inquest.agents.sql_text import hints, normalize
 from inquest.core import Finding, Incident, Scope
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 POOL_METRICS = ("db.client.connection.count", "db.client.connection.max",
                 "db.client.connection.pending_requests", "db.client.connection.timeouts",

@@ -23,7 +23,7 @@ from inquest.agents.load import (
 )
 from inquest.agents.metric_change import series_of
 from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from inquest.agents.sql_text import hints, statements_in
-from inquest.tools.git_history import Hunk
+from inquest.tools.code_history import Hunk
 
 _LOOP = re.compile(r"^(\s*)(for\s.+\sin\s.+:|while\s.+:|\S.*\.(forEach|map)\(|for\s*\(.*\)\s*\{)")
 _DB_CALL = re.compile(r"\.(execute|executemany|query|fetch\w*|scalar|raw)\s*\(|\bSELECT\b|\bUPDATE\b|\bINSERT\b",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import Bucket, detect_onset
 from inquest.core import Finding, Incident, Scope
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 
 def buckets(table: Table) -> list[Bucket]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 SURGE_FACTOR = 2.0  # entry traffic at least doubled: load alone explains saturation downstream
 AMPLIFICATION = 2.0  # an edge carrying at least twice the calls per caller request it used to

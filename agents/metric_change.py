@@ -23,7 +23,7 @@ from statistics import median
 
 from inquest.agents.baseline import MAD_SCALE
 from inquest.agents.metric_semconv import MetricMeaning, Semconv, to_display
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 from inquest.core import ANOMALY_SCORE_CAP
 

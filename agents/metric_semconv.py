@@ -6,7 +6,7 @@ configuration. Each entry says which signal the series speaks for (latency, traf
 network, ...), its unit (UCUM, as OTel writes it: `s`, `ms`, `By`, `1`, `%`, `{request}/s`) and how it
 accumulates: a gauge is read as it is, a cumulative counter is differenced into increases per bucket,
 and a histogram is read from its `.sum`, `.count` and `.bucket` (`le`) series — the shape OTLP ingest
-stores (tools/otlp.py). A unit stored with the data points wins over the table's, since an exporter
+stores (ingest/otlp.py). A unit stored with the data points wins over the table's, since an exporter
 knows what it sent. Users add names, or correct one, under `metrics.names` in config.yaml.
 
 docs/metrics.md lists this table.

@@ -19,7 +19,7 @@ from inquest.agents.trace_latency import latency_view
 from inquest.agents.load import (REQUEST_RATE, EntryTraffic, amplified_edges, covered_minutes, entry_metric,
                                  entry_traffic, served)
 from inquest.core import Finding, Incident, Scope
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 MIN_ORIGINS_PER_MIN = 0.5
 MIN_ADDED_SELF_MS_PER_MIN = 2000.0  # two seconds of extra work a minute: below that, nobody notices

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.protocol import Table
 
 
 @dataclass(frozen=True)

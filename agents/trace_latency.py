@@ -17,7 +17,7 @@ from inquest.agents.trace_spectrum import (SIGNIFICANT_P, ServiceSpectrum, opera
                                           slow_traces_p_value, spectrum)
 from inquest.core import Anomaly, Scope, Window
 from inquest.errors import BackendError
-from inquest.tools.telemetry import Table, TelemetryBackend
+from inquest.tools.backends.protocol import Table, TelemetryBackend
 
 
 @dataclass

@@ -24,7 +24,7 @@ import networkx as nx
 from scipy import stats
 
 from inquest.core import ANOMALY_SCORE_CAP
-from inquest.tools.telemetry import OperationLimit, Table
+from inquest.tools.backends.protocol import OperationLimit, Table
 
 LIMIT_QUANTILE = 0.99  # the baseline quantile operation_latency's limits are taken at
 EXPECTED_OVER = 1.0 - LIMIT_QUANTILE  # the share of spans over a 99th-percentile limit when nothing changed

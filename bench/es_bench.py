@@ -99,12 +99,12 @@ def es() -> dict:
     from inquest.agents.base import Deps
     from inquest.config import CodeConfig, Config, ElasticsearchBackend, InvestigationConfig
     from inquest.coordinator.investigation import investigate
-    from inquest.tools.elasticsearch_store import ElasticsearchStore
-    from inquest.tools.embedded_store import EmbeddedStore
     from inquest.errors import BackendError
-    from inquest.tools.es_connection import TransferMeter, open_client
-    from inquest.tools.es_loader import drop_loaded, load_store
-    from inquest.tools.git_history import CodeHistory
+    from inquest.ingest.es_loader import drop_loaded, load_store
+    from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_client
+    from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
+    from inquest.tools.backends.embedded_store import EmbeddedStore
+    from inquest.tools.code_history import CodeHistory
 
     store_path = _world_with_extra_logs()
     embedded = EmbeddedStore(store_path)

@@ -122,8 +122,8 @@ def replay(rounds: int = 3) -> dict:
     """Cases replayed per minute over the whole scenario library, worlds already built (replay caches
     them), with the replay engine's default parallelism — the figure a nightly replay lives by."""
     from inquest.config import load_config
-    from inquest.evals.cases import discover_cases
-    from inquest.evals.replay import replay as run_replay
+    from inquest.replay.cases import discover_cases
+    from inquest.replay.runner import replay as run_replay
 
     config = load_config(ROOT / "config.yaml")
     data_dir = DATA / "bench-replay"

@@ -83,7 +83,7 @@ def _spans_sql() -> str:
 
 
 def generate(path: Path) -> dict:
-    from inquest.tools.embedded_schema import StoreWriter
+    from inquest.tools.backends.embedded_schema import StoreWriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, Path(str(path) + ".wal")):
@@ -137,8 +137,8 @@ from pathlib import Path
 from inquest.agents.base import Deps
 from inquest.config import Config, CodeConfig
 from inquest.coordinator.investigation import investigate
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.code_history import CodeHistory
 
 class Counting:
     def __init__(self, inner):

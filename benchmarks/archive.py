@@ -8,8 +8,8 @@ import hashlib
 import time
 from pathlib import Path
 
+from inquest.benchmarks.nezha import _is_archive, unpack
 from inquest.errors import InputError
-from inquest.evals.nezha import _is_archive, unpack
 
 
 def open_dataset(path: Path, work_dir: Path) -> tuple[Path, dict[str, float], dict[str, bool]]:

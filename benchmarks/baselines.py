@@ -24,7 +24,7 @@ import networkx as nx
 
 from inquest.core import Incident, Scope, Window
 from inquest.errors import BackendError
-from inquest.tools.telemetry import TelemetryBackend
+from inquest.tools.backends.protocol import TelemetryBackend
 
 MAD_SCALE = 1.4826  # MAD → standard deviation for normal data
 RELATIVE_FLOOR = 0.05  # a spread never counts as smaller than 5% of the level it wobbles around

@@ -20,15 +20,15 @@ from typing import Any, Protocol
 
 from inquest.agents.base import Deps
 from inquest.benchmarks.baselines import METHODS, Answer, run_baselines
+from inquest.benchmarks.nezha_bench import accuracy_at, rank_of, ranked_services
 from inquest.coordinator.calibration import brier, expected_calibration_error
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
 from inquest.core import Incident, Report
-from inquest.evals.cases import Case as ReplayCase
-from inquest.evals.cases import Truth
-from inquest.evals.scoring import CaseResult as ReplayResult
-from inquest.evals.nezha_bench import accuracy_at, rank_of, ranked_services
-from inquest.evals.scoring import score_report, summarize
+from inquest.replay.cases import Case as ReplayCase
+from inquest.replay.cases import Truth
+from inquest.replay.scoring import CaseResult as ReplayResult
+from inquest.replay.scoring import score_report, summarize
 
 KS = (1, 3, 5)
 

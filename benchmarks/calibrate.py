@@ -38,8 +38,8 @@ def samples_of(report: Report, truth_service: str | None, truth_change: str | No
 
 def library_samples(config: Config, data_dir: Path, say: Say) -> list[Sample]:
     from inquest.connect import connect
-    from inquest.evals.cases import discover_cases, materialise
-    from inquest.evals.replay import config_for_world
+    from inquest.replay.cases import discover_cases, materialise
+    from inquest.replay.runner import config_for_world
 
     samples: list[Sample] = []
     for case in discover_cases([], data_dir):
@@ -51,9 +51,9 @@ def library_samples(config: Config, data_dir: Path, say: Say) -> list[Sample]:
 
 
 def nezha_samples(archive: Path, work_dir: Path) -> list[Sample]:
-    from inquest.evals.nezha import prepare
-    from inquest.evals.nezha_bench import benchmark_deps
-    from inquest.evals.nezha_report import split_of
+    from inquest.benchmarks.nezha import prepare
+    from inquest.benchmarks.nezha_bench import benchmark_deps
+    from inquest.benchmarks.nezha_report import split_of
 
     prepared = prepare(archive, work_dir)
     deps = benchmark_deps(prepared.store_path, prepared.settings, work_dir)

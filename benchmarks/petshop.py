@@ -24,15 +24,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from inquest.agents.base import Deps
-from inquest.config import Config, InvestigationConfig
-from inquest.core import Incident, Window
-from inquest.errors import CodeHistoryError, InputError
 from inquest.benchmarks.archive import files_fingerprint, open_dataset
 from inquest.benchmarks.petshop_layout import Issue, Layout, Regime, discover, read_graph
 from inquest.benchmarks.petshop_load import MetricsFile, read_metrics, unique_rows
-from inquest.tools.embedded_schema import StoreWriter
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
+from inquest.config import Config, InvestigationConfig
+from inquest.core import Incident, Window
+from inquest.errors import CodeHistoryError, InputError
+from inquest.tools.backends.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.code_history import CodeHistory
 
 STORE_FORMAT = 1  # bump when the conversion's output changes, so cached stores are rebuilt
 MARKER_NAME = "petshop-stores.json"

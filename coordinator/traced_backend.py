@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import trace
 
 from inquest.core import Window, utc
-from inquest.tools.telemetry import Changes, Table, TelemetryBackend
+from inquest.tools.backends.protocol import Changes, Table, TelemetryBackend
 
 _tracer = trace.get_tracer("inquest.coordinator")
 

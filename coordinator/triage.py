@@ -13,7 +13,7 @@ from inquest.agents.baseline import Bucket, detect_onset
 from inquest.config import InvestigationConfig
 from inquest.core import Incident, Scope, Window
 from inquest.errors import BackendError
-from inquest.tools.telemetry import TelemetryBackend
+from inquest.tools.backends.protocol import TelemetryBackend
 
 
 def plan_scope(incident: Incident, settings: InvestigationConfig) -> Scope:

@@ -34,7 +34,7 @@ from inquest.evals.shop_repo import REPOSITORY, build_shop_repo, commit_author, 
 from inquest.evals.world_base import BUCKET, PLANTED_SECRETS, T_START, Aggregates, hms, make_pods
 from inquest.evals.world_metrics import metric_rows, p95, query_stat_rows
 from inquest.evals.world_traffic import SEGMENTS
-from inquest.tools.embedded_schema import TABLES, StoreWriter, quote
+from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, quote
 
 __all__ = ["DemoWorld", "build_demo_world", "ensure_demo_world", "PLANTED_SECRETS", "GUILTY_CHANGE_ID",
            "INCIDENT_ID"]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from inquest.agents.base import Deps
 from inquest.config import Config
 from inquest.errors import ConfigError
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
-from inquest.tools.telemetry import TelemetryBackend
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.backends.protocol import TelemetryBackend
+from inquest.tools.code_history import CodeHistory
 
 
 def _say(message: str) -> None:
@@ -20,7 +20,7 @@ def _say(message: str) -> None:
 
 def open_backend(config: Config, say: Callable[[str], None] = _say) -> TelemetryBackend:
     if config.backend.kind == "elasticsearch":
-        from inquest.tools.elasticsearch_store import ElasticsearchStore  # the client costs ~0.2 s to import
+        from inquest.tools.backends.elasticsearch.store import ElasticsearchStore  # the client costs ~0.2 s to import
 
         return ElasticsearchStore(config.backend.elasticsearch, config.base_dir)
     settings = config.backend.embedded

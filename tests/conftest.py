@@ -72,8 +72,8 @@ def deps_for(world, **investigation):
     """Deps for a built world, opened the way the CLI opens it."""
     from inquest.agents.base import Deps
     from inquest.config import CodeConfig, Config, InvestigationConfig
-    from inquest.tools.embedded_store import EmbeddedStore
-    from inquest.tools.git_history import CodeHistory
+    from inquest.tools.backends.embedded_store import EmbeddedStore
+    from inquest.tools.code_history import CodeHistory
 
     config = Config(base_dir=world.repo_path.parent, code=CodeConfig(repository=world.repo_path),
                     investigation=InvestigationConfig(**investigation))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from inquest.tools.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_schema import StoreWriter
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from inquest.agents.baseline import Bucket, detect_onset, proximity, robust_threshold, shift
 from inquest.agents.diff_rules import classify
 from inquest.agents.sql_text import hints, normalize, statements_in
-from inquest.tools.git_history import parse_patch
+from inquest.tools.code_history import parse_patch
 
 T0 = datetime(2026, 11, 3, 13, 0)
 

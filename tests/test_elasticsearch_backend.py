@@ -20,10 +20,10 @@ from inquest.cli import main
 from inquest.config import ES_FIELDS, ElasticsearchBackend, parse_config
 from inquest.core import Window
 from inquest.errors import BackendError, ConfigError
-from inquest.tools.elasticsearch_store import ElasticsearchStore
-from inquest.tools.embedded_schema import StoreWriter
-from inquest.tools.es_loader import document_sql, template_for
-from inquest.tools.es_percentiles import bucket_of, distribution_mad, distribution_quantile, merge, quantile
+from inquest.ingest.es_loader import document_sql, template_for
+from inquest.tools.backends.elasticsearch.percentiles import bucket_of, distribution_mad, distribution_quantile, merge, quantile
+from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
+from inquest.tools.backends.embedded_schema import StoreWriter
 
 WINDOW = Window(datetime(2026, 11, 3, 13, 55, tzinfo=timezone.utc), datetime(2026, 11, 3, 14, 35, tzinfo=timezone.utc))
 

@@ -92,7 +92,7 @@ def test_calibration_fits_a_monotone_model_and_measures_its_error():
 
 
 def test_the_scorecard_draws_one_dot_per_confidence_bin():
-    from inquest.evals.scorecard import reliability_diagram
+    from inquest.replay.scorecard import reliability_diagram
 
     svg = reliability_diagram([(0.25, 0.0, 4), (0.9, 1.0, 9)])
     assert svg.count("<circle") == 2 and "9 case(s): confidence 90%, right 100%" in svg

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from inquest.cli import main
-from inquest.tools import ingest as ingest_module
-from inquest.tools.embedded_schema import SELF_TIME_SQL
-from inquest.tools.ingest import ingest
+from inquest.ingest import driver as ingest_module
+from inquest.ingest.driver import ingest
+from inquest.tools.backends.embedded_schema import SELF_TIME_SQL
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ingest"
 ALERT_ID = "AM-3f1c9a8e2b7d6054-20260312T1029Z"

@@ -13,9 +13,9 @@ import pytest
 from inquest.config import Config
 from inquest.connect import connect
 from inquest.coordinator.investigation import investigate
-from inquest.evals.cases import discover_cases, materialise
-from inquest.evals.replay import config_for_world
-from inquest.evals.scoring import rank_of_truth
+from inquest.replay.cases import discover_cases, materialise
+from inquest.replay.runner import config_for_world
+from inquest.replay.scoring import rank_of_truth
 
 CASES = discover_cases([], Path("."))
 

@@ -9,9 +9,9 @@ import pytest
 from inquest.agents.base import Deps
 from inquest.agents.metric_change import change_score
 from inquest.agents.metrics import MetricsAgent
-from inquest.tools.embedded_schema import StoreWriter
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.otlp import metric_rows
+from inquest.ingest.otlp import metric_rows
+from inquest.tools.backends.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 from inquest.config import Config
 from inquest.core import ANOMALY_SCORE_CAP, Incident, Scope, Window
@@ -149,7 +149,7 @@ def test_a_new_versions_pod_failing_beside_healthy_old_pods_corroborates_its_dep
 
 def test_a_new_versions_pods_failing_beside_healthy_old_version_pods_make_that_deploy_the_top_cause(tmp_path):
     from inquest.coordinator.investigation import investigate as run
-    from inquest.tools.git_history import CodeHistory
+    from inquest.tools.code_history import CodeHistory
 
     deploy, v1, v2 = T0 - timedelta(minutes=3), {"service.version": "1.9.0"}, {"service.version": "2.0.0"}
     rows = gauge("edge", None, "http.server.request.rate", "{request}/s", lambda at: 20.0)

@@ -16,12 +16,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from inquest.benchmarks.nezha import prepare
+from inquest.benchmarks.nezha_bench import CaseResult, accuracy_at, rank_of, ranked_services, summary
+from inquest.benchmarks.nezha_layout import pod_service
 from inquest.cli import main
 from inquest.core import Impact, Incident, RankedHypothesis, Report, Scope, Window
 from inquest.errors import InputError
-from inquest.evals.nezha import prepare
-from inquest.evals.nezha_bench import CaseResult, accuracy_at, rank_of, ranked_services, summary
-from inquest.evals.nezha_layout import pod_service
 
 DAY = "2022-01-01"
 T0 = datetime(2022, 1, 1, tzinfo=timezone.utc)

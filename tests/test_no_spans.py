@@ -11,9 +11,9 @@ from inquest.agents.deployment import DeploymentAgent
 from inquest.agents.trace import TraceAgent
 from inquest.config import Config
 from inquest.core import Incident, Scope, Window
-from inquest.tools.embedded_schema import StoreWriter
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
+from inquest.tools.backends.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.code_history import CodeHistory
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

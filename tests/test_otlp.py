@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from inquest.tools.embedded_schema import TABLES
-from inquest.tools.ndjson import Record, Rejection
-from inquest.tools.otlp import SPAN_COLUMNS, iter_otlp_records
+from inquest.ingest.ndjson import Record, Rejection
+from inquest.ingest.otlp import SPAN_COLUMNS, iter_otlp_records
+from inquest.tools.backends.embedded_schema import TABLES
 
 TRACE = "5B8EFFF798038103D269B633813FC60C"
 T0 = 1773310211000000000  # 2026-03-12 10:10:11 UTC, in nanoseconds

@@ -29,7 +29,7 @@ def test_wheel_claims_only_the_inquest_package_and_its_command_runs(tmp_path: Pa
     top_level = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"inquest"}
     names = zipfile.ZipFile(wheel).namelist()
-    assert "inquest/agents/trace.py" in names and "inquest/tools/embedded_store.py" in names
+    assert "inquest/agents/trace.py" in names and "inquest/tools/backends/embedded_store.py" in names
 
     # A fresh venv gets the wheel itself; its third-party dependencies are borrowed from the project's
     # environment through a path line (tests stay offline, and uv cannot resolve a registry offline).

@@ -14,7 +14,7 @@ import pytest
 
 from inquest.benchmarks.petshop import prepare
 from inquest.cli import main
-from inquest.tools.embedded_store import EmbeddedStore
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 NODES = ("web", "api", "db", "cache")
 EDGES = {("web", "api"), ("api", "db"), ("web", "cache")}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inquest.evals.cases import CaseError, load_case, materialise
+from inquest.replay.cases import CaseError, load_case, materialise
 
 
 def _case(folder: Path, extra: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from inquest.evals.schedule import ScheduleError, parse_schedule
+from inquest.replay.schedule import ScheduleError, parse_schedule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ingest"
 HANG_GUARD_S = 300
@@ -23,7 +23,7 @@ HANG_GUARD_S = 300
 SCRIPTED_JOB = '''
 import sys, time
 from pathlib import Path
-from inquest.evals.schedule import Scheduler
+from inquest.replay.schedule import Scheduler
 
 log_file, events = Path(sys.argv[1]), Path(sys.argv[2])
 runs = 0

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from browser import headless_dom, screenshot
-from inquest.evals import scorecard
-from inquest.evals.cases import Truth
-from inquest.evals.history import Run
-from inquest.evals.scoring import AgentFailure, Answer, CaseResult, Tolerance, compare
+from inquest.replay import scorecard
+from inquest.replay.cases import Truth
+from inquest.replay.history import Run
+from inquest.replay.scoring import AgentFailure, Answer, CaseResult, Tolerance, compare
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
 TRUTHS = {"n-plus-one": Truth("orders", "dep-orders-2.14.0", "n_plus_one"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from inquest.core import ChangeRef, RankedHypothesis
-from inquest.evals.cases import Truth
-from inquest.evals.scoring import (
+from inquest.replay.cases import Truth
+from inquest.replay.scoring import (
     AgentFailure,
     CaseResult,
     Tolerance,

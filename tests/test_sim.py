@@ -19,9 +19,7 @@ from inquest.config import InvestigationConfig
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
 from inquest.core import Window
-from inquest.evals.cases import LIBRARY as CASES, Truth, load_case
 from inquest.evals.scenarios import SCENARIOS
-from inquest.evals.scoring import rank_of_truth
 from inquest.evals.sim import LIBRARY, build_world
 from inquest.evals.sim.build import simulate
 from inquest.evals.sim.library import case_file
@@ -29,7 +27,9 @@ from inquest.evals.sim.model import ScenarioError
 from inquest.evals.sim.repo import build_repo
 from inquest.evals.sim.sources import MIGRATION_DDL, SQL_ITEMS_JOIN
 from inquest.evals.world_base import SQL_ITEMS, SQL_PRICE_ONE
-from inquest.tools.embedded_store import EmbeddedStore
+from inquest.replay.cases import LIBRARY as CASES, Truth, load_case
+from inquest.replay.scoring import rank_of_truth
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 SCALE = 0.25
 FAULT_KINDS = {"n_plus_one", "pool_exhaustion", "feature_flag", "lock_wait", "memory_leak", "noisy_neighbour",

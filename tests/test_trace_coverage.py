@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from span_fixtures import S, span_rows, write_store
 from inquest.agents.load import amplified_edges, covered_minutes, entry_metric, entry_traffic
 from inquest.core import Window
-from inquest.tools.coverage import covered_seconds
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.coverage import covered_seconds
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.backends.protocol import Table
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

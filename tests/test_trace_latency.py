@@ -13,8 +13,8 @@ from inquest.agents.base import Deps
 from inquest.agents.trace import TraceAgent
 from inquest.config import Config
 from inquest.core import Incident, Scope, Window
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.code_history import CodeHistory
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 BASELINE = Window(T0, T0 + timedelta(minutes=10))

@@ -10,7 +10,7 @@ import pytest
 
 from inquest.core import Window
 from inquest.evals.world import PLANTED_SECRETS, build_demo_world, ensure_demo_world
-from inquest.tools.embedded_store import EmbeddedStore
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 SCALE = 0.25
 PER_ITEM = "SELECT price FROM products WHERE sku = $1"

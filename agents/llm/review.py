@@ -106,7 +106,7 @@ class ModelSpecialist:
         self.name = f"llm-{base.agent}"
 
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
-        from inquest.agents.llm.tools import Toolbox, tools_for  # crewai tools: imported once crewai is wanted
+        from inquest.agents.llm.toolset import Toolbox, tools_for  # crewai tools: imported once crewai is wanted
 
         started = time.perf_counter()
         s = self.session

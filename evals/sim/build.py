@@ -34,7 +34,7 @@ from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.signals import evaluate_alert, incident_row, metric_rows, query_stat_rows
 from inquest.evals.sim.validate import validate
 from inquest.evals.world import _copy_tsv
-from inquest.tools.embedded_schema import TABLES, StoreWriter
+from inquest.tools.backends.embedded_schema import TABLES, StoreWriter
 
 T0, T1 = hms(12, 0), hms(14, 0)
 STORE_NAME, REPO_NAME = "store.duckdb", "shop-repo"

@@ -23,7 +23,7 @@ CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
 
 
 def case_file(scenario: Scenario) -> str:
-    """The scenario's case.yaml, in the format evals/cases.py reads."""
+    """The scenario's case.yaml, in the format replay/cases.py reads."""
     notes = textwrap.fill(" ".join(scenario.notes.split()), width=104, initial_indent="  ",
                           subsequent_indent="  ")
     change = scenario.truth.change or "null    # no change of ours caused it"

@@ -83,10 +83,10 @@ def _timing(prepared_timings: dict[str, float], clock: float) -> dict[str, float
 
 def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     from inquest.benchmarks.bench_run import baseline_runs
-    from inquest.evals.nezha import prepare
-    from inquest.evals.nezha_bench import benchmark_deps, run_cases
+    from inquest.benchmarks.nezha import prepare
+    from inquest.benchmarks.nezha_bench import benchmark_deps, run_cases
+    from inquest.benchmarks.nezha_report import report_json, report_text, split_of
     from inquest.benchmarks.replay_cases import CaseRow, write_cases
-    from inquest.evals.nezha_report import report_json, report_text, split_of
 
     prepared = prepare(dataset, work_dir)
     splits = split_of(prepared)

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from inquest.tools.ingest import FileResult, IngestResult
+from inquest.ingest.driver import FileResult, IngestResult
 
 EXIT_LOADED, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
 SHOWN_REJECTIONS = 5
@@ -48,11 +48,11 @@ def main(args: list[str]) -> int:
     if not opts.paths and not opts.alert:
         parser.error("nothing to ingest: give at least one PATH or --alert FILE")
     from inquest.config import load_config
-    from inquest.tools.ingest import ingest
+    from inquest.ingest.driver import ingest
 
     config = load_config(opts.config)
     if opts.to == "elasticsearch":
-        from inquest.tools.es_loader import ingest_into_cluster
+        from inquest.ingest.es_loader import ingest_into_cluster
 
         result, stored = ingest_into_cluster(config.backend.elasticsearch, config.base_dir, opts.paths, opts.alert)
         if opts.format == "json":

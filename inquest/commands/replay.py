@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from inquest.config import Config, load_config
 
 if TYPE_CHECKING:
-    from inquest.evals.history import Run
-    from inquest.evals.scoring import Comparison
+    from inquest.replay.history import Run
+    from inquest.replay.scoring import Comparison
 
 FORMATS = ("text", "json", "markdown", "html")
 EXIT_OK, EXIT_USAGE, EXIT_REGRESSION, EXIT_ENGINE_FAILED = 0, 2, 4, 5
@@ -86,8 +86,8 @@ def main(args: list[str]) -> int:
         return EXIT_OK
     if opts.every is None:
         return replay_once(opts, config)
-    from inquest.evals.cases import discover_cases
-    from inquest.evals.schedule import Scheduler
+    from inquest.replay.cases import discover_cases
+    from inquest.replay.schedule import Scheduler
 
     scheduler = Scheduler(opts.every, lambda: replay_once(opts, config), log=_log)
     # A case list that is wrong now would fail every night: refuse it before the loop starts.
@@ -97,10 +97,10 @@ def main(args: list[str]) -> int:
 
 
 def replay_once(opts: argparse.Namespace, config: Config) -> int:
-    from inquest.evals.cases import discover_cases
-    from inquest.evals.history import History
-    from inquest.evals.replay import replay
-    from inquest.evals.scoring import Tolerance, compare
+    from inquest.replay.cases import discover_cases
+    from inquest.replay.history import History
+    from inquest.replay.runner import replay
+    from inquest.replay.scoring import Tolerance, compare
 
     settings = config.replay
     data_dir = config.resolve(settings.data_dir)
@@ -119,7 +119,7 @@ def replay_once(opts: argparse.Namespace, config: Config) -> int:
     if against is not None:
         comparison = compare(against.id, against.results, run.results, Tolerance(**settings.tolerance.model_dump()))
 
-    from inquest.evals import scorecard
+    from inquest.replay import scorecard
 
     html_path = Path(opts.html) if opts.html else data_dir / "scorecard.html"
     html_path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def verdict(run: Run, comparison: Comparison | None, max_agent_failures: int) ->
 
 
 def _emit(run: Run, comparison: Comparison | None, fmt: str, output: str | None, html_path: Path) -> None:
-    from inquest.evals import scorecard
+    from inquest.replay import scorecard
 
     if fmt == "json":
         document = scorecard.to_json(run, comparison)

@@ -1,7 +1,7 @@
 """What "the same answer" means for each question, when two backends answer it on the same data.
 
 Group keys and counts must be equal. Percentiles may differ by the width of the Elasticsearch
-backend's duration buckets (1% of the value, tools/es_percentiles.py) plus the rounding to 0.01 ms
+backend's duration buckets (1% of the value, tools/backends/elasticsearch/percentiles.py) plus the rounding to 0.01 ms
 both backends apply. Means and sums may differ in the last rounded digit: the backends add the same
 numbers in a different order, and a sum that lands on a rounding boundary goes either way.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inquest.tools.es_percentiles import BUCKET_WIDTH
-from inquest.tools.telemetry import Table
+from inquest.tools.backends.elasticsearch.percentiles import BUCKET_WIDTH
+from inquest.tools.backends.protocol import Table
 
 
 @dataclass(frozen=True)

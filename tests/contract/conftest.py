@@ -112,7 +112,7 @@ class Pair:
 
     def store(self, **overrides: Any) -> Any:
         """Another Elasticsearch store on the same data, with some settings changed."""
-        from inquest.tools.elasticsearch_store import ElasticsearchStore
+        from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
 
         return ElasticsearchStore(self.settings.model_copy(update=overrides))
 
@@ -155,9 +155,9 @@ def smallest_world(scenario: str, folder: Path) -> Any:
 
 @pytest.fixture(scope="session", params=CONTRACT_SCENARIOS)
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    from inquest.tools.elasticsearch_store import ElasticsearchStore
-    from inquest.tools.es_connection import open_client
-    from inquest.tools.es_loader import drop_loaded, load_store
+    from inquest.ingest.es_loader import drop_loaded, load_store
+    from inquest.tools.backends.elasticsearch.connection import open_client
+    from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
 
     scenario = request.param
     folder = tmp_path_factory.mktemp(f"contract-{scenario}")

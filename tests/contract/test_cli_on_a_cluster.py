@@ -48,8 +48,8 @@ def test_backend_elasticsearch_reproduces_the_embedded_answer_on_the_demo_incide
 
 @pytest.mark.skipif(not (EXAMPLES / "traces.json").exists(), reason="the example OTLP files are not there")
 def test_ingest_to_elasticsearch_loads_otlp_files_and_a_second_load_adds_nothing(pair, tmp_path, capsys):
-    from inquest.tools.embedded_store import EmbeddedStore
-    from inquest.tools.elasticsearch_store import ElasticsearchStore
+    from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
+    from inquest.tools.backends.embedded_store import EmbeddedStore
 
     prefix = f"{pair.settings.index('changes').split('-changes')[0]}-ingest"
     indices = {"spans": f"traces-{prefix}.otel-default", "logs": f"logs-{prefix}.otel-default",

@@ -13,8 +13,8 @@ import pytest
 
 from inquest.config import ElasticsearchBackend
 from inquest.core import Window
-from inquest.tools.embedded_schema import StoreWriter
-from inquest.tools.embedded_store import EmbeddedStore
+from inquest.tools.backends.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -56,8 +56,8 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def osmem(small_world: Path):
     from osmem_server import OsmemServer
 
-    from inquest.tools.es_connection import open_client
-    from inquest.tools.es_loader import load_store
+    from inquest.ingest.es_loader import load_store
+    from inquest.tools.backends.elasticsearch.connection import open_client
 
     server = OsmemServer.start(japanese=False)
     try:
@@ -71,7 +71,7 @@ def osmem(small_world: Path):
 
 
 def test_opensearch_holds_the_same_answers_with_its_own_percentiles(osmem, small_world):
-    from inquest.tools.elasticsearch_store import ElasticsearchStore
+    from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
 
     embedded = EmbeddedStore(small_world)
     for percentiles in ("native", "histogram"):

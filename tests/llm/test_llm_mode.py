@@ -222,8 +222,8 @@ def test_a_hijacked_model_can_neither_write_nor_invent(serve, investigated):
     server = serve(hijacked)
     backend = PlantingBackend(investigated.deps.backend, [])
     result = review(investigated, with_llm(replace(investigated.deps, backend=backend)))
-    from inquest.agents.llm.tools import QUESTIONS
-    from inquest.tools.telemetry import TelemetryBackend
+    from inquest.agents.llm.toolset import QUESTIONS
+    from inquest.tools.backends.protocol import TelemetryBackend
 
     protocol = {n for n in dir(TelemetryBackend) if not n.startswith("_")}
     assert set(backend.asked) <= protocol

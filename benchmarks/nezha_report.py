@@ -9,8 +9,8 @@ from typing import Any
 
 from inquest.benchmarks.baselines import NAMES, Answer
 from inquest.benchmarks.bench_run import calibration_figures, figures, rank_of
-from inquest.evals.nezha import Prepared
-from inquest.evals.nezha_bench import KS, PAPER_TABLE3, CaseResult, by_fault, summary
+from inquest.benchmarks.nezha import Prepared
+from inquest.benchmarks.nezha_bench import KS, PAPER_TABLE3, CaseResult, by_fault, summary
 
 # Which half of the benchmark a folder is, by the days its faults were injected (as Nezha's own
 # `--ns hipster|ts` switch does): the published rows differ per half.

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inquest.agents.base import Deps
+from inquest.benchmarks.nezha_cases import Case
 from inquest.config import Config, InvestigationConfig
 from inquest.coordinator.investigation import investigate
 from inquest.core import Report
 from inquest.errors import CodeHistoryError
-from inquest.evals.nezha_cases import Case
-from inquest.tools.embedded_store import EmbeddedStore
-from inquest.tools.git_history import CodeHistory
+from inquest.tools.backends.embedded_store import EmbeddedStore
+from inquest.tools.code_history import CodeHistory
 
 KS = (1, 3, 5)
 

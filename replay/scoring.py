@@ -27,7 +27,7 @@ from typing import Literal
 from inquest.coordinator.calibration import reliability
 from inquest.coordinator.calibration import summary as calibration_summary
 from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
-from inquest.evals.cases import Case, Truth
+from inquest.replay.cases import Case, Truth
 
 
 @dataclass(frozen=True)

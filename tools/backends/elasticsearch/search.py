@@ -18,9 +18,9 @@ from elasticsearch import Elasticsearch
 
 from inquest.config import ES_FIELDS, ElasticsearchBackend
 from inquest.errors import BackendError
-from inquest.tools.es_connection import TransferMeter, describe_failure, hosts_of
+from inquest.tools.backends.elasticsearch.connection import TransferMeter, describe_failure, hosts_of
 
-# Fields the loader derives (tools/es_loader.py); the mapping check says where they come from.
+# Fields the loader derives (ingest/es_loader.py); the mapping check says where they come from.
 DERIVED = {
     "spans": ("inquest.self_ms", "inquest.duration_bucket", "inquest.parent.service", "inquest.parent.start",
               "inquest.parent.duration_ms", "inquest.parent.duration_bucket", "inquest.children.first_start",

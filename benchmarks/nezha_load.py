@@ -27,8 +27,8 @@ from statistics import median
 
 import duckdb
 
-from inquest.evals.nezha_layout import Layout, pod_service
-from inquest.tools.embedded_schema import quote
+from inquest.benchmarks.nezha_layout import Layout, pod_service
+from inquest.tools.backends.embedded_schema import quote
 
 # Per-pod metric columns → (OTel-style name, unit, factor applied to the value). Names follow what the
 # engine's other sources use (process.cpu.utilization as a 0..1 fraction, durations in ms); the original

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import duckdb
 
+from inquest.benchmarks.nezha_cases import Case, benchmark_settings, incident_rows, plan_cases
+from inquest.benchmarks.nezha_layout import Fault, Layout, discover, read_faults
+from inquest.benchmarks.nezha_load import LoadSummary, load_layout
 from inquest.config import InvestigationConfig
 from inquest.errors import InputError
-from inquest.evals.nezha_cases import Case, benchmark_settings, incident_rows, plan_cases
-from inquest.evals.nezha_layout import Fault, Layout, discover, read_faults
-from inquest.evals.nezha_load import LoadSummary, load_layout
-from inquest.tools.embedded_schema import StoreWriter
+from inquest.tools.backends.embedded_schema import StoreWriter
 
 # Bump when the conversion's output changes, so cached stores are rebuilt.
 STORE_FORMAT = 2  # 2: the dependency.csv call graph in the dependencies table

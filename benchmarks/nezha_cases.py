@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from inquest.benchmarks.nezha_layout import DateFolder, Fault
 from inquest.config import InvestigationConfig
 from inquest.core import Incident, Window
-from inquest.evals.nezha_layout import DateFolder, Fault
-from inquest.tools.embedded_store import literal
+from inquest.tools.backends.embedded_store import literal
 
 # With no next injection to bound it, a case's files are looked for this far after its injection.
 CASE_HORIZON = timedelta(minutes=10)

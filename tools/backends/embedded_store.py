@@ -16,8 +16,8 @@ import duckdb
 
 from inquest.core import Change, Incident, Window, utc
 from inquest.errors import BackendError
-from inquest.tools.coverage import bucket_seconds, covered_seconds
-from inquest.tools.telemetry import Changes, OperationLimit, Table
+from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
+from inquest.tools.backends.protocol import Changes, OperationLimit, Table
 
 # Ids, hex, numbers and quoted values become placeholders so that lines differing only in them
 # count as one template.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from inquest.tools.es_percentiles import merge, quantile
+from inquest.tools.backends.elasticsearch.percentiles import merge, quantile
 
 Query = dict[str, Any]
 

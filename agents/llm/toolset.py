@@ -24,7 +24,7 @@ from inquest.agents.base import Deps
 from inquest.agents.llm.budget import Budget
 from inquest.core import Evidence, Scope
 from inquest.redact import Redactor
-from inquest.tools.telemetry import Changes, Table
+from inquest.tools.backends.protocol import Changes, Table
 
 MAX_ROWS = 20
 MAX_CELL = 240

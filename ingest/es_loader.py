@@ -2,7 +2,7 @@
 
 Used by `investigate ingest --to elasticsearch` (OTLP files go through a temporary embedded store first,
 so both backends hold exactly the same rows), by the contract tests and by the benchmark. The index
-templates shipped in tools/es_templates/ are installed first, renamed to the configured fields and
+templates shipped in tools/backends/elasticsearch/templates/ are installed first, renamed to the configured fields and
 write indices. Documents are built by DuckDB as JSON lines, streamed in bulk requests of
 BULK_DOCUMENTS, two requests in flight at a time. Each document's _id is its record's natural key, so
 loading the same records twice stores them once.
@@ -34,11 +34,11 @@ from elasticsearch import Elasticsearch
 
 from inquest.config import ES_FIELDS, ElasticsearchBackend
 from inquest.errors import BackendError
-from inquest.tools.embedded_schema import quote
-from inquest.tools.embedded_store import _TEMPLATE_SQL
-from inquest.tools.es_connection import describe_failure, hosts_of, open_client
-from inquest.tools.es_percentiles import BUCKET_SQL
-from inquest.tools.ingest import IngestResult, ingest
+from inquest.ingest.driver import IngestResult, ingest
+from inquest.tools.backends.elasticsearch.connection import describe_failure, hosts_of, open_client
+from inquest.tools.backends.elasticsearch.percentiles import BUCKET_SQL
+from inquest.tools.backends.embedded_schema import quote
+from inquest.tools.backends.embedded_store import _TEMPLATE_SQL
 
 KINDS = ("spans", "logs", "metrics", "changes", "db_query_stats", "incidents")
 STREAMS = ("spans", "logs", "metrics")  # time series: data streams when the cluster has them
@@ -74,7 +74,8 @@ def _time(expression: str) -> str:
 
 def template_for(kind: str, settings: ElasticsearchBackend) -> dict[str, Any]:
     """The shipped template for `kind`, matching the configured write index and field names."""
-    shipped = json.loads(resources.files("inquest.tools").joinpath("es_templates", f"{kind}.json").read_text("utf-8"))
+    templates = resources.files("inquest.tools.backends.elasticsearch").joinpath("templates")
+    shipped = json.loads(templates.joinpath(f"{kind}.json").read_text("utf-8"))
     template = copy.deepcopy(shipped)
     template["index_patterns"] = [settings.write_index(kind)]
     if kind not in STREAMS or not settings.data_streams:
@@ -152,7 +153,7 @@ def _span_pairs(settings: ElasticsearchBackend) -> list[tuple[str, str]]:
     ]
 
 
-# The natural key of each record, as the embedded ingest uses it (tools/ingest.py NATURAL_KEYS): it
+# The natural key of each record, as the embedded ingest uses it (ingest/driver.py NATURAL_KEYS): it
 # becomes the document _id, so loading the same records twice stores them once.
 _IDS = {
     "spans": "s.trace_id || '-' || s.span_id",

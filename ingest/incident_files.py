@@ -19,7 +19,7 @@ import yaml
 
 from inquest.core import CHANGE_KINDS, Incident, Window
 from inquest.errors import InputError
-from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents, iter_lines
+from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents, iter_lines
 
 CHANGE_FIELDS = ("id", "time", "service", "kind", "version", "commit", "repository", "author", "description")
 INCIDENT_FIELDS = ("id", "title", "service", "started_at", "window", "symptoms", "ticket")

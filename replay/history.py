@@ -20,8 +20,8 @@ from pathlib import Path
 
 import inquest
 from inquest.errors import InquestError
-from inquest.evals.cases import Truth
-from inquest.evals.scoring import AgentFailure, Answer, CaseResult, Summary, summarize
+from inquest.replay.cases import Truth
+from inquest.replay.scoring import AgentFailure, Answer, CaseResult, Summary, summarize
 
 HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = "1"

@@ -3,7 +3,7 @@
 Columns carry OpenTelemetry field names (`service.name`, `http.route`, `db.statement`, ...) so a query
 written against this store reads like one written against any OTel-shaped backend. Timestamps are
 naive TIMESTAMPs holding UTC. Writing goes through here: `StoreWriter` builds a store in one go (the
-demo world), `copy_rows` and `insert_spans` serve incremental loads (tools/ingest.py);
+demo world), `copy_rows` and `insert_spans` serve incremental loads (ingest/driver.py);
 investigations open the file read-only.
 """
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import fcntl
+import importlib.util
 import hashlib
 import json
 import os
@@ -41,8 +42,17 @@ import yaml
 from inquest.errors import InquestError
 
 CASE_FILE = "case.yaml"
-LIBRARY = Path(__file__).resolve().parent / "cases"  # the scenario library shipped with inquest
-_PACKAGE = "inquest.evals"
+_PACKAGE = "inquest.evals"  # the simulator's package: it holds the scenario library's case folders as data
+
+
+def _package_dir(name: str) -> Path:
+    """Where a package's files are, found without importing it (so replay does not load the simulator)."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.submodule_search_locations, name
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+LIBRARY = _package_dir(_PACKAGE) / "cases"  # the scenario library shipped with inquest
 _WORLD_MARKER = "world.json"
 
 
@@ -277,7 +287,7 @@ def simulator_version() -> str:
     """A digest of the simulator's source: the scenario registry, every module of this package it imports
     (transitively), and the store schema. Any change to how worlds are generated yields new cache keys;
     edits elsewhere in the package (scoring, reports) keep the cache."""
-    here = Path(__file__).resolve().parent
+    here = _package_dir(_PACKAGE)
     todo, seen = ["scenarios"], set()
     files: list[Path] = []
     while todo:
@@ -293,7 +303,7 @@ def simulator_version() -> str:
         elif (here / f"{module}.py").is_file():
             files.append(here / f"{module}.py")
             todo.extend(_evals_imports(here / f"{module}.py"))
-    files = sorted(files) + [here.parent / "tools" / "embedded_schema.py"]
+    files = sorted(files) + [_package_dir("inquest.tools.backends") / "embedded_schema.py"]
     digest = hashlib.sha256()
     for file in files:
         if file.is_file():
@@ -392,7 +402,7 @@ def _build_scenario(case: Case, folder: Path) -> tuple[Path, Path]:
 
 def _load_shipped(case: Case, folder: Path) -> tuple[Path, Path]:
     """Loads a case's exported telemetry (OTLP, change NDJSON, incident YAML) into a fresh store."""
-    from inquest.tools.ingest import ingest
+    from inquest.ingest.driver import ingest
 
     assert case.telemetry is not None
     store = folder / "store.duckdb"

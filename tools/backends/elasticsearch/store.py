@@ -6,8 +6,8 @@ of a metric come back as documents, never more than `max_documents` per question
 each request as `POST <index>/_search <body>`, ready to paste into Kibana's console.
 
 Questions the embedded store answers with joins (where errors originate, who calls whom, exclusive
-time) rely on `inquest.*` fields derived at ingest (tools/es_loader.py; docs/elasticsearch.md).
-Percentiles come from log-scale bucket counts (tools/es_percentiles.py) or, configured so, from the
+time) rely on `inquest.*` fields derived at ingest (ingest/es_loader.py; docs/elasticsearch.md).
+Percentiles come from log-scale bucket counts (tools/backends/elasticsearch/percentiles.py) or, configured so, from the
 cluster's own `percentiles` aggregation. Names of fields and indices come from backend.elasticsearch.
 """
 
@@ -23,13 +23,13 @@ from elasticsearch import Elasticsearch
 from inquest.config import ElasticsearchBackend
 from inquest.core import Change, Incident, Window
 from inquest.errors import BackendError
-from inquest.tools.es_aggs import (Key, Percentiles, count_of, exists, first_key, group_aggs, group_rows, iso, missing,
+from inquest.tools.backends.elasticsearch.aggs import (Key, Percentiles, count_of, exists, first_key, group_aggs, group_rows, iso, missing,
                                    not_within, parse_time, rounded, source_value, term, value, within)
-from inquest.tools.coverage import bucket_seconds, covered_seconds
-from inquest.tools.es_connection import TransferMeter, open_client
-from inquest.tools.es_percentiles import distribution_mad, distribution_quantile
-from inquest.tools.es_search import ClusterReader
-from inquest.tools.telemetry import Changes, OperationLimit, Table
+from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
+from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_client
+from inquest.tools.backends.elasticsearch.percentiles import distribution_mad, distribution_quantile
+from inquest.tools.backends.elasticsearch.search import ClusterReader
+from inquest.tools.backends.protocol import Changes, OperationLimit, Table
 
 # DuckDB's time_bucket counts buckets from 2000-01-03 00:00 UTC; date_histogram from the epoch.
 _TIME_BUCKET_ORIGIN_S = 946857600

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
 
 _EPOCH = datetime(1970, 1, 1)
 _HEX = re.compile(r"[0-9a-fA-F]+")

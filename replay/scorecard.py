@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from inquest.evals.history import Run
-from inquest.evals.scoring import CaseDelta, CaseResult, Comparison, Summary
+from inquest.replay.history import Run
+from inquest.replay.scoring import CaseDelta, CaseResult, Comparison, Summary
 
 WIDTH = 132  # text written to files and pipes: a wide terminal, so the case table rarely wraps
 GRID_RUNS = 20  # columns of the per-case grid: the most recent runs

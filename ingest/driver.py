@@ -18,10 +18,10 @@ from typing import Any, Callable
 import duckdb
 
 from inquest.errors import BackendError, InputError
-from inquest.tools.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
-from inquest.tools.incident_files import iter_alert_records, iter_change_records, iter_incident_records
-from inquest.tools.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
-from inquest.tools.otlp import iter_otlp_records
+from inquest.ingest.incident_files import iter_alert_records, iter_change_records, iter_incident_records
+from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.ingest.otlp import iter_otlp_records
+from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
 
 # What makes two rows the same record. Logs have no id of their own: the same line at the same
 # instant from the same service and span is taken to be one record delivered twice.
