@@ -170,6 +170,8 @@ def summary_json(outcomes: Sequence[Outcome], methods: Sequence[str]) -> dict[st
         "summary": summary,
         "splits": {split: method_figures(group, methods) for split, group in grouped(outcomes, lambda o: o.split).items()},
         "groups": {name: method_figures(group, methods) for name, group in grouped(outcomes, lambda o: o.group).items()},
+        "groups_by_split": {split: {name: method_figures(g, methods) for name, g in grouped(group, lambda o: o.group).items()}
+                            for split, group in grouped(outcomes, lambda o: o.split).items()},
         "baselines": {m: figures([o.baseline_rank(m) for o in outcomes]) for m in methods},
         "replay": replay_summary(outcomes),
     }

@@ -88,6 +88,18 @@ def _method_block(title: str, outcomes: Sequence[Outcome], methods: Sequence[str
     return lines
 
 
+def _regime_lines(outcomes: Sequence[Outcome], methods: Sequence[str]) -> list[str]:
+    """Per traffic regime and split, top-1 / top-3 of the engine and each baseline."""
+    lines = [f"{'per regime, top-1 / top-3 %':<28} {'split':<6} {'cases':>5}  "
+             + "  ".join(f"{m:>15}" for m in ("Inquest", *methods))]
+    for regime, group in grouped(outcomes, lambda o: o.group).items():
+        for split, part in sorted(grouped(group, lambda o: o.split).items(), key=lambda kv: kv[0] != "test"):
+            cells = [figures([o.rank for o in part])] + [figures([o.baseline_rank(m) for o in part]) for m in methods]
+            lines.append(f"  {regime:<26} {split:<6} {len(part):>5}  "
+                         + "  ".join(f"{100 * c['as1']:6.1f} /{100 * c['as3']:6.1f}" for c in cells))
+    return lines
+
+
 def _published_lines(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequence[str]) -> list[str]:
     lines = [f"published beside ours ({PUBLISHED_SOURCE}), top-1 / top-3 %:",
              f"  {'scenario':<18} {'alert':<13} {'issues':>6}  {'published':>13}  {'Inquest':>13}  "
@@ -129,9 +141,7 @@ def report_text(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequen
     for split, group in grouped(outcomes, lambda o: o.split).items():
         lines += _method_block(f"split {SPLIT_NAMES.get(split, split)}", group, methods)
     lines.append("")
-    for regime, group in grouped(outcomes, lambda o: o.group).items():
-        test = [o for o in group if o.split == "test"]
-        lines += _method_block(f"{regime} (test)", test, methods) if test else []
+    lines += _regime_lines(outcomes, methods)
     lines += ["", *_method_block("all issues", outcomes, methods)]
     calibration = summary_json(outcomes, methods)["summary"]
     lines += [f"calibration of the top hypothesis' confidence: ECE {calibration['ece']:.3f}, Brier {calibration['brier']:.3f}",
