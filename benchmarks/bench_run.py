@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from inquest.agents.base import Deps
 from inquest.benchmarks.baselines import METHODS, Answer, run_baselines
-from inquest.benchmarks.nezha_bench import accuracy_at, rank_of, ranked_services
 from inquest.coordinator.calibration import brier, expected_calibration_error
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
@@ -67,6 +66,19 @@ class Outcome:
 
     def baseline_rank(self, method: str) -> int | None:
         return rank_of(self.truth_service, self.baselines.get(method, ()))
+
+
+def ranked_services(report: Report) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h.service for h in report.hypotheses if h.service))
+
+
+def rank_of(truth: str, ranked: Sequence[str]) -> int | None:
+    return ranked.index(truth) + 1 if truth in ranked else None
+
+
+def accuracy_at(ranks: Sequence[int | None], k: int) -> float:
+    """AS@k: the fraction of cases whose truth ranks within the first k (unranked counts as a miss)."""
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
 
 
 def figures(ranks: Sequence[int | None]) -> dict[str, float | int]:

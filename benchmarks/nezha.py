@@ -12,17 +12,15 @@ nezha_report (text and JSON).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tarfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from inquest.benchmarks.archive import files_fingerprint, open_dataset
 from inquest.benchmarks.nezha_cases import Case, benchmark_settings, incident_rows, plan_cases
 from inquest.benchmarks.nezha_layout import Fault, Layout, discover, read_faults
 from inquest.benchmarks.nezha_load import LoadSummary, load_layout
@@ -32,7 +30,6 @@ from inquest.tools.backends.embedded_schema import StoreWriter
 
 # Bump when the conversion's output changes, so cached stores are rebuilt.
 STORE_FORMAT = 2  # 2: the dependency.csv call graph in the dependencies table
-ARCHIVE_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tar")
 STORE_NAME, MARKER_NAME = "nezha.duckdb", "nezha-store.json"
 
 
@@ -46,45 +43,6 @@ class Prepared:
     summary: LoadSummary
     timings: dict[str, float] = field(default_factory=dict)  # seconds: unpack, convert (and plan)
     reused: dict[str, bool] = field(default_factory=dict)  # which steps came from the cache
-
-
-def _is_archive(path: Path) -> bool:
-    return path.is_file() and any(path.name.endswith(s) for s in ARCHIVE_SUFFIXES)
-
-
-def _archive_stem(path: Path) -> str:
-    return next(path.name[: -len(s)] for s in ARCHIVE_SUFFIXES if path.name.endswith(s))
-
-
-def unpack(archive: Path, work_dir: Path) -> tuple[Path, bool]:
-    """Unpacks into work_dir/data/<archive name> once; later calls with the same archive reuse it."""
-    target = work_dir / "data" / _archive_stem(archive)
-    stat = archive.stat()
-    stamp = {"archive": str(archive.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    marker = target / ".unpacked.json"
-    if marker.is_file() and json.loads(marker.read_text()) == stamp:
-        return target, True
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(partial, filter="data")  # no absolute paths, links out or devices from an archive
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise InputError(f"{archive}: cannot unpack: {exc}") from exc
-    partial.rename(target)
-    marker.write_text(json.dumps(stamp))
-    return target, False
-
-
-def fingerprint(layout: Layout) -> str:
-    digest = hashlib.sha256(str(STORE_FORMAT).encode())
-    for path in sorted(p for p in layout.root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(layout.root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def _faults(layout: Layout) -> list[tuple]:
@@ -110,16 +68,8 @@ def _build(layout: Layout, store_path: Path, by_date: list, settings: Investigat
 def prepare(path: Path, work_dir: Path) -> Prepared:
     """Unpacks (when `path` is an archive), converts (unless the cached store matches the files) and
     plans the cases. Raises InputError naming the file when the layout or a label is unusable."""
-    path, work_dir = Path(path), Path(work_dir)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    timings: dict[str, float] = {}
-    reused: dict[str, bool] = {}
-    clock = time.perf_counter()
-    if _is_archive(path):
-        path, reused["unpack"] = unpack(path, work_dir)
-    timings["unpack_s"] = round(time.perf_counter() - clock, 2)
-
+    work_dir = Path(work_dir)
+    path, timings, reused = open_dataset(path, work_dir)
     clock = time.perf_counter()
     layout = discover(path)
     by_date = _faults(layout)
@@ -128,7 +78,7 @@ def prepare(path: Path, work_dir: Path) -> Prepared:
         raise InputError(f"{layout.root}: no labelled faults (no <date>-fault_list.json with entries)")
     settings = benchmark_settings(faults)
     store_path, marker = work_dir / STORE_NAME, work_dir / MARKER_NAME
-    key = fingerprint(layout)
+    key = files_fingerprint(layout.root, STORE_FORMAT)
     cached = json.loads(marker.read_text()) if marker.is_file() else {}
     reused["convert"] = cached.get("fingerprint") == key and store_path.is_file()
     if reused["convert"]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inquest.agents.base import Deps
+from inquest.benchmarks.bench_run import accuracy_at, rank_of, ranked_services
 from inquest.benchmarks.nezha_cases import Case
 from inquest.config import Config, InvestigationConfig
 from inquest.coordinator.investigation import investigate
@@ -53,19 +54,6 @@ class CaseResult:
     duration_ms: int
     notes: tuple[str, ...]
     confidence: float | None = None  # the top hypothesis' (what calibration is judged on)
-
-
-def ranked_services(report: Report) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(h.service for h in report.hypotheses if h.service))
-
-
-def rank_of(truth: str, ranked: Sequence[str]) -> int | None:
-    return ranked.index(truth) + 1 if truth in ranked else None
-
-
-def accuracy_at(ranks: Sequence[int | None], k: int) -> float:
-    """AS@k: the fraction of cases whose truth ranks within the first k (unranked counts as a miss)."""
-    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
 
 
 def summary(results: Sequence[CaseResult]) -> dict[str, float | int]:
