@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from inquest.config import Config
 from inquest.core import Anomaly, ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
+from inquest.faults import Fault, named
 from inquest.tools.backends.protocol import Changes, Table, TelemetryBackend
 from inquest.tools.code_history import CodeHistory
 
@@ -82,20 +83,23 @@ class Notebook:
 
     def suspect(self, summary: str, service: str | None, confidence: float, supports: list[str] | tuple[str, ...],
                 contradicts: list[str] | tuple[str, ...] = (), change: ChangeRef | None = None,
-                query: str | None = None, fault: str | None = None) -> None:
+                query: str | None = None, fault: Fault | str | None = None) -> None:
+        known = named(fault)  # an unknown name is this agent's bug: ranking and mitigation would ignore it
         self.hypotheses.append(Hypothesis(
             summary=summary, service=service, confidence=round(min(max(confidence, 0.0), 1.0), 3),
-            supports=tuple(supports), contradicts=tuple(contradicts), change=change, query=query, fault=fault,
+            supports=tuple(supports), contradicts=tuple(contradicts), change=change, query=query,
+            fault=known.value if known else None,
         ))
 
     def anomaly(self, anomaly: Anomaly) -> None:
         """Records how unusual one signal of one service was: what the coordinator fuses across agents."""
         self.anomalies.append(anomaly)
 
-    def finding(self, status: str = "ok", error: str | None = None) -> Finding:
+    def finding(self, status: str = "ok", error: str | None = None, **channels: Any) -> Finding:
+        """The Finding, with the typed channels this agent fills (impact, call_graph, loaded_by, ...)."""
         return Finding(
             agent=self.agent, status=status,  # type: ignore[arg-type]
             evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
             duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts), error=error,
-            anomalies=tuple(self.anomalies),
+            anomalies=tuple(self.anomalies), **channels,
         )

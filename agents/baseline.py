@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
+from inquest.core import Bucket  # the timeline's bucket travels in Finding and Report too
+
 # 1.4826 * MAD estimates the standard deviation of normally distributed data.
 MAD_SCALE = 1.4826
 
@@ -61,18 +63,6 @@ class Shift:
 def shift(baseline_count: float, baseline_minutes: float, incident_count: float, incident_minutes: float) -> Shift:
     return Shift(baseline_per_min=baseline_count / max(baseline_minutes, 1e-9),
                  incident_per_min=incident_count / max(incident_minutes, 1e-9))
-
-
-@dataclass(frozen=True)
-class Bucket:
-    at: datetime
-    requests: int
-    errors: int
-    p95_ms: float
-
-    @property
-    def error_rate(self) -> float:
-        return self.errors / self.requests if self.requests else 0.0
 
 
 def detect_onset(baseline: Sequence[Bucket], incident: Sequence[Bucket], persistence: int = 2) -> datetime | None:

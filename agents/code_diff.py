@@ -7,6 +7,7 @@ from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.faults import Fault
 from inquest.errors import CodeHistoryError
 from inquest.tools.backends.protocol import Table
 from inquest.tools.code_history import CommitDiff
@@ -51,21 +52,22 @@ class CodeDiffAgent:
                                        "markup, styles, docs or a version string, nothing that runs",
                                        {"change": change.id, "files": list(diff.files)})
                 book.suspect(f"{head} changes nothing that could explain the symptom", change.service, 0.05,
-                             supports=(), contradicts=[evidence], change=ChangeRef.of(change), fault="code_change")
+                             supports=(), contradicts=[evidence], change=ChangeRef.of(change), fault=Fault.CODE_CHANGE)
             else:  # the rules know common culprits, not all of them: silence is not innocence
                 book.record("git", diff.command, f"{head} changes code in {', '.join(diff.files[:4])}, but none "
                             "of the patterns this agent knows (queries, loops, timeouts, pools, retries, flags, "
                             "migrations, caches)", {"change": change.id, "files": list(diff.files)})
             return
         supports = [book.record("git", diff.command, f"{head}: {r.path} ({r.context or 'module'}) {r.explanation}",
-                                {"change": change.id, "risk": r.kind, "path": r.path, "statements": list(r.statements)})
+                                {"change": change.id, "risk": r.kind.value, "path": r.path, "statements": list(r.statements)})
                     for r in risks]
         linked, query = self._link(book, change, risks, now, before, head)
         supports.extend(linked)
         kinds = sorted({r.kind for r in risks})
         confidence = 0.3 + 0.15 * min(len(kinds), 2) + (0.3 if linked else 0.0)
-        fault = next((f for k, f in (("query_in_loop", "n_plus_one"), ("blocking_migration", "lock_wait"),
-                                     ("unbounded_cache", "memory_leak")) if k in kinds), kinds[0])
+        # A risky pattern names the fault it causes at run time, which is what other agents measure.
+        fault = next((f for k, f in ((Fault.QUERY_IN_LOOP, Fault.N_PLUS_ONE), (Fault.BLOCKING_MIGRATION, Fault.LOCK_WAIT),
+                                     (Fault.UNBOUNDED_CACHE, Fault.MEMORY_LEAK)) if k in kinds), kinds[0])
         book.suspect(f"{head} {risks[0].explanation}" + (" — and that query is what the database ran more of"
                                                           if linked else ""),
                      change.service, confidence, supports=supports, change=ChangeRef.of(change), query=query,

@@ -14,6 +14,7 @@ from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import shift
 from inquest.agents.sql_text import hints, normalize
 from inquest.core import Finding, Incident, Scope
+from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 
 POOL_METRICS = ("db.client.connection.count", "db.client.connection.max",
@@ -39,24 +40,23 @@ class DatabaseAgent:
             book.record("telemetry:spans", now, "no database telemetry in the incident window")
             return book.finding("no_data")
 
-        found: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # service -> fault -> ids
-        statement_of: dict[tuple[str, str], str] = {}  # (service, fault) -> the statement behind it
+        found: dict[str, dict[Fault, list[str]]] = defaultdict(lambda: defaultdict(list))  # service -> fault -> ids
+        statement_of: dict[tuple[str, Fault], str] = {}  # (service, fault) -> the statement behind it
         for fault, service, statement, evidence_id in _statement_changes(book, now, before, scope):
             found[service][fault].append(evidence_id)
             statement_of.setdefault((service, fault), statement)
         for service, evidence_id in _pool_exhaustion(book, pool_now, pool_before):
-            found[service]["pool_exhaustion"].append(evidence_id)
+            found[service][Fault.POOL_EXHAUSTION].append(evidence_id)
         for service, statement, evidence_id in _lock_waits(book, locks_now, locks_before, scope):
-            found[service]["lock_wait"].append(evidence_id)
-            statement_of.setdefault((service, "lock_wait"), statement)
+            found[service][Fault.LOCK_WAIT].append(evidence_id)
+            statement_of.setdefault((service, Fault.LOCK_WAIT), statement)
 
         for service, faults in found.items():
             # Lock waits before a slow query: a statement blocked on a lock is slow because of the lock.
-            kinds = [k for k in ("n_plus_one", "lock_wait", "slow_query", "pool_exhaustion") if k in faults]
-            described = {"n_plus_one": "an N+1 query pattern", "slow_query": "a regressed query",
-                         "lock_wait": "lock waits", "pool_exhaustion": "connection-pool exhaustion"}
+            kinds = [k for k in (Fault.N_PLUS_ONE, Fault.LOCK_WAIT, Fault.SLOW_QUERY, Fault.POOL_EXHAUSTION)
+                     if k in faults]
             book.suspect(
-                f"{service}'s database work changed: {', '.join(described[k] for k in kinds)}",
+                f"{service}'s database work changed: {', '.join(str(k.observed) for k in kinds)}",
                 service=service, confidence=min(0.9, 0.4 + 0.15 * len(kinds)),
                 supports=[e for k in kinds for e in faults[k]], fault=kinds[0],
                 query=next((statement_of[(service, k)] for k in kinds if (service, k) in statement_of), None),
@@ -81,7 +81,7 @@ def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
         if repeated:
             was = "a statement not seen in the baseline" if old is None else \
                 f"{old['calls_per_request']} per request in the baseline"
-            yield "n_plus_one", row["service"], row["statement"], book.record(
+            yield Fault.N_PLUS_ONE, row["service"], row["statement"], book.record(
                 "telemetry:spans", now,
                 f"N+1 in {row['service']}: `{row['statement']}` runs {row['calls_per_request']} times per request "
                 f"({per_min:.0f}/min, {row['mean_ms']} ms each) — {was}",
@@ -90,7 +90,7 @@ def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
                 row["mean_ms"] - old["mean_ms"] >= 5:
             lost = [h for h in hints(old["statement"]) if h not in row["statement"]]
             why = f"; the optimizer hint {lost[0]} present in the baseline is gone" if lost else ""
-            yield "slow_query", row["service"], row["statement"], book.record(
+            yield Fault.SLOW_QUERY, row["service"], row["statement"], book.record(
                 "telemetry:spans", now,
                 f"regressed query in {row['service']}: `{row['statement']}` mean {old['mean_ms']} ms → "
                 f"{row['mean_ms']} ms, p95 {old['p95_ms']} → {row['p95_ms']} ms{why}",

@@ -23,9 +23,9 @@ from inquest.agents.load import (
 )
 from inquest.agents.metric_change import series_of
 from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
-from inquest.tools.backends.protocol import Table
-
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.faults import Fault
+from inquest.tools.backends.protocol import Table
 
 ONSET_TOLERANCE_MIN = 1.0  # onset is known to a one-minute bucket
 
@@ -120,7 +120,6 @@ class DeploymentAgent:
             for service, trouble in _metric_trouble(deps, scope, {c.service for c in changes.items} - spanned).items():
                 moved.setdefault(service, trouble)
         onset = scope.onset or incident.started_at
-        book.facts["onset_used"] = onset.isoformat()
         book.facts["call_path"] = sorted(path)
         rollback_to: dict[str, str] = {}
         for change in changes.items:
@@ -128,8 +127,7 @@ class DeploymentAgent:
             if previous:
                 rollback_to[change.id] = previous
             self._judge(book, change, onset, path, moved, changes.query, previous, incident.service, spanned)
-        book.facts["rollback_to"] = rollback_to
-        return book.finding("ok")
+        return book.finding("ok", onset=onset, rollback_to=rollback_to)
 
     def _judge(self, book: Notebook, change: Change, onset, path: set[str], moved: dict[str, str], query: str,
                previous: str | None, alerting: str, spanned: set[str]) -> None:
@@ -143,7 +141,7 @@ class DeploymentAgent:
             evidence = book.record("changes", query, f"{label} came {-minutes_before:.0f} min after the symptom "
                                    f"began ({onset:%H:%M} UTC): it cannot have started it", data)
             book.suspect(f"{label}", change.service, 0.03, supports=(), contradicts=[evidence],
-                         change=ChangeRef.of(change), fault="change_after_onset")
+                         change=ChangeRef.of(change), fault=Fault.CHANGE_AFTER_ONSET)
             return
         on_path, misbehaves = change.service in path, change.service in moved
         relevance = 1.0 if on_path and misbehaves else 0.5 if on_path else 0.3 if misbehaves else 0.1
@@ -164,7 +162,7 @@ class DeploymentAgent:
         supportive = confidence >= 0.3
         book.suspect(f"{label} {max(minutes_before, 0):.0f} min before onset", change.service, confidence,
                      supports=[evidence] if supportive else [], contradicts=[] if supportive else [evidence],
-                     change=ChangeRef.of(change), fault=f"bad_{change.kind}")
+                     change=ChangeRef.of(change), fault=Fault.bad_change(change.kind))
 
 
 def _metric_trouble(deps: Deps, scope: Scope, services: set[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from inquest.agents.sql_text import hints, statements_in
+from inquest.faults import Fault
 from inquest.tools.code_history import Hunk
 
 _LOOP = re.compile(r"^(\s*)(for\s.+\sin\s.+:|while\s.+:|\S.*\.(forEach|map)\(|for\s*\(.*\)\s*\{)")
@@ -18,10 +19,10 @@ _DB_CALL = re.compile(r"\.(execute|executemany|query|fetch\w*|scalar|raw)\s*\(|\
                       re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _TUNABLES = {
-    "timeout_changed": re.compile(r"timeout", re.IGNORECASE),
-    "pool_size_changed": re.compile(r"pool|max_?connections|maxPoolSize", re.IGNORECASE),
-    "retry_policy_changed": re.compile(r"retr(y|ies)|backoff", re.IGNORECASE),
-    "resource_limit_changed": re.compile(r"\b(memory|cpu|limits?|heap|Xmx)\b", re.IGNORECASE),
+    Fault.TIMEOUT_CHANGED: re.compile(r"timeout", re.IGNORECASE),
+    Fault.POOL_SIZE_CHANGED: re.compile(r"pool|max_?connections|maxPoolSize", re.IGNORECASE),
+    Fault.RETRY_POLICY_CHANGED: re.compile(r"retr(y|ies)|backoff", re.IGNORECASE),
+    Fault.RESOURCE_LIMIT_CHANGED: re.compile(r"\b(memory|cpu|limits?|heap|Xmx)\b", re.IGNORECASE),
 }
 _FLAG = re.compile(r"(flag|feature|enabled?)\b.*\b(true|false|on|off)\b", re.IGNORECASE)
 # DDL that rewrites or locks a table for its whole duration (PostgreSQL's ACCESS EXCLUSIVE and friends);
@@ -40,7 +41,7 @@ _UNBOUNDED_DECORATOR = re.compile(r"@(functools\.)?(lru_cache\(\s*maxsize\s*=\s*
 
 @dataclass(frozen=True)
 class Risk:
-    kind: str
+    kind: Fault
     path: str
     context: str
     explanation: str
@@ -80,20 +81,20 @@ def classify(hunk: Hunk) -> list[Risk]:
     kept_hints = {h for line in hunk.added for h in hints(line)}
     lost = [h for line in hunk.removed for h in hints(line) if h not in kept_hints]
     if lost:
-        risks.append(Risk("index_hint_removed", hunk.path, hunk.context,
+        risks.append(Risk(Fault.INDEX_HINT_REMOVED, hunk.path, hunk.context,
                           f"removes the optimizer hint {lost[0]}", added_sql))
 
     added = set(hunk.added)
     for header, body in _loop_bodies(hunk.new_lines):
         calls = [l.strip() for l in body if _DB_CALL.search(l)]
         if calls and (header in {a.strip() for a in added} or any(l in added for l in body if _DB_CALL.search(l))):
-            risks.append(Risk("query_in_loop", hunk.path, hunk.context,
+            risks.append(Risk(Fault.QUERY_IN_LOOP, hunk.path, hunk.context,
                               f"runs a query inside `{header}`: {calls[0][:90]} (one round trip per item: N+1)",
                               tuple(statements_in("\n".join(body))) or added_sql))
             break
 
     if added_sql and not risks:
-        risks.append(Risk("query_changed", hunk.path, hunk.context,
+        risks.append(Risk(Fault.QUERY_CHANGED, hunk.path, hunk.context,
                           f"changes query text: {added_sql[0][:90]}", added_sql))
 
     for kind, pattern in _TUNABLES.items():
@@ -103,16 +104,16 @@ def classify(hunk: Hunk) -> list[Risk]:
     ddl = [l.strip() for l in hunk.added if _BLOCKING_DDL.search(l)]
     if ddl:
         tables = tuple(dict.fromkeys(m.group(1) for l in ddl for m in _TABLE.finditer(l)))
-        risks.append(Risk("blocking_migration", hunk.path, hunk.context,
+        risks.append(Risk(Fault.BLOCKING_MIGRATION, hunk.path, hunk.context,
                           f"runs `{ddl[0][:90]}`, which locks or rewrites "
                           f"{', '.join(tables) or 'the table'} while it runs", tables))
     cache = _unbounded_cache(hunk)
     if cache:
-        risks.append(Risk("unbounded_cache", hunk.path, hunk.context, cache))
+        risks.append(Risk(Fault.UNBOUNDED_CACHE, hunk.path, hunk.context, cache))
 
     flags = [l.strip() for l in hunk.added if _FLAG.search(l)]
     if flags and any(_FLAG.search(l) for l in hunk.removed):
-        risks.append(Risk("feature_flag_default", hunk.path, hunk.context, f"changes a flag default: `{flags[0]}`"))
+        risks.append(Risk(Fault.FEATURE_FLAG_DEFAULT, hunk.path, hunk.context, f"changes a flag default: `{flags[0]}`"))
     return risks
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from inquest.agents.base import Deps, Notebook, ask_together, register
 from inquest.agents.baseline import Bucket, detect_onset
-from inquest.core import Finding, Incident, Scope
+from inquest.core import Finding, Impact, Incident, Scope
 from inquest.tools.backends.protocol import Table
 
 
@@ -63,15 +63,13 @@ class ImpactAgent:
                     + (f"onset {onset:%H:%M} UTC" if onset else "no clear onset in the window")
                     + (f", peak {peak.at:%H:%M} UTC at {peak.error_rate:.0%} errors" if peak and peak.errors else ""),
                     {"onset": onset, "peak": peak.at if peak else None, "burn": round(burn, 1)})
-        book.facts["impact"] = {
-            "requests": now["requests"], "failed_requests": now["failed"], "slow_requests": now["slow"],
-            "users": now["failed_users"], "tenants": now["failed_tenants"],
-            "endpoints": [{**r, "error_rate": round(r["failed"] / r["requests"], 4) if r["requests"] else 0.0}
-                          for r in endpoints.records()[:10]],
-            "error_rate": round(error_rate, 4), "baseline_error_rate": round(base_rate, 4),
-            "error_budget_burn": round(burn, 1), "onset": onset, "peak": peak.at if peak else None,
-            "peak_error_rate": round(peak.error_rate, 4) if peak else 0.0,
-        }
-        book.facts["timeline"] = [{"at": b.at, "requests": b.requests, "errors": b.errors, "p95_ms": b.p95_ms}
-                                  for b in points]
-        return book.finding("ok")
+        impact = Impact(
+            requests=now["requests"], failed_requests=now["failed"], slow_requests=now["slow"],
+            users=now["failed_users"], tenants=now["failed_tenants"],
+            endpoints=tuple({**r, "error_rate": round(r["failed"] / r["requests"], 4) if r["requests"] else 0.0}
+                            for r in endpoints.records()[:10]),
+            error_rate=round(error_rate, 4), baseline_error_rate=round(base_rate, 4),
+            error_budget_burn=round(burn, 1), onset=onset, peak=peak.at if peak else None,
+            peak_error_rate=round(peak.error_rate, 4) if peak else 0.0,
+        )
+        return book.finding("ok", impact=impact, timeline=tuple(points))

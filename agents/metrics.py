@@ -32,14 +32,15 @@ from inquest.agents.metric_change import (
 from inquest.agents.metric_semconv import Semconv, display_unit
 
 from inquest.core import Anomaly, Finding, Incident, Scope
+from inquest.faults import Fault
 
 BUCKET_SECONDS = 60
 FLAG = 3.0  # "clearly unusual" on the Anomaly scale: a move this far is worth a sentence
 SATURATION = {"cpu", "memory", "restarts", "pool"}
 SYMPTOMS = {"traffic", "network", "disk"}  # bytes on the wire and syscalls follow traffic
 LEAD_ORDER = ("restarts", "memory", "pool", "cpu", "network", "disk", "traffic", "errors", "latency")
-FAULT_OF = {"restarts": "memory_leak", "cpu": "cpu_saturation", "pool": "pool_exhaustion", "traffic": "traffic_shift",
-            "errors": "errors", "latency": "latency"}
+FAULT_OF = {"restarts": Fault.MEMORY_LEAK, "cpu": Fault.CPU_SATURATION, "pool": Fault.POOL_EXHAUSTION,
+            "traffic": Fault.TRAFFIC_SHIFT, "errors": Fault.ERRORS, "latency": Fault.LATENCY}
 MIN_BASELINE_BUCKETS = 3  # fewer than this and a baseline cannot say what normal spread is
 
 
@@ -241,7 +242,7 @@ class MetricsAgent:
 
     def _surge(self, book: Notebook, service: str, evidence: dict[str, str], factor: float) -> None:
         book.suspect(f"a traffic surge at {service}: {factor:.1f}× the usual requests", service,
-                     min(0.85, 0.55 + 0.1 * factor), supports=[evidence["traffic"]], fault="traffic_surge")
+                     min(0.85, 0.55 + 0.1 * factor), supports=[evidence["traffic"]], fault=Fault.TRAFFIC_SURGE)
 
     def _suspect(self, book: Notebook, service: str, found: list[Move], hosts: set[str], evidence: dict[str, str],
                  entry: str, discount: float = 1.0) -> None:
@@ -254,9 +255,9 @@ class MetricsAgent:
                  and len({x.series.key.host for x in flagged if x.signal == m.signal}) == 1}
         fault = FAULT_OF.get(lead)
         if lead == "cpu" and "cpu" in local:
-            fault = "noisy_neighbour"
+            fault = Fault.NOISY_NEIGHBOUR
         elif lead == "memory":
-            fault = "memory_leak" if any(climbing(m.series) for m in flagged if m.signal == "memory") else None
+            fault = Fault.MEMORY_LEAK if any(climbing(m.series) for m in flagged if m.signal == "memory") else None
         saturated = signals & SATURATION
         strength = max(m.score.score for m in flagged) / 10
         confidence = (0.35 + 0.1 * len(saturated) + 0.2 * strength) if saturated else (0.15 + 0.1 * strength)

@@ -18,7 +18,8 @@ from inquest.agents.baseline import Shift, shift
 from inquest.agents.trace_latency import latency_view
 from inquest.agents.load import (REQUEST_RATE, EntryTraffic, amplified_edges, covered_minutes, entry_metric,
                                  entry_traffic, served)
-from inquest.core import Finding, Incident, Scope
+from inquest.core import CallEdge, Finding, Incident, LoadSource, Scope
+from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 
 MIN_ORIGINS_PER_MIN = 0.5
@@ -77,10 +78,7 @@ class TraceAgent:
         entry = entry_traffic(entries_now, entries_before, minutes,
                               entry_metric(rate_now, rate_before, entries_now, entries_before))
         traffic = entry.factor
-        book.facts["call_graph"] = [
-            {"caller": r["caller"], "callee": r["callee"], "calls": r["calls"], "errors": r["errors"]}
-            for r in graph.records()
-        ]
+        call_graph = tuple(CallEdge(r["caller"], r["callee"], r["calls"], r["errors"]) for r in graph.records())
         book.facts["traffic_factor"] = round(traffic, 3)
         book.facts["traffic_source"] = entry.source
 
@@ -96,7 +94,7 @@ class TraceAgent:
             latency_suspects = {}
             book.record("telemetry:spans", stats_before, "no spans in the baseline: exclusive time per minute was "
                         "not compared with it (every service's work would look new)")
-        book.facts["anomalous_services"] = sorted(set(error_suspects) | set(latency_suspects))
+        anomalous = tuple(sorted(set(error_suspects) | set(latency_suspects)))
 
         evidence: dict[str, list[str]] = defaultdict(list)
         for service, moved in sorted(error_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
@@ -141,16 +139,16 @@ class TraceAgent:
             summary = f"{service} is where the symptom starts: {' and '.join(kinds)} there"
             if service in loaded_by:  # a victim of the load sent to it, not where the fault lies
                 confidence *= 0.5
-                summary += f", under load sent by {loaded_by[service]}"
+                summary += f", under load sent by {loaded_by[service].caller}"
             if entry.surge:  # a surge explains saturation everywhere downstream
                 confidence /= entry.factor
-            fault = "errors" if e_share >= l_share else "latency"
+            fault = Fault.ERRORS if e_share >= l_share else Fault.LATENCY
             if service not in ours:  # a peer we only see through our client spans: not ours to change
-                fault, summary = "dependency_outage", summary + f" — {service} is a dependency outside our systems"
+                fault, summary = Fault.DEPENDENCY_OUTAGE, summary + f" — {service} is a dependency outside our systems"
             book.suspect(summary, service=service, confidence=confidence, supports=evidence[service], fault=fault)
         if entry.surge:
             _surge(book, entry, entries_now, scope)
-        return book.finding("ok")
+        return book.finding("ok", call_graph=call_graph, anomalous_services=anomalous, loaded_by=loaded_by)
 
 
 def _top_rows(table: Table, service: str, by: str, credit, limit: int = 3) -> list[dict]:
@@ -176,15 +174,14 @@ def _note_propagation(book: Notebook, now: Table, before: Table, minutes: tuple[
 
 
 def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: tuple[float, float],
-                   stats_now: Table, stats_before: Table, share: dict[str, tuple[float, float]]) -> dict[str, str]:
+                   stats_now: Table, stats_before: Table,
+                   share: dict[str, tuple[float, float]]) -> dict[str, LoadSource]:
     """Callers sending a suspect far more calls than entry traffic explains take over its blame: the
-    suspect is where it hurts, the caller is where it comes from. Returns {suspect: caller}."""
-    loaded_by: dict[str, str] = {}
-    book.facts["loaded_by"] = {}
+    suspect is where it hurts, the caller is where it comes from. Returns {suspect: its caller}."""
+    loaded_by: dict[str, LoadSource] = {}
     for edge in amplified_edges(graph, graph_before, minutes, served(stats_now), served(stats_before)):
         if edge.callee not in share or edge.callee in loaded_by or edge.caller == edge.callee:
             continue
-        loaded_by[edge.callee] = edge.caller
         evidence = book.record(
             "telemetry:spans", graph,
             f"{edge.caller} calls {edge.callee} {edge.ratio:.1f}× as often per request it serves as in the baseline "
@@ -192,11 +189,11 @@ def _amplification(book: Notebook, graph: Table, graph_before: Table, minutes: t
             f"{edge.callee}'s trouble is load sent by {edge.caller}",
             {"caller": edge.caller, "callee": edge.callee, "calls_per_min": round(edge.incident_per_min, 1),
              "expected_per_min": round(edge.expected_per_min, 1), "baseline_query": graph_before.query})
-        book.facts["loaded_by"][edge.callee] = {"caller": edge.caller, "evidence": evidence}
+        loaded_by[edge.callee] = LoadSource(edge.caller, evidence)
         inherited = max(share[edge.callee])
         book.suspect(f"{edge.caller} amplifies the load on {edge.callee} ({edge.ratio:.1f}× the calls)",
                      service=edge.caller, confidence=0.35 + 0.5 * inherited, supports=[evidence],
-                     fault="load_amplification")
+                     fault=Fault.LOAD_AMPLIFICATION)
     return loaded_by
 
 
@@ -209,4 +206,4 @@ def _surge(book: Notebook, entry: EntryTraffic, entries: Table, scope: Scope) ->
         {"service": where, "per_min": round(entry.incident_per_min, 1), "source": entry.source,
          "baseline_per_min": round(entry.baseline_per_min, 1), "factor": round(entry.factor, 2)})
     book.suspect(f"a traffic surge at {where}: {entry.factor:.1f}× the usual requests", service=where,
-                 confidence=min(0.9, 0.6 + 0.1 * (entry.factor - 2)), supports=[evidence], fault="traffic_surge")
+                 confidence=min(0.9, 0.6 + 0.1 * (entry.factor - 2)), supports=[evidence], fault=Fault.TRAFFIC_SURGE)

@@ -14,18 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from inquest.core import ANOMALY_SCORE_CAP, Anomaly, Finding, Modality
+from inquest.faults import Fault, lookup
 
 _MODALITY: dict[str, Modality] = {"trace": "traces", "metrics": "metrics", "logs": "logs", "db": "db"}
-# A hypothesis's fault, as the signal it was read from. Faults not listed are their own signal.
-_SIGNAL = {
-    "traffic_surge": "traffic", "traffic_shift": "traffic", "load_amplification": "amplification",
-    "cpu_saturation": "cpu", "noisy_neighbour": "cpu", "memory_leak": "memory", "unbounded_cache": "memory",
-    "dependency_outage": "errors",
-}
 
 
 def _signal(fault: str | None) -> str:
-    return _SIGNAL.get(fault or "", fault or "unspecified")
+    """A hypothesis's fault, as the signal it was read from (inquest.faults); an unknown label is its own."""
+    known = lookup(fault)
+    return known.signal if known else fault or "unspecified"
 
 
 def _derived(finding: Finding, loaded_by: dict[str, str], external: set[str]) -> list[Anomaly]:
@@ -46,9 +43,9 @@ def _derived(finding: Finding, loaded_by: dict[str, str], external: set[str]) ->
 
 def anomalies_of(findings: Sequence[Finding]) -> list[Anomaly]:
     ok = [f for f in findings if f.status == "ok"]
-    loaded_by = {svc: v["caller"] for f in ok for svc, v in f.facts.get("loaded_by", {}).items()}
+    loaded_by = {svc: source.caller for f in ok for svc, source in f.loaded_by.items()}
     external = {h.service for f in ok for h in f.hypotheses
-                if h.fault == "dependency_outage" and h.service and h.change is None}
+                if lookup(h.fault) is Fault.DEPENDENCY_OUTAGE and h.service and h.change is None}
     out: list[Anomaly] = []
     for finding in ok:
         out.extend(_derived(finding, loaded_by, external))
@@ -56,17 +53,10 @@ def anomalies_of(findings: Sequence[Finding]) -> list[Anomaly]:
 
 
 def call_edges(findings: Sequence[Finding], extra: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-    """(caller, callee) pairs from every finding's call graph facts, plus any the caller already knows."""
+    """(caller, callee) pairs from every finding's call graph, plus any the caller already knows."""
     edges = dict.fromkeys(extra)
     for finding in findings:
-        for row in finding.facts.get("call_graph", ()) or ():
-            caller, callee = _endpoints(row)
-            if caller and callee:
-                edges[(caller, callee)] = None
+        for edge in finding.call_graph:
+            if edge.caller and edge.callee:
+                edges[(edge.caller, edge.callee)] = None
     return list(edges)
-
-
-def _endpoints(row) -> tuple[str | None, str | None]:
-    if isinstance(row, dict):
-        return row.get("caller"), row.get("callee")
-    return getattr(row, "caller", None), getattr(row, "callee", None)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from opentelemetry import trace
 
@@ -21,15 +22,12 @@ from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Rep
 from inquest.redact import describe, redact_report
 
 _tracer = trace.get_tracer("inquest.coordinator")
+T = TypeVar("T")
 
 
-def _impact(findings: Sequence[Finding]) -> Impact:
-    for finding in findings:
-        if "impact" in finding.facts:
-            facts = dict(finding.facts["impact"])
-            facts["endpoints"] = tuple(facts.get("endpoints", ()))
-            return Impact(**facts)
-    return Impact()
+def _first(findings: Sequence[Finding], channel: Callable[[Finding], T | None]) -> T | None:
+    """The first finding's value on a channel one agent fills (impact, call graph, ...)."""
+    return next((value for f in findings if (value := channel(f))), None)
 
 
 def _notes(findings: Sequence[Finding]) -> list[str]:
@@ -49,7 +47,7 @@ def _topology(findings: Sequence[Finding], deps: Deps, scope: Scope) -> list[tup
     """Who calls whom when no agent saw it in the incident window (no spans there): the declared call
     graph (a service catalogue, a dataset's dependency file), else the one observed over the look-back,
     since services call the same services an hour earlier. The fusion walks it."""
-    if any(f.facts.get("call_graph") for f in findings):
+    if any(f.call_graph for f in findings):
         return []
     edges: list[tuple[str, str]] = []
     for ask in (lambda: deps.backend.dependencies(), lambda: deps.backend.call_graph(scope.lookback)):
@@ -88,14 +86,17 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
             ranked, evidence = list(review.hypotheses), evidence + review.evidence
     rollback_to: dict[str, str] = {}
     for f in findings:
-        rollback_to.update(f.facts.get("rollback_to", {}))
+        rollback_to.update(f.rollback_to)
     ranked = [replace(h, mitigation=mitigation_for(h.service, h.change, h.fault, rollback_to)) for h in ranked]
     report = Report(
         incident=incident, scope=scope, hypotheses=tuple(ranked), evidence=evidence,
         agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in findings),
-        impact=_impact(findings), started_at=started_at, duration_ms=int((time.perf_counter() - clock) * 1000),
+        impact=_first(findings, lambda f: f.impact) or Impact(), started_at=started_at,
+        duration_ms=int((time.perf_counter() - clock) * 1000),
         notes=tuple(notes + _notes(findings)), facts={f.agent: dict(f.facts) for f in findings},
-        trace_id=trace_id,
+        trace_id=trace_id, timeline=_first(findings, lambda f: f.timeline) or (),
+        call_graph=_first(findings, lambda f: f.call_graph) or (),
+        anomalous_services=_first(findings, lambda f: f.anomalous_services) or (),
     )
     if review is not None:
         report = replace(report, mode=review.mode, usage=review.usage, narrative=review.narrative,

@@ -6,15 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from inquest.core import ChangeRef
-
-_BY_FAULT = {
-    "pool_exhaustion": "raise {service}'s connection-pool headroom or shed load, then find what holds connections",
-    "lock_wait": "find and end the blocking transaction on {service}'s database; pause the migration if one runs",
-    "n_plus_one": "scale {service} and its database for now; batch the per-item query",
-    "slow_query": "restore the query plan (index or hint) for {service}'s regressed statement",
-    "errors": "fail over or degrade {service}; its errors start there",
-    "latency": "add capacity to {service} or shed load; time is being added there",
-}
+from inquest.faults import lookup
 
 
 def mitigation_for(service: str | None, change: ChangeRef | None, fault: str | None,
@@ -33,5 +25,6 @@ def mitigation_for(service: str | None, change: ChangeRef | None, fault: str | N
         if change.kind == "scale":
             return f"revert scaling change {change.id} on {service}"
         return f"revert {change.id} on {service}"
-    template = _BY_FAULT.get(fault or "", "page the owners of {service} with this report")
-    return template.format(service=service or "the suspect service")
+    known = lookup(fault)
+    where = service or "the suspect service"
+    return (known.mitigation(where) if known else None) or f"page the owners of {where} with this report"

@@ -18,28 +18,17 @@ from dataclasses import dataclass, field
 
 from inquest.coordinator.calibration import Calibration, load_calibration
 from inquest.coordinator.weigh import weigh
-from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, RankedHypothesis
+from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, LoadSource, RankedHypothesis
+from inquest.faults import AUTHORITY, lookup
 
 CREDIBLE_CHANGE = 0.3  # a change below this is not a place to hang other agents' service-level blame
-# Faults that no change of ours causes: they are never folded into a change on the same service.
-EXTERNAL_FAULTS = {"noisy_neighbour", "traffic_surge", "dependency_outage"}
 CONTRADICTION_FACTOR = 0.6
 MAX_CONFIDENCE = 0.98  # evidence is never proof
 
-FAULT_TEXT = {
-    "n_plus_one": "an N+1 query pattern", "slow_query": "a regressed query", "lock_wait": "lock contention",
-    "pool_exhaustion": "connection-pool exhaustion", "query_in_loop": "a query inside a loop",
-    "index_hint_removed": "a query that lost its index hint", "errors": "errors originating there",
-    "latency": "added latency", "timeout_changed": "a changed timeout", "pool_size_changed": "a changed pool size",
-    "retry_policy_changed": "a changed retry policy", "feature_flag_default": "a changed flag default",
-    "memory_leak": "a memory leak (memory climbing, containers restarting)", "cpu_saturation": "CPU saturation",
-    "noisy_neighbour": "CPU saturation on one host (a noisy neighbour)", "traffic_surge": "a traffic surge",
-    "load_amplification": "a surge of calls it sends downstream",
-    "blocking_migration": "a migration that locks a table", "unbounded_cache": "an unbounded in-memory cache",
-    "dependency_outage": "an outage of a dependency outside our systems",
-}
-# Which agents' fault labels are most specific, when several describe the same candidate.
-_FAULT_AUTHORITY = ("db", "code_diff", "metrics", "trace", "deployment")
+
+def _external(hyp: Hypothesis) -> bool:
+    """No change of ours causes it: it is never folded into a change on the same service."""
+    return (fault := lookup(hyp.fault)) is not None and fault.external
 
 
 @dataclass
@@ -74,11 +63,11 @@ class Candidate:
 def merge(findings: Sequence[Finding]) -> list[Candidate]:
     by_key: dict[tuple[str | None, str | None], Candidate] = {}
     service_level: list[tuple[str, Hypothesis]] = []
-    loaded_by: dict[str, dict] = {}  # service -> {"caller", "evidence"}: its trouble is load sent from above
+    loaded_by: dict[str, LoadSource] = {}  # service -> whose load its trouble is
     for finding in findings:
         if finding.status != "ok":
             continue
-        loaded_by.update(finding.facts.get("loaded_by", {}))
+        loaded_by.update(finding.loaded_by)
         for hyp in finding.hypotheses:
             if hyp.change is None:
                 service_level.append((finding.agent, hyp))
@@ -86,11 +75,11 @@ def merge(findings: Sequence[Finding]) -> list[Candidate]:
             key = (hyp.service, hyp.change.id)
             by_key.setdefault(key, Candidate(hyp.service, hyp.change)).claims.append((finding.agent, hyp))
     # Faults no change of ours causes keep their own candidate, and draw the other blame on that service.
-    external = {h.service for _, h in service_level if h.fault in EXTERNAL_FAULTS}
-    for agent, hyp in sorted(service_level, key=lambda claim: claim[1].fault not in EXTERNAL_FAULTS):
+    external = {h.service for _, h in service_level if _external(h)}
+    for agent, hyp in sorted(service_level, key=lambda claim: not _external(claim[1])):
         service = hyp.service
         if service in loaded_by and service not in external:  # blame follows the load to where it comes from
-            service = loaded_by[service]["caller"]
+            service = loaded_by[service].caller
         target = by_key.get((service, None)) if service in external else None
         if target is None and service not in external:
             changes = [c for c in by_key.values()
@@ -103,30 +92,36 @@ def merge(findings: Sequence[Finding]) -> list[Candidate]:
         source = loaded_by.get(candidate.service or "")
         if candidate.change is not None and source:
             candidate.claims.append(("trace", Hypothesis(
-                f"{candidate.service}'s trouble is load sent by {source['caller']}", candidate.service, 0.0,
-                contradicts=(source["evidence"],))))
+                f"{candidate.service}'s trouble is load sent by {source.caller}", candidate.service, 0.0,
+                contradicts=(source.evidence,))))
     return list(by_key.values())
 
 
-# Faults about where load or failure comes from say more than the saturation they cause downstream.
-_SHAPING_FAULTS = ("load_amplification", "traffic_surge", "dependency_outage", "noisy_neighbour")
+def _shapes_load(hyp: Hypothesis) -> bool:
+    return (fault := lookup(hyp.fault)) is not None and fault.shapes_load
+
+
+def _worded(hyp: Hypothesis) -> bool:
+    return (fault := lookup(hyp.fault)) is not None and fault.wording is not None
 
 
 def _fault(candidate: Candidate) -> tuple[str | None, str | None]:
     best = candidate.best_by_agent()
-    shaping = next((h for _, h in candidate.claims if h.supports and h.fault in _SHAPING_FAULTS), None)
+    # Faults about where load or failure comes from say more than the saturation they cause downstream.
+    shaping = next((h for _, h in candidate.claims if h.supports and _shapes_load(h)), None)
     if shaping is not None:
         return shaping.fault, next((h.query for h in best.values() if h.query), None)
-    for agent in (*_FAULT_AUTHORITY, *sorted(best)):
+    for agent in (*AUTHORITY, *sorted(best)):
         hyp = best.get(agent)
-        if hyp and hyp.supports and hyp.fault in FAULT_TEXT:
+        if hyp and hyp.supports and _worded(hyp):
             return hyp.fault, hyp.query or next((h.query for h in best.values() if h.query), None)
     return None, next((h.query for h in best.values() if h.query), None)
 
 
 def headline(candidate: Candidate) -> str:
     fault, query = _fault(candidate)
-    cause = FAULT_TEXT.get(fault or "")
+    known = lookup(fault)
+    cause = known.wording if known else None
     if candidate.change is None:
         top = max((h for _, h in candidate.claims), key=lambda h: h.confidence)
         return f"{candidate.service}: {cause}" + (f" (`{query}`)" if query else "") if cause else top.summary

@@ -124,7 +124,7 @@ class Hypothesis:
     contradicts: tuple[str, ...] = ()
     change: ChangeRef | None = None
     query: str | None = None  # a suspected database statement, when the cause is one
-    fault: str | None = None  # what kind of fault: "n_plus_one", "slow_query", "bad_deploy", ...
+    fault: str | None = None  # the name of an inquest.faults.Fault: "n_plus_one", "slow_query", "bad_deploy", ...
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
@@ -165,17 +165,61 @@ ANOMALY_SCORE_CAP = 10.0
 
 
 @dataclass(frozen=True)
+class CallEdge:
+    """One service calling another in the incident window, as the traces show it."""
+
+    caller: str
+    callee: str
+    calls: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class LoadSource:
+    """Where a service's trouble comes from when it is load sent from above: the caller sending it far
+    more calls than the traffic explains, and the evidence that shows it."""
+
+    caller: str
+    evidence: str  # an evidence id
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One time bucket of requests entering the system: the timeline the impact agent measures."""
+
+    at: datetime
+    requests: int
+    errors: int
+    p95_ms: float
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
 class Finding:
-    """What one specialist agent came back with. A failure is a Finding too, never an exception."""
+    """What one specialist agent came back with. A failure is a Finding too, never an exception.
+
+    What other parts read travels in typed fields, each filled by the agent that measures it; `facts`
+    holds only free-form by-products for display, which no code reads to decide anything."""
 
     agent: str
     status: AgentStatus
     evidence: tuple[Evidence, ...] = ()
     hypotheses: tuple[Hypothesis, ...] = ()
     duration_ms: int = 0
-    facts: Mapping[str, Any] = field(default_factory=_empty)  # structured by-products: call graph, impact, onset
+    facts: Mapping[str, Any] = field(default_factory=_empty)  # free-form, for display only
     error: str | None = None  # why, when status is error or timeout
     anomalies: tuple[Anomaly, ...] = ()  # per service and signal: what the coordinator fuses and ranks
+    impact: Impact | None = None  # who was hurt (the impact agent)
+    timeline: tuple[Bucket, ...] = ()  # requests, errors and p95 at the entry service per bucket (impact)
+    call_graph: tuple[CallEdge, ...] = ()  # calls between services in the incident window (trace)
+    anomalous_services: tuple[str, ...] = ()  # where errors start or time is added (trace)
+    loaded_by: Mapping[str, LoadSource] = field(default_factory=_empty)  # service -> whose load it suffers (trace)
+    rollback_to: Mapping[str, str] = field(default_factory=_empty)  # change id -> the version undoing it returns to
+    onset: datetime | None = None  # the onset the agent judged changes against (deployment)
+    review: ModelReview | None = None  # an LLM agent's grounded claims and reasons (LLM mode)
 
 
 @dataclass(frozen=True)
@@ -264,6 +308,17 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class ModelReview:
+    """What grounding left of one LLM agent's answer, beside the hypotheses of its Finding."""
+
+    claims: tuple[Claim, ...] = ()  # a specialist's observations, or the coordinator's narrative
+    reasons: tuple[tuple[str, ...], ...] = ()  # the coordinator's, one per hypothesis of its Finding, in order
+    ungrounded: int = 0  # hypotheses and claims thrown out for citing nothing or what does not exist
+    dropped: tuple[str, ...] = ()  # why each was thrown out
+    asked: tuple[str, ...] = ()  # the questions a specialist asked through its tools
+
+
+@dataclass(frozen=True)
 class Report:
     incident: Incident
     scope: Scope
@@ -276,9 +331,12 @@ class Report:
     mode: str = "deterministic"
     usage: Usage = field(default_factory=Usage)
     notes: tuple[str, ...] = ()
-    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # per agent
+    facts: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # per agent, free-form, for display only
     trace_id: str | None = None  # the engine's own OpenTelemetry trace of this investigation (32 hex digits)
     narrative: tuple[Claim, ...] = ()  # LLM mode: the story for the on-call engineer, every claim grounded
+    timeline: tuple[Bucket, ...] = ()  # the entry service's requests, errors and p95 per bucket
+    call_graph: tuple[CallEdge, ...] = ()  # calls between services in the incident window
+    anomalous_services: tuple[str, ...] = ()  # where the traces show errors starting or time added
 
     @property
     def root_cause(self) -> RankedHypothesis | None:

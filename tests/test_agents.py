@@ -44,8 +44,8 @@ def test_trace_finds_errors_and_time_starting_in_orders_not_in_the_callers(incid
     assert not blamed & {"checkout", "frontend", "catalog"}  # they propagate, or are slow as always
     summaries = " ".join(e.summary for e in incident["trace"].evidence)
     assert "pool" in summaries and "propagation" in summaries
-    assert {"caller": "checkout", "callee": "orders"}.items() <= next(
-        e for e in incident["trace"].facts["call_graph"] if e["callee"] == "orders").items()
+    edge = next(e for e in incident["trace"].call_graph if e.callee == "orders")
+    assert (edge.caller, edge.callee) == ("checkout", "orders")
 
 
 def test_db_finds_the_n_plus_one_the_lost_hint_and_the_exhausted_pool(incident):
@@ -85,11 +85,11 @@ def test_metrics_sees_orders_saturated_and_only_symptoms_upstream(incident):
 
 
 def test_impact_counts_thousands_of_customers(incident):
-    facts = incident["impact"].facts["impact"]
-    assert facts["users"] >= 1000 and facts["failed_requests"] >= 1000
-    assert facts["error_rate"] > 10 * max(facts["baseline_error_rate"], 0.001)
-    assert facts["onset"] is not None and facts["error_budget_burn"] > 10
-    assert facts["endpoints"][0]["endpoint"] == "POST /checkout"
+    impact = incident["impact"].impact
+    assert impact.users >= 1000 and impact.failed_requests >= 1000
+    assert impact.error_rate > 10 * max(impact.baseline_error_rate, 0.001)
+    assert impact.onset is not None and impact.error_budget_burn > 10
+    assert impact.endpoints[0]["endpoint"] == "POST /checkout"
 
 
 def test_on_the_healthy_world_no_agent_blames_anything(healthy):
@@ -97,4 +97,4 @@ def test_on_the_healthy_world_no_agent_blames_anything(healthy):
         confident = [h for h in healthy[name].hypotheses if h.confidence >= 0.3]
         assert healthy[name].status in ("ok", "no_data") and not confident, (name, confident)
     assert all(h.confidence < 0.5 for h in healthy["deployment"].hypotheses)
-    assert healthy["impact"].facts["impact"]["error_rate"] < 0.05
+    assert healthy["impact"].impact.error_rate < 0.05

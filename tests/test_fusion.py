@@ -11,7 +11,7 @@ from inquest.coordinator.calibration import (
 from inquest.coordinator.fusion import fuse, rank_services
 from inquest.coordinator.ranking import rank
 
-from inquest.core import Anomaly, ChangeRef, Finding, Hypothesis
+from inquest.core import Anomaly, CallEdge, ChangeRef, Finding, Hypothesis
 
 # frontend → checkout → payments, frontend → catalog
 EDGES = [("frontend", "checkout"), ("checkout", "payments"), ("frontend", "catalog")]
@@ -60,8 +60,8 @@ def test_every_service_of_the_graph_is_ordered_even_without_evidence():
     assert set(_order([_a("checkout", "latency", 5.0, "spans")])) == {"frontend", "checkout", "payments", "catalog"}
 
 
-def _finding(agent, *hyps, facts=None):
-    return Finding(agent=agent, status="ok", hypotheses=tuple(hyps), facts=facts or {})
+def _finding(agent, *hyps, call_graph=()):
+    return Finding(agent=agent, status="ok", hypotheses=tuple(hyps), call_graph=call_graph)
 
 
 def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
@@ -72,7 +72,7 @@ def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
                                   change=ChangeRef("dep-payments", "deploy")))
     trace = _finding("trace", Hypothesis("errors start in payments", "payments", 0.6, ("t-1",), fault="errors"),
                      Hypothesis("time is added in checkout", "checkout", 0.5, ("t-2",), fault="latency"),
-                     facts={"call_graph": [{"caller": a, "callee": b} for a, b in EDGES]})
+                     call_graph=tuple(CallEdge(a, b, 0, 0) for a, b in EDGES))
     ranked = rank([deploys, trace], {}, "frontend")
     assert (ranked[0].service, ranked[0].change.id) == ("payments", "dep-payments")
     catalog = next(h for h in ranked if h.change and h.change.id == "dep-catalog")

@@ -71,9 +71,9 @@ def test_the_demo_report_draws_its_timeline_and_service_graph_in_a_browser(demo_
     dom = headless_dom(path)
     probe = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
 
-    minutes = report.facts["impact"]["timeline"]
+    minutes = report.timeline
     assert len(probe["bars"]) == len(minutes) and all(b["w"] > 0 and b["h"] > 0 for b in probe["bars"])
-    assert probe["redBars"] == sum(1 for m in minutes if m["errors"])
+    assert probe["redBars"] == sum(1 for m in minutes if m.errors)
     assert probe["changes"] == 6 and "dep-orders-2.14.0" in probe["suspectChange"]["title"]
     assert len(probe["onset"]) == 1 and probe["onset"][0]["h"] > 100
 

@@ -67,8 +67,8 @@ def specialists_brief(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     out = []
     for f in findings:
         item = finding_brief(f)
-        item["observations"] = [{"text": cut(c["text"]), "evidence": c["evidence"]}
-                                for c in f.facts.get("observations", ())]
+        item["observations"] = [{"text": cut(c.text), "evidence": list(c.evidence)}
+                                for c in (f.review.claims if f.review else ())]
         out.append(item)
     return out
 

@@ -24,10 +24,10 @@ from inquest.agents.base import Deps
 from inquest.agents.llm import briefing, templates
 from inquest.agents.llm.budget import Budget
 from inquest.agents.llm.gateway import ModelGateway
-from inquest.agents.llm.grounding import (CoordinatorAnswer, InvalidAnswer, ModelHypothesis, SpecialistAnswer,
-                                          ground, parse_answer)
+from inquest.agents.llm.grounding import (CoordinatorAnswer, Grounded, InvalidAnswer, ModelHypothesis,
+                                          SpecialistAnswer, ground, parse_answer)
 from inquest.core import (AgentProgress, AgentRun, ChangeRef, Claim, Evidence, Finding, Hypothesis, Incident,
-                          RankedHypothesis, Scope, Usage)
+                          ModelReview, RankedHypothesis, Scope, Usage)
 from inquest.errors import ConfigError
 from inquest.redact import Redactor, describe
 
@@ -122,8 +122,8 @@ class ModelSpecialist:
             agent=self.name, status="ok", evidence=tuple(box.evidence),
             hypotheses=tuple(s.hypothesis(h) for h in grounded.hypotheses),
             duration_ms=int((time.perf_counter() - started) * 1000),
-            facts={"observations": [c.model_dump() for c in grounded.claims], "ungrounded": grounded.dropped,
-                   "dropped": list(grounded.reasons), "asked": list(box.asked)})
+            review=ModelReview(claims=_claims(grounded), ungrounded=grounded.dropped, dropped=grounded.reasons,
+                               asked=tuple(box.asked)))
 
 
 class ModelCoordinator:
@@ -149,9 +149,13 @@ class ModelCoordinator:
         grounded = ground(answer.ranking, answer.narrative, {e.id for e in evidence}, s.changes)
         return Finding(agent=self.name, status="ok", hypotheses=tuple(s.hypothesis(h) for h in grounded.hypotheses),
                        duration_ms=int((time.perf_counter() - started) * 1000),
-                       facts={"narrative": [Claim(c.text, tuple(c.evidence)) for c in grounded.claims],
-                              "reasons": {i: tuple(h.reasons) for i, h in enumerate(grounded.hypotheses)},
-                              "ungrounded": grounded.dropped, "dropped": list(grounded.reasons)})
+                       review=ModelReview(claims=_claims(grounded),
+                                          reasons=tuple(tuple(h.reasons) for h in grounded.hypotheses),
+                                          ungrounded=grounded.dropped, dropped=grounded.reasons))
+
+
+def _claims(grounded: Grounded) -> tuple[Claim, ...]:
+    return tuple(Claim(c.text, tuple(c.evidence)) for c in grounded.claims)
 
 
 def review_findings(incident: Incident, scope: Scope, findings: Sequence[Finding], ranked: Sequence[RankedHypothesis],
@@ -200,7 +204,8 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
              for f in specialists if f.status in ("error", "timeout") and "LLM work stopped" not in (f.error or "")]
     notes += [f"{who}'s first answer was not valid ({why}); it was asked once more" for who, why in
               (r.split(": ", 1) for r in s.retried)]
-    dropped = [r for f in [*specialists, *([coordinator] if coordinator else [])] for r in f.facts.get("dropped", ())]
+    runs = [*specialists, *([coordinator] if coordinator else [])]
+    dropped = [r for f in runs if f.review for r in f.review.dropped]
     notes += [f"dropped an ungrounded claim: {r}" for r in dropped[:5]]
     if s.redactor.counts:
         notes.append(f"redacted {describe(s.redactor.counts)} from what was sent to the model")
@@ -208,7 +213,7 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
     hypotheses, narrative, mode = tuple(s.ranked), (), MODE
     if coordinator is not None and coordinator.status == "ok" and coordinator.hypotheses:
         hypotheses = _ranked(coordinator, s, specialists)
-        narrative = tuple(coordinator.facts["narrative"])
+        narrative = coordinator.review.claims if coordinator.review else ()
     elif partial:
         hypotheses = tuple(s.ranked) + _leads(s, specialists, budget.stop_reason or "")
         notes.append(f"the LLM review stopped early: {budget.stop_reason}; this is the best report so far "
@@ -220,8 +225,7 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
                else "its ranking cited no existing evidence")
         notes.append(f"the LLM review was abandoned ({why}); this is the deterministic report")
     cited = {i for h in hypotheses for i in (*h.evidence, *h.contradicting)} | {i for c in narrative for i in c.evidence}
-    runs = [*specialists, *([coordinator] if coordinator else [])]
-    usage = _usage(budget, settings.model, sum(int(f.facts.get("ungrounded", 0)) for f in runs), partial)
+    usage = _usage(budget, settings.model, sum(f.review.ungrounded for f in runs if f.review), partial)
     return Review(
         hypotheses=hypotheses, evidence=tuple(e for f in specialists for e in f.evidence if e.id in cited),
         agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in runs),
@@ -235,12 +239,12 @@ def _agents_of(ids: Sequence[str], by_id: dict[str, str]) -> tuple[str, ...]:
 def _ranked(coordinator: Finding, s: Session, specialists: Sequence[Finding]) -> tuple[RankedHypothesis, ...]:
     by_id = {e.id: e.agent for f in [*s.findings, *specialists] for e in f.evidence}
     queries = {(h.service, h.change.id if h.change else None): h.query for h in s.ranked if h.query}
-    reasons = coordinator.facts["reasons"]
+    reasons = coordinator.review.reasons if coordinator.review else ()
     return tuple(RankedHypothesis(
         rank=i + 1, summary=h.summary, service=h.service, confidence=h.confidence, evidence=h.supports,
         contradicting=h.contradicts, agents=_agents_of(h.supports, by_id), change=h.change,
         query=queries.get((h.service, h.change.id if h.change else None)), fault=h.fault,
-        reasons=reasons.get(i, ())) for i, h in enumerate(coordinator.hypotheses))
+        reasons=reasons[i] if i < len(reasons) else ()) for i, h in enumerate(coordinator.hypotheses))
 
 
 def _leads(s: Session, specialists: Sequence[Finding], stop_reason: str) -> tuple[RankedHypothesis, ...]:

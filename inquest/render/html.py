@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from inquest.core import RankedHypothesis, Report, utc
+from inquest.core import CallEdge, RankedHypothesis, Report, utc
 from inquest.render import (
     best_lead, change_label, clock, count, duration, headline, percent, ranked, report_to_dict, window_label,
 )
@@ -60,7 +60,7 @@ def _e(value: Any) -> str:
 
 
 def _when(value: Any) -> datetime | None:
-    """Timeline facts hold datetimes, or ISO strings when a report came back from JSON."""
+    """A timeline bucket's time: a datetime, or an ISO string where a backend handed one back."""
     if isinstance(value, datetime):
         return utc(value)
     if isinstance(value, str):
@@ -147,8 +147,7 @@ def _label_rows(items: list[tuple[float, str]]) -> list[int]:
 
 
 def timeline_svg(report: Report) -> str:
-    points = [(at, p) for p in report.facts.get("impact", {}).get("timeline", ()) or ()
-              if (at := _when(p.get("at"))) is not None]
+    points = [(at, p) for p in report.timeline if (at := _when(p.at)) is not None]
     changes = _changes(report)
     marks = _findings_in_time(report, changes)
     times = [report.scope.window.start, report.scope.window.end, *(c["at"] for c in changes)]
@@ -158,11 +157,10 @@ def timeline_svg(report: Report) -> str:
     def x(at: datetime) -> float:
         return LEFT + PAD + (at - start) / (end - start) * plot_w
 
-    rates = [(_number(p.get("errors")) / _number(p.get("requests"))) if _number(p.get("requests")) else 0.0
-             for _, p in points]
+    rates = [(_number(p.errors) / _number(p.requests)) if _number(p.requests) else 0.0 for _, p in points]
     top_rate = max([0.05, *rates])
     top_rate = math.ceil(top_rate * 10) / 10 if top_rate > 0.1 else math.ceil(top_rate * 100) / 100
-    p95s = [_number(p.get("p95_ms")) for _, p in points]
+    p95s = [_number(p.p95_ms) for _, p in points]
     top_p95 = max([1.0, *p95s]) * 1.1
     base = PLOT_TOP + PLOT_HEIGHT
     lanes = list(marks)
@@ -180,9 +178,9 @@ def timeline_svg(report: Report) -> str:
     for (at, p), rate in zip(points, rates):
         h = PLOT_HEIGHT * rate / top_rate
         out.append(f'<rect class="bar{" quiet" if not rate else ""}" x="{x(at):.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
-                   f'height="{max(h, 1):.1f}"><title>{clock(at)}: {count(int(_number(p.get("errors"))))} of '
-                   f'{count(int(_number(p.get("requests"))))} requests failed ({percent(rate, 1)}), p95 '
-                   f'{_number(p.get("p95_ms")):.0f} ms</title></rect>')
+                   f'height="{max(h, 1):.1f}"><title>{clock(at)}: {count(int(_number(p.errors)))} of '
+                   f'{count(int(_number(p.requests)))} requests failed ({percent(rate, 1)}), p95 '
+                   f'{_number(p.p95_ms):.0f} ms</title></rect>')
     if points:
         path = " ".join(f"{x(at) + bar_w / 2:.1f},{base - PLOT_HEIGHT * v / top_p95:.1f}"
                         for (at, _), v in zip(points, p95s))
@@ -218,17 +216,17 @@ def timeline_svg(report: Report) -> str:
 # --- the service graph ------------------------------------------------------------------------------------
 
 
-def _depths(edges: list[Mapping[str, Any]], entry: str | None) -> dict[str, int]:
+def _depths(edges: list[CallEdge], entry: str | None) -> dict[str, int]:
     """Each service's column: the longest call chain from where requests enter, so that every edge of an
     acyclic graph points to the right. Relaxation stops after len(nodes) rounds, which a cycle would exceed."""
-    nodes = sorted({str(e["caller"]) for e in edges} | {str(e["callee"]) for e in edges})
-    callees = {str(e["callee"]) for e in edges}
+    nodes = sorted({e.caller for e in edges} | {e.callee for e in edges})
+    callees = {e.callee for e in edges}
     roots = [entry] if entry in nodes else [n for n in nodes if n not in callees] or nodes[:1]
     depth = {root: 0 for root in roots}
     for _ in nodes:
         moved = False
         for e in edges:
-            caller, callee = str(e["caller"]), str(e["callee"])
+            caller, callee = e.caller, e.callee
             if caller in depth and depth.get(callee, -1) < depth[caller] + 1 and callee not in roots:
                 depth[callee] = depth[caller] + 1
                 moved = True
@@ -238,7 +236,7 @@ def _depths(edges: list[Mapping[str, Any]], entry: str | None) -> dict[str, int]
     return {n: min(depth.get(n, deepest + 1), len(nodes)) for n in nodes}
 
 
-def _ordered_columns(edges: list[Mapping[str, Any]], depth: dict[str, int]) -> dict[int, list[str]]:
+def _ordered_columns(edges: list[CallEdge], depth: dict[str, int]) -> dict[int, list[str]]:
     """Nodes per column, each column ordered by where its callers sit (barycentre), which keeps most edges
     from crossing; ties go by name so the picture is the same every time."""
     columns: dict[int, list[str]] = {}
@@ -247,7 +245,7 @@ def _ordered_columns(edges: list[Mapping[str, Any]], depth: dict[str, int]) -> d
     row: dict[str, float] = {n: float(i) for i, n in enumerate(columns.get(0, []))}
     for d in sorted(columns)[1:]:
         def centre(node: str) -> float:
-            callers = [row[str(e["caller"])] for e in edges if str(e["callee"]) == node and str(e["caller"]) in row]
+            callers = [row[e.caller] for e in edges if e.callee == node and e.caller in row]
             return sum(callers) / len(callers) if callers else math.inf
         columns[d].sort(key=lambda n: (centre(n), n))
         row.update({n: float(i) for i, n in enumerate(columns[d])})
@@ -255,25 +253,24 @@ def _ordered_columns(edges: list[Mapping[str, Any]], depth: dict[str, int]) -> d
 
 
 def service_graph_svg(report: Report) -> str:
-    graph = report.facts.get("trace", {}).get("call_graph", ()) or ()
-    edges = [e for e in graph if e.get("caller") and e.get("callee")]
+    edges = [e for e in report.call_graph if e.caller and e.callee]
     if not edges:
         return '<p class="muted">No call graph: the trace agent saw no calls between services.</p>'
     lead = best_lead(report) or report.root_cause
     suspect = lead.service if lead else None
-    anomalous = set(report.facts.get("trace", {}).get("anomalous_services", ()) or ())
+    anomalous = set(report.anomalous_services)
     depth = _depths(edges, report.scope.entry_service)
     columns = _ordered_columns(edges, depth)
     at = {n: (20 + COLUMN * d, 20 + ROW * i) for d, names in columns.items() for i, n in enumerate(names)}
     width = 40 + COLUMN * (max(columns) + 1)
     height = 40 + ROW * max(len(names) for names in columns.values())
-    most = max(_number(e.get("calls")) for e in edges) or 1.0
+    most = max(_number(e.calls) for e in edges) or 1.0
     out = [f'<svg id="service-graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
            f'width="100%" style="max-width:{width}px" role="img" aria-label="service graph"><defs><marker id="arrow" '
            'viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto">'
            '<path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>']
     for e in edges:
-        (x1, y1), (x2, y2) = at[str(e["caller"])], at[str(e["callee"])]
+        (x1, y1), (x2, y2) = at[e.caller], at[e.callee]
         sx, sy, ty = x1 + NODE_W, y1 + NODE_H / 2, y2 + NODE_H / 2
         if x2 > x1:
             # An edge that skips a column arcs over the row instead of running behind the nodes in between.
@@ -282,11 +279,11 @@ def service_graph_svg(report: Report) -> str:
         else:  # a call within a column or back to the left (a cycle): loop out to the right and back in
             tx = x2 + NODE_W
             curve = f"C{sx + 60},{sy} {tx + 60},{ty} {tx},{ty}"
-        calls, errors = _number(e.get("calls")), _number(e.get("errors"))
+        calls, errors = _number(e.calls), _number(e.errors)
         stroke = 1 + 3 * math.log10(1 + calls) / math.log10(1 + most)
         out.append(f'<path class="edge{" failing" if errors else ""}" stroke-width="{stroke:.1f}" marker-end="url(#arrow)" '
-                   f'd="M{sx},{sy} {curve}"><title>{_e(e["caller"])} → '
-                   f'{_e(e["callee"])}: {count(int(calls))} calls, {count(int(errors))} failed</title></path>')
+                   f'd="M{sx},{sy} {curve}"><title>{_e(e.caller)} → '
+                   f'{_e(e.callee)}: {count(int(calls))} calls, {count(int(errors))} failed</title></path>')
         if errors:
             out.append(f'<text class="edge-label" x="{(sx + tx) / 2:.0f}" y="{(sy + ty) / 2 + 4:.0f}" '
                        f'text-anchor="middle">{count(int(errors))} failed</text>')
