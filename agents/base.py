@@ -71,6 +71,7 @@ class Notebook:
         self.hypotheses: list[Hypothesis] = []
         self.facts: dict[str, Any] = {}
         self.anomalies: list[Anomaly] = []
+        self.notes: list[str] = []  # what the report should say this agent could not check
         self._started = time.perf_counter()
 
     def record(self, source: str, query: str | Table | Changes, summary: str,
@@ -101,5 +102,5 @@ class Notebook:
             agent=self.agent, status=status,  # type: ignore[arg-type]
             evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
             duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts), error=error,
-            anomalies=tuple(self.anomalies), **channels,
+            anomalies=tuple(self.anomalies), notes=tuple(self.notes), **channels,
         )

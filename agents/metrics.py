@@ -190,7 +190,7 @@ class MetricsAgent:
                     ("no series could be compared with its own past" if not buckets else
                      "scores against it are floored by each series' resolution and level, and weaker than usual"))
             book.facts["baseline_short"] = True
-            book.facts["notes"] = [said]
+            book.notes.append(said)
             book.record("telemetry:metrics", before_t, said, {"baseline_buckets": buckets})
 
     @staticmethod

@@ -39,7 +39,7 @@ def _notes(findings: Sequence[Finding]) -> list[str]:
         elif f.status == "no_data":
             notes.append(f"the {f.agent} agent found no data to examine")
         # What an agent could not check, or checked against too little, belongs in the report too.
-        notes.extend(f"{f.agent}: {note}" for note in f.facts.get("notes", ()))
+        notes.extend(f"{f.agent}: {note}" for note in f.notes)
     return notes
 
 

@@ -220,6 +220,7 @@ class Finding:
     rollback_to: Mapping[str, str] = field(default_factory=_empty)  # change id -> the version undoing it returns to
     onset: datetime | None = None  # the onset the agent judged changes against (deployment)
     review: ModelReview | None = None  # an LLM agent's grounded claims and reasons (LLM mode)
+    notes: tuple[str, ...] = ()  # what the agent could not check, or checked against too little: for the report
 
 
 @dataclass(frozen=True)
