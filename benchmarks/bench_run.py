@@ -93,16 +93,22 @@ def _confidences(report: Report, services: Sequence[str]) -> tuple[float, ...]:
     return tuple(round(best[s], 4) for s in services)
 
 
+def replay_score(case_id: str, incident: Incident, truth_service: str, fault: str | None, report: Report,
+                 seconds: float, source: Path) -> ReplayResult:
+    """The report judged by replay's own scoring, as a replayed incident would be (service level, no change)."""
+    replay_case = ReplayCase(id=case_id, incident=incident.id, truth=Truth(truth_service, None, fault), source=source)
+    return score_report(replay_case, report, seconds)
+
+
 def score(case: BenchCase, report: Report, seconds: float, source: Path, fault: str | None = None) -> Outcome:
-    replay_case = ReplayCase(id=case.id, incident=case.incident.id, truth=Truth(case.truth_service, None, fault),
-                             source=source)
     ranked = ranked_services(report)
     return Outcome(
         id=case.id, truth_service=case.truth_service, split=case.split, group=case.group, ranked_services=ranked,
         rank=rank_of(case.truth_service, ranked), confidences=_confidences(report, ranked),
         top=report.hypotheses[0].summary if report.hypotheses else None,
         agents={run.agent: run.status for run in report.agents}, duration_ms=int(seconds * 1000),
-        modalities=case.modalities, replay=score_report(replay_case, report, seconds))
+        modalities=case.modalities,
+        replay=replay_score(case.id, case.incident, case.truth_service, fault, report, seconds, source))
 
 
 def run(cases: Sequence[BenchCase], deps_for: Callable[[BenchCase], Deps], source: Callable[[BenchCase], Path],
@@ -159,8 +165,8 @@ def grouped(outcomes: Sequence[Outcome], key: Callable[[Outcome], str]) -> dict[
     return dict(sorted(groups.items()))
 
 
-def replay_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    s = summarize([o.replay for o in outcomes])
+def replay_summary(outcomes: Sequence[Outcome] | Sequence[ReplayResult]) -> dict[str, Any]:
+    s = summarize([o.replay if isinstance(o, Outcome) else o for o in outcomes])
     return {"cases": s.cases, "top1": s.top1, "top3": s.top3, "mrr": s.mrr, "service_top1": s.service_top1,
             "p50_seconds": s.p50_seconds, "agent_failures": dict(s.agent_failures)}
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inquest.agents.base import Deps
-from inquest.benchmarks.bench_run import accuracy_at, rank_of, ranked_services
+from inquest.benchmarks.bench_run import accuracy_at, rank_of, ranked_services, replay_score
 from inquest.benchmarks.nezha_cases import Case
 from inquest.config import Config, InvestigationConfig
 from inquest.coordinator.investigation import investigate
 from inquest.core import Report
+from inquest.replay.scoring import CaseResult as ReplayResult
 from inquest.errors import CodeHistoryError
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
@@ -54,6 +55,7 @@ class CaseResult:
     duration_ms: int
     notes: tuple[str, ...]
     confidence: float | None = None  # the top hypothesis' (what calibration is judged on)
+    replay: ReplayResult | None = None  # the same report judged by replay's scoring
 
 
 def summary(results: Sequence[CaseResult]) -> dict[str, float | int]:
@@ -86,6 +88,8 @@ def score_case(case: Case, report: Report, duration_ms: int) -> CaseResult:
         trace_coverage=case.trace_coverage, top=top,
         agents={run.agent: run.status for run in report.agents}, duration_ms=duration_ms,
         notes=case.notes, confidence=report.hypotheses[0].confidence if report.hypotheses else None,
+        replay=replay_score(case.id, case.incident, case.fault.service, case.fault.fault, report,
+                            duration_ms / 1000, Path(case.id)),
     )
 
 

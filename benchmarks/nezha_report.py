@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from inquest.benchmarks.baselines import NAMES, Answer
-from inquest.benchmarks.bench_run import calibration_figures, figures, rank_of
+from inquest.benchmarks.bench_run import calibration_figures, figures, rank_of, replay_summary
 from inquest.benchmarks.nezha import Prepared
 from inquest.benchmarks.nezha_bench import KS, PAPER_TABLE3, CaseResult, by_fault, summary
 
@@ -70,7 +70,8 @@ def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mappi
         "calibration": calibration_figures([r.confidence for r in results], [r.rank for r in results]),
         "cases": [{"id": r.id, "truth_service": r.truth_service, "fault": r.fault,
                    "ranked_services": list(r.ranked_services), "rank": r.rank, "truth_pod": r.truth_pod,
-                   "modalities": list(r.modalities), "trace_coverage": r.trace_coverage, "top": r.top, "confidence": r.confidence, "agents": r.agents, "notes": list(r.notes)}
+                   "modalities": list(r.modalities), "trace_coverage": r.trace_coverage, "top": r.top, "confidence": r.confidence,
+                   "replay_rank": r.replay.rank_of_truth if r.replay else None, "agents": r.agents, "notes": list(r.notes)}
                   for r in results],
         "by_fault": by_fault(results),
         "modalities": _modality_counts(results),
@@ -86,6 +87,9 @@ def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mappi
     }
     for case, r in zip(out["cases"], results):
         case["split"] = splits.get(r.id)
+    scored = [r.replay for r in results if r.replay is not None]
+    if scored:  # the same reports judged by replay's scoring (a tie in confidence counts against us)
+        out["replay"] = replay_summary(scored)
     if answers:
         out.update(baselines_json(prepared, results, answers))
         for case, r, a in zip(out["cases"], results, answers):
