@@ -111,6 +111,8 @@ def document_sql(kind: str, settings: ElasticsearchBackend) -> str:
             expression = f"CASE WHEN isnan({expression}) OR isinf({expression}) THEN NULL ELSE {expression} END"
         pairs.append((settings.field(kind, name), expression))
     if kind == "spans":
+        # The version is a resource attribute, kept inside the store's attributes: a field of its own here.
+        pairs.append((settings.field("spans", "version"), "s.attributes->>'service.version'"))
         pairs += _span_pairs(settings)
         source = ("spans s LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id "
                   "LEFT JOIN kids k ON k.trace_id = s.trace_id AND k.pid = s.span_id")

@@ -48,6 +48,7 @@ ES_FIELDS: dict[str, dict[str, str]] = {
         "http_status": "attributes.http.response.status_code", "peer_service": "attributes.peer.service",
         "db_system": "attributes.db.system", "db_statement": "attributes.db.statement",
         "user": "attributes.enduser.id", "tenant": "attributes.tenant.id",
+        "version": "resource.attributes.service.version",
     },
     "logs": {
         "timestamp": "@timestamp", "trace_id": "trace_id", "span_id": "span_id", "severity_text": "severity_text",

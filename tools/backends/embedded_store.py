@@ -342,6 +342,15 @@ class EmbeddedStore:
 
     # -- the customer's view: root spans of the entry service --------------------------------------
 
+    def version_stats(self, window: Window, services: Sequence[str]) -> Table:
+        return self._ask("version_stats", f"""
+            SELECT "service.name" AS service, attributes->>'service.version' AS version, count(*) AS requests,
+                   count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
+                   round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
+            FROM spans WHERE {_between('start_time', window)} AND kind IN ('SERVER', 'CONSUMER')
+              AND "service.name" IN {literal(tuple(services) or ('',))}
+            GROUP BY 1, 2 ORDER BY 1, 2""")
+
     def entry_services(self, window: Window) -> Table:
         return self._ask("entry_services", f"""
             SELECT "service.name" AS service, count(*) AS requests FROM spans

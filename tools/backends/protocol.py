@@ -146,6 +146,12 @@ class TelemetryBackend(Protocol):
         example. Severity numbers are OpenTelemetry's (13 = WARN, 17 = ERROR)."""
         ...
 
+    def version_stats(self, window: Window, services: Sequence[str]) -> Table:
+        """Per service and service.version (the spans' resource attribute; NULL where not reported) of
+        the SERVER and CONSUMER spans of `services`: requests, errors, p95_ms. Pods of a new version beside
+        pods of the old one, over the same minutes, are the most direct evidence a deploy can have."""
+        ...
+
     def entry_services(self, window: Window) -> Table:
         """service, requests: services with root spans (where requests enter), busiest first."""
         ...

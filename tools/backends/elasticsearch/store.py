@@ -402,6 +402,17 @@ class ElasticsearchStore:
         covered = covered_seconds([(s - window.start).total_seconds() for s in starts], length, step) / 60
         return Table("span_minutes", text, ("minutes", "covered_minutes"), ((minutes, round(covered, 3)),))
 
+    def version_stats(self, window: Window, services: Sequence[str]) -> Table:
+        f = lambda n: self.f("spans", n)  # noqa: E731
+        kinds = [self.settings.span_kinds[k] for k in ("SERVER", "CONSUMER")]
+        keys = [Key("service", f("service")), Key("version", f("version"), nullable=True)]
+        text, groups = self._grouped("version_stats", "spans", window, keys, {**self._status(), **self._duration.aggs()},
+                                     ("service", "version", "kind", "status_code", *self._durations()),
+                                     {"terms": {f("kind"): kinds}}, {"terms": {f("service"): list(services)}})
+        rows = tuple((svc, version, b["doc_count"], self._failed(b), rounded(self._duration.sketch(b).quantile(0.95), 2))
+                     for (svc, version), b in sorted(groups, key=lambda g: (g[0][0], g[0][1] or "")))
+        return Table("version_stats", text, ("service", "version", "requests", "errors", "p95_ms"), rows)
+
     def entry_services(self, window: Window) -> Table:
         text, groups = self._grouped("entry_services", "spans", window, [Key("service", self.f("spans", "service"))],
                                      {}, ("service", "parent_span_id"), missing(self.f("spans", "parent_span_id")))
