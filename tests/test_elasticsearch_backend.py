@@ -306,3 +306,38 @@ def test_an_unreachable_cluster_is_a_usage_error_naming_the_host(tmp_path: Path,
     config.write_text(f"backend:\n  elasticsearch:\n    urls: ['{url}']\n    max_retries: 0\n")
     assert main(["INC-1042", "--backend", "elasticsearch", "--config", str(config), "--no-live"]) == 2
     assert f"cannot reach Elasticsearch at {url}" in capsys.readouterr().err
+
+
+def test_metric_series_differences_a_running_total_across_buckets_in_the_cluster_answer(stand_in):
+    def bucket(minute: int, top: float, mean: float, count: int = 2) -> dict:
+        return {"key": f"2026-11-03T14:0{minute}:00.000Z", "doc_count": count, "mean": {"value": mean},
+                "total": {"value": mean * count}, "max": {"value": top}}
+
+    def series(name: str, buckets: list[dict], unit: str) -> dict:
+        return {"key": name, "doc_count": 6, "unit": {"buckets": [{"key": unit, "doc_count": 6}]},
+                "t": {"buckets": buckets}}
+
+    def respond(request):
+        if "/_mapping/field/" in request["path"]:
+            return _mapping(request)
+        aggs = request["body"]["aggs"]
+        assert aggs["has_1"]["aggs"]["by_service"]["aggs"]["by_host"]["aggs"]["by_name"]["aggs"]["t"][
+            "date_histogram"]["fixed_interval"] == "60s"
+        names = [series("k8s.pod.network.io", [bucket(0, 1000, 900), bucket(1, 7000, 5000), bucket(2, 500, 400)],
+                        "By"),
+                 series("process.cpu.utilization", [bucket(0, 0.3, 0.25), bucket(1, 0.5, 0.45)], "1")]
+        host = {"key": "cart-1", "doc_count": 12, "by_name": {"buckets": names}}
+        return 200, {"took": 1, "timed_out": False, "hits": {"total": {"value": 12, "relation": "eq"}, "hits": []},
+                     "aggregations": {"has_1": {"doc_count": 12, "by_service": {"buckets": [
+                         {"key": "cart", "doc_count": 12, "by_host": {"buckets": [host]}}]}},
+                         "has_0": {"doc_count": 0}}}, ELASTIC
+
+    server = stand_in(respond)
+    store = ElasticsearchStore(ElasticsearchBackend(urls=(server.url,)))
+    rows = store.metric_series(WINDOW, ("k8s.pod.network.io", "process.cpu.utilization"),
+                               ("k8s.pod.network.io",)).records()
+    network = [(r["total"], r["temporality"], r["unit"]) for r in rows if r["name"] == "k8s.pod.network.io"]
+    # first bucket has nothing to difference against; 1000 -> 7000 is 6000; 7000 -> 500 is a reset
+    assert network == [(6000.0, "cumulative", "By"), (500.0, "cumulative", "By")]
+    cpu = [(r["mean"], r["temporality"]) for r in rows if r["name"] == "process.cpu.utilization"]
+    assert cpu == [(0.25, "gauge"), (0.45, "gauge")]
