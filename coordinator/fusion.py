@@ -37,10 +37,10 @@ LOAD_SIGNALS = frozenset({"traffic", "amplification"})
 # below cannot explain it away.
 RELAYED_SIGNALS = frozenset({"latency", "errors"})
 # Chance the walk steps on rather than restarting. PageRank's customary 0.85 lets mass pile up in the
-# sinks of a call graph (leaf services) whatever their own evidence; at 0.5 a walker takes about one
-# step, as far as a single hop of "explained by what is below it" reaches. Chosen on the dev day of
-# OnlineBoutique and the scenario library (0.3-0.5 rank alike there; 0.7 and 0.85 worse).
-DAMPING = 0.5
+# sinks of a call graph (leaf services) whatever their own evidence; at 0.3 a walker takes about half a
+# step on average: one hop of "explained by what is below it" counts, long chains do not. Chosen on the
+# dev day of OnlineBoutique and the scenario library (0.1-0.4 rank alike there; 0.5 and above worse).
+DAMPING = 0.3
 # Every service keeps a sliver of restart mass and every callee a sliver of the walk, so services the
 # evidence does not mention still get an order (by how close they sit below the anomalous ones)
 # instead of vanishing. Small against any real anomaly (scores around 3 mean "clearly unusual").
@@ -119,8 +119,11 @@ def _walk_graph(services: Sequence[str], edges: Iterable[tuple[str, str]],
     for caller, callee in set(edges):
         if caller == callee:
             continue
-        # failure came from below
+        # Failure came from below, for the share of the caller's anomaly a dependency could explain; the
+        # rest of that step stays with the caller, so a service whose trouble is its own holds its mass as
+        # a leaf does, instead of losing it to whatever it calls just for having callees.
         graph.add_edge(caller, callee, weight=_evidence(fault[callee]) * relayed[caller])
+        graph[caller][caller]["weight"] += _evidence(fault[callee]) * (1.0 - relayed[caller])
         if load[caller] > 0:
             graph.add_edge(callee, caller, weight=_evidence(load[caller]) - BACKGROUND)  # load came from above
     return graph

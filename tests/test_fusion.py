@@ -37,7 +37,7 @@ def test_the_same_source_counts_once_and_the_same_signal_from_two_sources_once()
 
 def test_a_caller_whose_latency_a_failing_dependency_explains_ranks_below_it():
     # checkout and frontend are as loud as payments (they wait on it), but payments is where it starts
-    ranks = rank_services([_a("checkout", "latency", 4.5, "spans"), _a("frontend", "latency", 4.5, "spans"),
+    ranks = rank_services([_a("checkout", "latency", 4.0, "spans"), _a("frontend", "latency", 4.0, "spans"),
                            _a("payments", "errors", 4.0, "spans")], EDGES, "frontend")
     assert ranks[0].service == "payments"
     assert next(r for r in ranks if r.service == "checkout").explained_by == "payments"
@@ -96,3 +96,11 @@ def test_the_scorecard_draws_one_dot_per_confidence_bin():
 
     svg = reliability_diagram([(0.25, 0.0, 4), (0.9, 1.0, 9)])
     assert svg.count("<circle") == 2 and "9 case(s): confidence 90%, right 100%" in svg
+
+
+def test_a_service_with_trouble_of_its_own_is_not_outvoted_by_the_many_callees_it_slows():
+    # frontend starved of CPU: every callee's time (as its client spans see it) grows a little
+    fan_out = [("frontend", callee) for callee in ("cart", "catalog", "ads", "shipping", "recommend")]
+    anomalies = [_a("frontend", "cpu", 7.0, "metric:cpu", "metrics"), _a("frontend", "latency", 3.0, "spans")]
+    anomalies += [_a(callee, "latency", 5.0, "spans") for _, callee in fan_out]
+    assert rank_services(anomalies, fan_out, "frontend")[0].service == "frontend"
