@@ -22,7 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from drain3.drain import Drain
+from functools import cache
+from typing import Any
 
 WILDCARD = "<*>"
 
@@ -86,15 +87,22 @@ def mask(line: str, masks: Sequence[Mask] = DEFAULT_MASKS) -> str:
     return line
 
 
-class _ConstantDrain(Drain):  # type: ignore[misc]
-    """drain3's Drain with the similarity measured over the template's constant tokens only."""
+@cache
+def _constant_drain() -> type:
+    """drain3's Drain with the similarity measured over the template's constant tokens only. Built on first
+    use: importing drain3 is not free, and an investigation without logs should not pay for it."""
+    from drain3.drain import Drain
 
-    def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str], include_params: bool) -> tuple[float, int]:
-        pairs = [(a, b) for a, b in zip(seq1, seq2) if a != self.param_str]
-        params = len(seq1) - len(pairs)
-        if not pairs:
-            return 1.0, params
-        return sum(a == b for a, b in pairs) / len(pairs), params
+    class ConstantDrain(Drain):  # type: ignore[misc]
+        def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str],
+                             include_params: bool) -> tuple[float, int]:
+            pairs = [(a, b) for a, b in zip(seq1, seq2) if a != self.param_str]
+            params = len(seq1) - len(pairs)
+            if not pairs:
+                return 1.0, params
+            return sum(a == b for a, b in pairs) / len(pairs), params
+
+    return ConstantDrain
 
 
 def _constant_words(tokens: Iterable[str]) -> tuple[str, ...]:
@@ -111,7 +119,7 @@ class TemplateMiner:
     settings: TemplateSettings = field(default_factory=TemplateSettings)
 
     def __post_init__(self) -> None:
-        self._drain = _ConstantDrain(depth=self.settings.depth, sim_th=self.settings.similarity,
+        self._drain: Any = _constant_drain()(depth=self.settings.depth, sim_th=self.settings.similarity,
                                      max_children=self.settings.max_children)
         self._merged: dict[int, int] | None = None
 

@@ -20,7 +20,7 @@ from inquest.errors import ConfigError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credentials?)$", re.IGNORECASE)
-DEFAULT_AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
+DEFAULT_AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
 class _Section(BaseModel):
@@ -198,6 +198,28 @@ class MetricsConfig(_Section):
     names: dict[str, MetricName] = Field(default_factory=dict)
 
 
+class LogsConfig(_Section):
+    # Extra masks for log templating, name -> regular expression, applied before the built-in ones
+    # (ids, numbers, hex, UUIDs, IPs, paths, URLs, e-mails, durations): what matches becomes a variable.
+    extra_masks: dict[str, str] = Field(default_factory=dict)
+    # How many distinct patterns per service and window the store hands over for mining (the busiest;
+    # the rest are counted as one remainder).
+    patterns_per_service: int = Field(default=200, gt=0, le=5000)
+    # Lines per service and window masked and counted in the embedded store; beyond it, whole traces are
+    # sampled (masking every line of a busy hour costs seconds). Elasticsearch stores templates: no sample.
+    sample_lines_per_service: int = Field(default=20000, ge=100)
+
+    @field_validator("extra_masks")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, regex in value.items():
+            try:
+                re.compile(regex)
+            except re.error as exc:
+                raise ValueError(f"mask {name!r} is not a valid regular expression: {exc}") from exc
+        return value
+
+
 class ImpactConfig(_Section):
     slo_availability: float = Field(default=0.999, gt=0, lt=1)
     slow_request_ms: float = Field(default=2000.0, gt=0)
@@ -324,6 +346,7 @@ class Config(_Section):
     investigation: InvestigationConfig = InvestigationConfig()
     impact: ImpactConfig = ImpactConfig()
     metrics: MetricsConfig = MetricsConfig()
+    logs: LogsConfig = LogsConfig()
     replay: ReplayConfig = ReplayConfig()
     attach: AttachConfig = AttachConfig()
     llm: LLMConfig = LLMConfig()
@@ -338,7 +361,7 @@ class Config(_Section):
 
 
 # Kept here rather than imported from agents/ so loading config never imports the analyses.
-KNOWN_AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
+KNOWN_AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
 def _expand_env(value: Any, where: str) -> Any:

@@ -25,6 +25,7 @@ class Fault(StrEnum):
     LOAD_AMPLIFICATION = "load_amplification"
     DEPENDENCY_OUTAGE = "dependency_outage"
     TRAFFIC_SURGE = "traffic_surge"
+    LOG_TEMPLATES = "log_templates"  # a service's log-template mix changed: a code path stopped or started
     # resources
     MEMORY_LEAK = "memory_leak"
     CPU_SATURATION = "cpu_saturation"
@@ -138,6 +139,8 @@ _TRAITS: dict[Fault, _Traits] = {
                                      signal="errors"),
     Fault.TRAFFIC_SURGE: _Traits("a traffic surge", external=True, shapes_load=True, signal="traffic"),
     Fault.TRAFFIC_SHIFT: _Traits(signal="traffic"),
+    Fault.LOG_TEMPLATES: _Traits("a changed mix of log templates (a code path stopped or started)",
+                                 observed="changed log templates"),
     Fault.MEMORY_LEAK: _Traits("a memory leak (memory climbing, containers restarting)", signal="memory"),
     Fault.CPU_SATURATION: _Traits("CPU saturation", signal="cpu"),
     Fault.NOISY_NEIGHBOUR: _Traits("CPU saturation on one host (a noisy neighbour)", external=True, shapes_load=True,

@@ -9,7 +9,7 @@ from conftest import deps_for
 from inquest.agents import build_agents
 from inquest.coordinator.triage import triage
 
-AGENTS = ("trace", "db", "metrics", "deployment", "code_diff", "impact")
+AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
 def run_agent(world, name: str, incident_id: str = "INC-1042"):
@@ -92,9 +92,20 @@ def test_impact_counts_thousands_of_customers(incident):
     assert impact.endpoints[0]["endpoint"] == "POST /checkout"
 
 
+def test_logs_find_errors_starting_in_orders_and_its_callers_relaying_them(incident):
+    logs = incident["logs"]
+    assert [h.service for h in logs.hypotheses] == ["orders"]
+    relay = next(e for e in logs.evidence if e.data.get("origin"))
+    assert relay.data["origin"] == "orders" and set(relay.data["relays"]) == {"checkout", "frontend"}
+    assert "timed out waiting for connection from pool" in " ".join(e.summary for e in logs.evidence)
+
+
 def test_on_the_healthy_world_no_agent_blames_anything(healthy):
     for name in ("trace", "db", "metrics", "code_diff"):
         confident = [h for h in healthy[name].hypotheses if h.confidence >= 0.3]
+        assert healthy[name].status in ("ok", "no_data") and not confident, (name, confident)
+    for name in ("logs",):  # the log specialist blames nothing at all where nothing is wrong
+        confident = healthy[name].hypotheses
         assert healthy[name].status in ("ok", "no_data") and not confident, (name, confident)
     assert all(h.confidence < 0.5 for h in healthy["deployment"].hypotheses)
     assert healthy["impact"].impact.error_rate < 0.05

@@ -27,7 +27,7 @@ def test_demo_report_ranks_the_planted_commit_first_with_evidence_from_three_age
         assert herrings[change_id]["reasons"][0].startswith("ranks below #1")
     assert report["impact"]["users"] >= 1000
     assert {a: v["status"] for a, v in report["agents"].items()} == dict.fromkeys(
-        ("trace", "db", "metrics", "deployment", "code_diff", "impact"), "ok")
+        ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact"), "ok")
 
 
 def test_false_alarm_finds_no_root_cause_and_exits_1(demo_world, tmp_path, capsys):

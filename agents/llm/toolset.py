@@ -128,6 +128,7 @@ TOOLS_BY_AGENT: dict[str, tuple[str, ...]] = {
     "trace": ("span_stats", "error_origins", "call_graph", "service_timeline", "log_templates"),
     "db": ("db_statements", "db_query_stats", "metric_summary", "log_templates"),
     "metrics": ("metric_summary", "service_timeline", "log_templates"),
+    "logs": ("log_templates", "service_timeline", "error_origins"),
     "deployment": ("changes", "service_timeline", "error_origins"),
     "code_diff": ("changes", "commit_diff", "db_statements"),
     "impact": ("entry_summary", "entry_endpoints", "entry_timeline", "error_origins"),

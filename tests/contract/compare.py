@@ -44,6 +44,8 @@ SPECS: dict[str, Spec] = {
     "metric_stats": Spec(("service", "host", "name"), ("points",), (),
                          _steps(0.0001, "median", "mad", "p90", "max", "first", "last")),
     "log_templates": Spec(("service", "template"), ("count", "severity", "example"), limit=50),
+    "log_patterns": Spec(("service", "pattern"), ("lines", "errors", "example", "total")),
+    "log_origins": Spec(("service", "origin"), ("lines",)),
     "entry_services": Spec(("service",), ("requests",)),
     "service_timeline": Spec(("bucket",), ("requests", "errors"), ("p95_ms",)),
     "entry_summary": Spec((), ("requests", "failed", "slow", "users", "tenants", "failed_users", "failed_tenants")),

@@ -75,7 +75,7 @@ def most_common_messages(pair, window, row) -> set:
 
 def _arguments(question: str, incident) -> tuple:
     window, service = incident.window, incident.service
-    return {"services": (window,), "log_templates": (window,), "entry_services": (window,),
+    return {"services": (window,), "log_templates": (window,), "log_patterns": (window,), "log_origins": (window,), "entry_services": (window,),
             "span_stats": (window,), "error_origins": (window,), "call_graph": (window,), "span_minutes": (window,),
             "db_statements": (window,), "db_query_stats": (window,), "entry_summary": (window, service, 2000.0),
             "entry_endpoints": (window, service), "entry_timeline": (window, service),

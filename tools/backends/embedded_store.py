@@ -7,6 +7,7 @@ evidence is exactly what ran and can be pasted into `duckdb <file>` to reproduce
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,10 @@ _TEMPLATE_SQL = (
 # it calls; a database client span's to the service that issued the query.
 _CREDITED = ("CASE WHEN kind = 'CLIENT' AND \"db.system\" IS NULL AND \"peer.service\" IS NOT NULL "
              "THEN \"peer.service\" ELSE \"service.name\" END")
+
+# A line's draw for sampling: by trace where it has one (whole traces are kept or dropped), else by line.
+_DRAWS = 1_000_000
+_DRAW_SQL = f"(hash(coalesce(NULLIF(trace_id, ''), body || CAST(timestamp AS VARCHAR))) % {_DRAWS})"
 
 
 def literal(value: Any) -> str:
@@ -339,6 +344,42 @@ class EmbeddedStore:
             FROM logs WHERE {_between('timestamp', window)} AND severity_number >= {int(min_severity)}
               {_service_filter(service)}
             GROUP BY 1, 3 ORDER BY count DESC LIMIT {int(limit)}""")
+
+    def log_patterns(self, window: Window, per_service: int = 200, sample_lines: int = 20000) -> Table:
+        # Masking costs a few regular expressions per line: a service's lines beyond `sample_lines` are
+        # sampled first, by a hash of the trace id (whole traces, the same ones log_origins keeps).
+        return self._ask("log_patterns", f"""
+            WITH w AS (
+              SELECT "service.name" AS service, body, severity_number, {_DRAW_SQL} AS draw
+              FROM logs WHERE {_between('timestamp', window)}
+            ), n AS (SELECT service, count(*) AS total FROM w GROUP BY 1),
+            g AS (
+              SELECT service, any_value(total) AS total, {_TEMPLATE_SQL} AS pattern, count(*) AS lines,
+                     count(*) FILTER (WHERE severity_number >= 17) AS errors, min(body) AS example
+              FROM w JOIN n USING (service) WHERE draw < {_DRAWS}.0 * {int(sample_lines)} / total GROUP BY 1, 3
+            ), r AS (
+              SELECT *, row_number() OVER (PARTITION BY service ORDER BY lines DESC, pattern) <= {int(per_service)} AS kept
+              FROM g
+            )
+            SELECT service, CASE WHEN kept THEN pattern END AS pattern, sum(lines)::BIGINT AS lines,
+                   sum(errors)::BIGINT AS errors, min(CASE WHEN kept THEN example END) AS example,
+                   max(total) AS total
+            FROM r GROUP BY service, kept, 2 ORDER BY service, lines DESC, pattern NULLS LAST""")
+
+    def log_origins(self, window: Window, patterns: Sequence[str] = (), sample: float = 1.0) -> Table:
+        chosen = (f"{_TEMPLATE_SQL} IN {literal(tuple(patterns))}" if patterns else "severity_number >= 17")
+        # The first line of a trace is where its trouble started: a callee fails before its caller hears.
+        return self._ask("log_origins", f"""
+            WITH kept AS (
+              SELECT * FROM logs WHERE {_between('timestamp', window)} AND {_DRAW_SQL} < {math.ceil(_DRAWS * float(sample))}
+            ), l AS (
+              SELECT "service.name" AS service, NULLIF(trace_id, '') AS trace_id, timestamp FROM kept WHERE {chosen}
+            ), first AS (
+              SELECT trace_id, arg_min(service, (timestamp, service)) AS origin FROM l
+              WHERE trace_id IS NOT NULL GROUP BY 1
+            )
+            SELECT l.service, f.origin, count(*) AS lines FROM l LEFT JOIN first f USING (trace_id)
+            GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST""")
 
     # -- the customer's view: root spans of the entry service --------------------------------------
 

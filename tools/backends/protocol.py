@@ -152,6 +152,23 @@ class TelemetryBackend(Protocol):
         pods of the old one, over the same minutes, are the most direct evidence a deploy can have."""
         ...
 
+    def log_patterns(self, window: Window, per_service: int = 200, sample_lines: int = 20000) -> Table:
+        """Per service and pattern (the body with ids, numbers and quoted values masked, as in log_templates),
+        over every severity: lines, errors (lines at ERROR or above), one example, and total (all the
+        service's lines in the window). A store may count a sample of about `sample_lines` lines per service
+        (whole traces, as log_origins' `sample` keeps them) where masking every line would be slow; then
+        lines < total. At most `per_service` patterns per service, the most frequent; the rest of a
+        service's lines make one row whose pattern is NULL. What template mining reads: distinct patterns
+        with their counts, never every line."""
+        ...
+
+    def log_origins(self, window: Window, patterns: Sequence[str] = (), sample: float = 1.0) -> Table:
+        """service, origin, lines: lines whose pattern is one of `patterns` (none given: lines at ERROR or
+        above), per service and the service that logged the first such line of the same trace (itself where
+        the trouble starts there; another service where it only relays it; NULL for lines without a trace id).
+        A store may look at a `sample` share of the traces only (whole traces)."""
+        ...
+
     def entry_services(self, window: Window) -> Table:
         """service, requests: services with root spans (where requests enter), busiest first."""
         ...
