@@ -435,7 +435,8 @@ class ElasticsearchStore:
         self._reader.count_documents("log_origins", len(traces))
         for trace_bucket in traces:
             hits = trace_bucket["first"]["hits"]["hits"]
-            origin = source_value(hits[0]["_source"], f("service")) if hits else None
+            # An empty trace id is no trace (the embedded store reads it as NULL), not one shared by all.
+            origin = source_value(hits[0]["_source"], f("service")) if hits and trace_bucket["key"] else None
             for b in trace_bucket["by_service"]["buckets"]:
                 counts[(b["key"], origin)] = counts.get((b["key"], origin), 0) + b["doc_count"]
         for b in aggs.get("untraced", {}).get("by_service", {}).get("buckets", []):
