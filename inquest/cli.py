@@ -4,9 +4,9 @@
     investigate incidents         list the incidents the store knows
     investigate <command> ...     the other commands below, each in inquest/commands/<command>.py
 
-Exit codes: 0 a root cause was found; 1 the investigation finished without one; 2 bad usage, bad
-configuration or an unknown incident (the known ids are listed); 3 the report was written but
-attaching it somewhere failed.
+Exit codes (inquest/exits.py): 0 a root cause was found; 1 the investigation finished without one;
+2 bad usage, bad configuration or an unknown incident (the known ids are listed); 3 the report was
+written but attaching it somewhere failed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import sys
 from collections.abc import Sequence
 
 from inquest.errors import InquestError
+from inquest.exits import EXIT_ATTACH_FAILED, EXIT_FOUND, EXIT_NOT_FOUND, EXIT_USAGE
 
-EXIT_FOUND, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_ATTACH_FAILED = 0, 1, 2, 3
+__all__ = ["COMMANDS", "EXIT_ATTACH_FAILED", "EXIT_FOUND", "EXIT_NOT_FOUND", "EXIT_USAGE", "main"]
 
 # command word -> module in inquest.commands with `main(args: list[str]) -> int`. Imported only when
 # used, so `investigate INC-1` never pays for the others.

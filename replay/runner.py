@@ -84,7 +84,7 @@ def run_case(case: Case, world: World, config: Config) -> CaseResult:
     from inquest.coordinator.investigation import investigate
 
     try:
-        deps = connect(config_for_world(config, world, case.baseline), say=_quiet)
+        deps = connect(config_for_world(config, world, case.baseline))
         try:
             incidents = {i.id: i for i in deps.backend.incidents()}
             if case.incident not in incidents:

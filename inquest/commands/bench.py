@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from inquest.errors import InputError
+from inquest.exits import EXIT_OK
 
 DEFAULT_DATASETS = {"nezha": (Path("../shared/datasets/nezha-onlineboutique.tar.xz"),),
                     "petshop": (Path("../shared/datasets/petshop.tar.xz"),),
@@ -72,7 +73,7 @@ def main(args: list[str]) -> int:
     run = _petshop if opts.benchmark == "petshop" else _nezha
     report = run(dataset, work_dir, opts.jobs, opts.format)
     sys.stdout.write(report if isinstance(report, str) else json.dumps(report, indent=2, default=str) + "\n")
-    return 0
+    return EXIT_OK
 
 
 def _timing(prepared_timings: dict[str, float], clock: float) -> dict[str, float]:
@@ -144,4 +145,4 @@ def _loghub(dataset: Path, output_format: str) -> int:
     _say(f"mining templates of every system in {dataset}…")
     scores = score(dataset)
     sys.stdout.write(report_text(scores) if output_format == "text" else json.dumps(report_json(scores), indent=2) + "\n")
-    return 0
+    return EXIT_OK

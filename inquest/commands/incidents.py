@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from inquest.commands.demo_world import ensure_demo_world
 from inquest.config import load_config
 from inquest.connect import open_backend
+from inquest.exits import EXIT_OK
 from inquest.render.json_report import iso_utc
 
 
@@ -15,7 +17,9 @@ def main(args: list[str]) -> int:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
     opts = parser.parse_args(args)
-    backend = open_backend(load_config(opts.config))
+    config = load_config(opts.config)
+    ensure_demo_world(config)
+    backend = open_backend(config)
     try:
         incidents = backend.incidents()
     finally:
@@ -27,4 +31,4 @@ def main(args: list[str]) -> int:
     else:
         for i in incidents:
             print(f"{i.id:<12} {i.started_at:%Y-%m-%d %H:%M}Z  {i.service:<14} {i.title}")
-    return 0
+    return EXIT_OK

@@ -11,9 +11,9 @@ import argparse
 import json
 import sys
 
+from inquest.exits import EXIT_LOADED, EXIT_REJECTED, EXIT_UNREADABLE
 from inquest.ingest.driver import FileResult, IngestResult
 
-EXIT_LOADED, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
 SHOWN_REJECTIONS = 5
 
 DESCRIPTION = """\

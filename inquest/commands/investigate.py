@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inquest import __version__
-from inquest.cli import EXIT_ATTACH_FAILED
 from inquest.core import Report
 from inquest.errors import UnknownIncidentError
+from inquest.exits import EXIT_ATTACH_FAILED, EXIT_FOUND, EXIT_NOT_FOUND
 
 if TYPE_CHECKING:
     from inquest.config import Config
 
 FORMATS = ("text", "json", "markdown", "html")
-EXIT_FOUND, EXIT_NOT_FOUND = 0, 1
 
 DESCRIPTION = """\
 Finds the root cause of a production incident: specialist agents (trace, db, deployment, code-diff,
@@ -67,6 +66,7 @@ def main(args: list[str]) -> int:
 
         check_targets(opts.attach)  # a misspelt target is a usage error before any work is done
     from inquest.config import load_config
+    from inquest.commands.demo_world import ensure_demo_world
     from inquest.connect import connect
     from inquest.coordinator.investigation import investigate
 
@@ -77,6 +77,7 @@ def main(args: list[str]) -> int:
         config = config.model_copy(update={"llm": config.llm.model_copy(update={"provider": opts.llm})})
     if config.llm.enabled:
         config.llm.api_key()  # no key: one clear line, before any work is done
+    ensure_demo_world(config)  # `demo: true` and no store yet: build it now, before connecting
     with _tracing(opts.trace_out):
         deps = connect(config)
         try:

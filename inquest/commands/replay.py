@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inquest.config import Config, load_config
+from inquest.exits import EXIT_ENGINE_FAILED, EXIT_OK, EXIT_REGRESSION
 
 if TYPE_CHECKING:
     from inquest.replay.history import Run
     from inquest.replay.scoring import Comparison
 
 FORMATS = ("text", "json", "markdown", "html")
-EXIT_OK, EXIT_USAGE, EXIT_REGRESSION, EXIT_ENGINE_FAILED = 0, 2, 4, 5
 HISTORY_SHOWN = 50  # runs drawn in the scorecard's charts and grid
 
 DESCRIPTION = """\
