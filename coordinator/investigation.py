@@ -69,7 +69,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
     with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span:
         if not isinstance(deps.backend, TracedBackend):
             # Each distinct question is computed once per investigation, however many agents ask it.
-            deps = replace(deps, backend=TracedBackend(SharedAnswers(deps.backend)))  # type: ignore[arg-type]
+            deps = replace(deps, backend=TracedBackend(SharedAnswers(deps.backend)))
         context = span.get_span_context()
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
         for agent in team:

@@ -8,41 +8,38 @@ for that answer instead of starting another. Answers are immutable values, so sh
 
 from __future__ import annotations
 
-import functools
 import threading
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
+
+from inquest.tools.backends.delegating import DelegatingBackend
+from inquest.tools.backends.protocol import TelemetryBackend
+
+T = TypeVar("T")
 
 
-class SharedAnswers:
-    def __init__(self, backend: Any) -> None:
-        self._backend = backend
-        self.name = backend.name
+class SharedAnswers(DelegatingBackend):
+    def __init__(self, wrapped: TelemetryBackend) -> None:
+        super().__init__(wrapped)
         self._lock = threading.Lock()
-        self._answers: dict[tuple, Future] = {}
+        self._answers: dict[Hashable, Future[Any]] = {}
 
-    def __getattr__(self, question: str) -> Any:
-        real = getattr(self._backend, question)
-        if not callable(real):
-            return real
-
-        @functools.wraps(real)  # keeps the question's signature for whoever inspects it (tracing does)
-        def ask(*args: Any, **kwargs: Any) -> Any:
-            key = (question, args, tuple(sorted(kwargs.items())))
+    def answer(self, question: str, ask: Callable[..., T], **arguments: Any) -> T:
+        key = (question, tuple(sorted(arguments.items())))
+        try:
+            hash(key)
+        except TypeError:  # unhashable arguments (a list of names): nothing to share
+            return ask(**arguments)
+        with self._lock:
+            pending = self._answers.get(key)
+            mine = pending is None
+            if pending is None:
+                pending = self._answers[key] = Future()
+        if mine:
             try:
-                hash(key)
-            except TypeError:  # unhashable arguments: nothing to share
-                return real(*args, **kwargs)
-            with self._lock:
-                pending = self._answers.get(key)
-                mine = pending is None
-                if mine:
-                    pending = self._answers[key] = Future()
-            if mine:
-                try:
-                    pending.set_result(real(*args, **kwargs))
-                except BaseException as exc:  # noqa: BLE001 - handed to every asker, raised in each
-                    pending.set_exception(exc)
-            return pending.result()
-
-        return ask
+                pending.set_result(ask(**arguments))
+            except BaseException as exc:  # noqa: BLE001 - handed to every asker, raised in each
+                pending.set_exception(exc)
+        result: T = pending.result()
+        return result

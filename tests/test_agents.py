@@ -84,8 +84,46 @@ def test_metrics_sees_orders_saturated_and_only_symptoms_upstream(incident):
     assert "payments" not in by_service and "notifications" not in by_service
 
 
-def test_impact_counts_thousands_of_customers(incident):
-    impact = incident["impact"].impact
+def _checkout_outage_on_a_fake_backend():
+    """The impact agent's view of the demo outage, stated as rows: no world is built."""
+    from datetime import datetime, timedelta, timezone
+
+    from inquest.config import Config
+    from inquest.core import Incident, Scope, Window
+    from inquest.tools.backends.fake import Endpoint, EntrySummary, FakeBackend, TimelineBucket
+
+    at = datetime(2026, 11, 3, 14, 0, tzinfo=timezone.utc)
+    window, baseline = Window(at, at + timedelta(minutes=30)), Window(at - timedelta(minutes=35), at - timedelta(minutes=5))
+    incident = Incident(id="INC-1042", title="Checkout failing", service="checkout", started_at=at, window=window)
+    scope = Scope(window=window, baseline=baseline, lookback=Window(at - timedelta(hours=2), at),
+                  entry_service="frontend")
+    minute = timedelta(minutes=1)
+    fake = (FakeBackend(incidents=[incident])
+            .answer("entry_summary", window, EntrySummary(requests=30_000, failed=9_000, slow=6_000, users=5_200,
+                                                          tenants=80, failed_users=2_600, failed_tenants=61))
+            .answer("entry_summary", baseline, EntrySummary(requests=30_000, failed=24, users=5_100, tenants=80,
+                                                            failed_users=20, failed_tenants=9))
+            .answer("entry_endpoints", window, Endpoint("POST /checkout", 6_000, 5_800, 1_700.0),
+                    Endpoint("GET /cart", 9_000, 3_200, 900.0), Endpoint("GET /", 15_000, 0, 80.0))
+            .answer("entry_timeline", window, *(TimelineBucket(at + i * minute, 1_000, 10 if i < 5 else 360,
+                                                               120.0 if i < 5 else 1_700.0) for i in range(30)))
+            .answer("entry_timeline", baseline, *(TimelineBucket(baseline.start + i * minute, 1_000, 1, 120.0)
+                                                  for i in range(30))))
+    return incident, scope, fake, Config()
+
+
+@pytest.fixture(scope="module")
+def impact_on_a_fake_backend():
+    from inquest.agents.base import Deps
+    from inquest.tools.code_history import CodeHistory
+
+    incident, scope, fake, config = _checkout_outage_on_a_fake_backend()
+    [agent] = build_agents(["impact"])
+    return agent.investigate(incident, scope, Deps(backend=fake, code=CodeHistory(config.repository_for), config=config))
+
+
+def test_impact_counts_thousands_of_customers(impact_on_a_fake_backend):
+    impact = impact_on_a_fake_backend.impact
     assert impact.users >= 1000 and impact.failed_requests >= 1000
     assert impact.error_rate > 10 * max(impact.baseline_error_rate, 0.001)
     assert impact.onset is not None and impact.error_budget_burn > 10
