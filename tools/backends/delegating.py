@@ -82,6 +82,9 @@ class DelegatingBackend:
         return self.answer("log_templates", self.wrapped.log_templates, window=window, service=service,
                            min_severity=min_severity, limit=limit)
 
+    def version_stats(self, window: Window, services: Sequence[str]) -> Table:
+        return self.answer("version_stats", self.wrapped.version_stats, window=window, services=services)
+
     def entry_services(self, window: Window) -> Table:
         return self.answer("entry_services", self.wrapped.entry_services, window=window)
 

@@ -126,6 +126,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "metric_summary": ("service", "host", "name", "mean", "max", "last", "points"),
     "metric_stats": ("service", "host", "name", "points", "median", "mad", "p90", "max", "first", "last"),
     "log_templates": tuple(f.name for f in dataclasses.fields(LogTemplate)),
+    "version_stats": ("service", "version", "requests", "errors", "p95_ms"),
     "entry_services": ("service", "requests"),
     "service_timeline": ("bucket", "requests", "errors", "p95_ms"),
     "entry_summary": tuple(f.name for f in dataclasses.fields(EntrySummary)),
@@ -241,6 +242,13 @@ class FakeBackend:
                       limit: int = 50) -> Table:
         table = self._table("log_templates", window, service)
         return Table(table.question, table.query, table.columns, table.rows[:limit])
+
+    def version_stats(self, window: Window, services: Sequence[str]) -> Table:
+        table = self._table("version_stats", window)
+        if "service" not in table.columns:
+            return table
+        at = table.columns.index("service")
+        return Table(table.question, table.query, table.columns, tuple(r for r in table.rows if r[at] in services))
 
     def entry_services(self, window: Window) -> Table:
         return self._table("entry_services", window)
