@@ -82,6 +82,13 @@ class DelegatingBackend:
         return self.answer("log_templates", self.wrapped.log_templates, window=window, service=service,
                            min_severity=min_severity, limit=limit)
 
+    def log_patterns(self, window: Window, per_service: int = 200, sample_lines: int = 20000) -> Table:
+        return self.answer("log_patterns", self.wrapped.log_patterns, window=window, per_service=per_service,
+                           sample_lines=sample_lines)
+
+    def log_origins(self, window: Window, patterns: Sequence[str] = (), sample: float = 1.0) -> Table:
+        return self.answer("log_origins", self.wrapped.log_origins, window=window, patterns=patterns, sample=sample)
+
     def version_stats(self, window: Window, services: Sequence[str]) -> Table:
         return self.answer("version_stats", self.wrapped.version_stats, window=window, services=services)
 

@@ -126,6 +126,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "metric_summary": ("service", "host", "name", "mean", "max", "last", "points"),
     "metric_stats": ("service", "host", "name", "points", "median", "mad", "p90", "max", "first", "last"),
     "log_templates": tuple(f.name for f in dataclasses.fields(LogTemplate)),
+    "log_patterns": ("service", "pattern", "lines", "errors", "example", "total"),
+    "log_origins": ("service", "origin", "lines"),
     "version_stats": ("service", "version", "requests", "errors", "p95_ms"),
     "entry_services": ("service", "requests"),
     "service_timeline": ("bucket", "requests", "errors", "p95_ms"),
@@ -242,6 +244,12 @@ class FakeBackend:
                       limit: int = 50) -> Table:
         table = self._table("log_templates", window, service)
         return Table(table.question, table.query, table.columns, table.rows[:limit])
+
+    def log_patterns(self, window: Window, per_service: int = 200, sample_lines: int = 20000) -> Table:
+        return self._table("log_patterns", window)
+
+    def log_origins(self, window: Window, patterns: Sequence[str] = (), sample: float = 1.0) -> Table:
+        return self._table("log_origins", window)
 
     def version_stats(self, window: Window, services: Sequence[str]) -> Table:
         table = self._table("version_stats", window)
