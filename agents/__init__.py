@@ -1,24 +1,18 @@
-"""The specialist agents. Each module registers its agent by name with `@register`; importing this
-package imports them all, so the registry is complete without a hand-kept list of constructors."""
+"""The specialist agents. Each is an entry point of the `inquest.agents` group (pyproject.toml for the
+built-ins, a plug-in distribution's own metadata for others); see inquest/registry.py. Importing this
+package imports no agent: an agent's module loads when a run asks for it by name."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 
-from inquest.agents.base import REGISTRY, Agent
+from inquest.agents.base import Agent
 
-_SUPPORT_MODULES = {"attribution", "base", "baseline", "sql_text", "diff_rules", "load"}
-
-# Sub-packages (agents/llm) are not specialists: the LLM layer is imported only when it is switched on.
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.ispkg and _module.name not in _SUPPORT_MODULES:
-        importlib.import_module(f"{__name__}.{_module.name}")
+from inquest import registry
 
 
 def build_agents(names: Sequence[str]) -> list[Agent]:
-    unknown = [n for n in names if n not in REGISTRY]
-    if unknown:
-        raise KeyError(f"unknown agent(s) {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY))}")
-    return [REGISTRY[name]() for name in names]
+    missing = registry.unknown(registry.AGENTS, names)
+    if missing:
+        raise KeyError(registry.unknown_message(registry.AGENTS, missing, "agent"))
+    return [registry.load(registry.AGENTS, name)() for name in names]

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from inquest import registry
 from inquest.config import Config
 from inquest.core import Anomaly, ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope
 from inquest.faults import Fault, named
@@ -36,9 +37,6 @@ class Agent(Protocol):
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding: ...
 
 
-REGISTRY: dict[str, Callable[[], Agent]] = {}
-
-
 def ask_together(*questions: Callable[[], Any]) -> list[Any]:
     """Asks independent backend questions at once and returns their answers in order. Against a remote
     cluster each question is a round trip; asked together they cost one. An exception from any
@@ -52,11 +50,13 @@ def ask_together(*questions: Callable[[], Any]) -> list[Any]:
 
 
 def register(name: str) -> Callable[[type], type]:
-    """Class decorator: makes an agent constructible by name (from config and from replayed runs)."""
+    """Class decorator: makes an agent constructible by name in this process (replay's `plugins`,
+    tests), replacing a built-in of the same name. Distributions declare an `inquest.agents` entry
+    point instead, which needs no import to be known."""
 
     def decorate(cls: type) -> type:
         cls.name = name
-        REGISTRY[name] = cls
+        registry.add(registry.AGENTS, name, cls)
         return cls
 
     return decorate

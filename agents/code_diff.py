@@ -3,7 +3,7 @@ the symptom, linking them to the statements the database actually ran in the inc
 
 from __future__ import annotations
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
@@ -13,7 +13,6 @@ from inquest.tools.backends.protocol import Table
 from inquest.tools.code_history import CommitDiff
 
 
-@register("code_diff")
 class CodeDiffAgent:
     name = "code_diff"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.baseline import shift
 from inquest.agents.sql_text import hints, normalize
 from inquest.core import Finding, Incident, Scope
@@ -24,7 +24,6 @@ N_PLUS_ONE_CALLS_PER_REQUEST = 3.0
 MIN_CALLS = 20  # fewer calls than this in a window say nothing about a statement's timing
 
 
-@register("db")
 class DatabaseAgent:
     name = "db"
 

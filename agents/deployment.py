@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from inquest.agents.attribution import origin_of, peer_latency
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.baseline import proximity, shift
 from inquest.agents.load import (
     REQUEST_RATE,
@@ -80,7 +80,6 @@ def own_trouble(stats_now: Table, stats_before: Table, origins_now: Table, origi
     return trouble
 
 
-@register("deployment")
 class DeploymentAgent:
     name = "deployment"
 

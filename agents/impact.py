@@ -6,7 +6,7 @@ callers retried away does not count and one that reached a customer does.
 
 from __future__ import annotations
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.baseline import Bucket, detect_onset
 from inquest.core import Finding, Impact, Incident, Scope
 from inquest.tools.backends.protocol import Table
@@ -17,7 +17,6 @@ def buckets(table: Table) -> list[Bucket]:
             for r in table.records()]
 
 
-@register("impact")
 class ImpactAgent:
     name = "impact"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.log_mix import ALPHA, MIN_EXPECTED, ServiceMix, TemplateShift, compare, patterns_of
 from inquest.agents.log_templates import Mask, TemplateSettings
 from inquest.core import Anomaly, Finding, Incident, Scope
@@ -78,7 +78,6 @@ def _describe(shift: TemplateShift) -> str:
     return f"'{shift.template[:120]}'{exception} {what}"
 
 
-@register("logs")
 class LogsAgent:
     name = "logs"
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.load import SURGE_FACTOR
 from inquest.agents.metric_change import (
     Score,
@@ -143,7 +143,6 @@ def climbing(series: Series) -> bool:
     return low > 0 and rise > 0.1 * abs(points[0][1])
 
 
-@register("metrics")
 class MetricsAgent:
     name = "metrics"
 

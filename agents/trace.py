@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from inquest.agents.base import Deps, Notebook, ask_together, register
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.baseline import Shift, shift
 from inquest.agents.trace_latency import latency_view
@@ -52,7 +52,6 @@ def _per_service(current: Table, baseline: Table, value: str, minutes: tuple[flo
     return {svc: shift(b, minutes[0], c, minutes[1]) for svc, (b, c) in totals.items()}
 
 
-@register("trace")
 class TraceAgent:
     name = "trace"
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inquest import registry
 from inquest.errors import ConfigError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -169,9 +170,10 @@ class InvestigationConfig(_Section):
     @field_validator("agents")
     @classmethod
     def _known_agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(KNOWN_AGENTS))
+        # Known = the `inquest.agents` entry points (metadata only: no agent module is imported here).
+        unknown = registry.unknown(registry.AGENTS, value)
         if unknown:
-            raise ValueError(f"unknown agent(s) {', '.join(unknown)}; known: {', '.join(KNOWN_AGENTS)}")
+            raise ValueError(registry.unknown_message(registry.AGENTS, unknown, "agent"))
         if not value:
             raise ValueError("at least one agent must be enabled")
         return value
@@ -360,8 +362,6 @@ class Config(_Section):
         return self.resolve(self.code.repositories.get(service, self.code.repository))
 
 
-# Kept here rather than imported from agents/ so loading config never imports the analyses.
-KNOWN_AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
 def _expand_env(value: Any, where: str) -> Any:

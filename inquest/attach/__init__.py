@@ -1,6 +1,7 @@
 """`investigate <id> --attach github|jira|slack|webhook`: the report travels to where people work.
 
-Each target module registers itself by name with `@register`; importing this package imports them all.
+Each target is an `inquest.attach` entry point (inquest/registry.py); importing this package loads them to
+learn their posting order.
 `attach_report` posts to each requested target in turn and turns each target's failure into an
 outcome, so one unreachable target never stops the others (and the report is already on disk by then).
 Setup, update-in-place behaviour and the state file are documented in docs/attach.md.
@@ -8,26 +9,21 @@ Setup, update-in-place behaviour and the state file are documented in docs/attac
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from inquest.attach.base import REGISTRY, AttachContext, Posted
+from inquest import registry
+from inquest.attach.base import AttachContext, Posted, Target
 from inquest.attach.state import AttachState
 from inquest.config import Config
 from inquest.core import Report
 from inquest.errors import AttachError, InquestError
 
-_SUPPORT_MODULES = {"base", "http", "state", "ticket_doc"}
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _SUPPORT_MODULES:
-        importlib.import_module(f"{__name__}.{_module.name}")
-
-TARGETS: tuple[str, ...] = tuple(sorted(REGISTRY, key=lambda name: REGISTRY[name].order))  # type: ignore[attr-defined]
+_FACTORIES: dict[str, Callable[[], Target]] = {
+    name: registry.load(registry.ATTACH, name) for name in registry.names(registry.ATTACH)}
+TARGETS: tuple[str, ...] = tuple(sorted(_FACTORIES, key=lambda name: _FACTORIES[name].order))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class Outcome:
 
 def check_targets(names: Sequence[str]) -> list[str]:
     """The requested targets, once each, in posting order; an unknown name is an error listing the known ones."""
-    unknown = sorted(set(names) - set(REGISTRY))
+    unknown = sorted(set(names) - set(_FACTORIES))
     if unknown:
         raise AttachError("attach", f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     return [name for name in TARGETS if name in names]
@@ -61,7 +57,7 @@ def attach_report(report: Report, names: Sequence[str], config: Config, tickets:
     outcomes = []
     for name in check_targets(names):
         try:
-            posted = REGISTRY[name]().post(report, context)
+            posted = _FACTORIES[name]().post(report, context)
         except InquestError as exc:  # an AttachError, or an unreadable state file: this target failed, not the run
             outcomes.append(Outcome(name, error=exc))
             continue

@@ -60,16 +60,13 @@ class Target(Protocol):
     def post(self, report: Report, context: AttachContext) -> Posted: ...
 
 
-REGISTRY: dict[str, Callable[[], Target]] = {}
-
-
 def register(name: str, order: int) -> Callable[[type], type]:
-    """Class decorator: makes a target selectable by `--attach NAME`."""
+    """Class decorator: a target's name and posting order. Selectable by `--attach NAME` once declared as an
+    `inquest.attach` entry point (pyproject.toml)."""
 
     def decorate(cls: type) -> type:
         cls.name = name
         cls.order = order
-        REGISTRY[name] = cls
         return cls
 
     return decorate

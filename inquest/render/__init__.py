@@ -7,39 +7,33 @@ Nothing here imports rich: `render(report, "json")` must stay cheap for scripts 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from inquest import registry
 from inquest.core import ChangeRef, Report, Window, utc
 from inquest.render.json_report import SCHEMA_VERSION, jsonable, render_json, report_to_dict
 
 if TYPE_CHECKING:
     from inquest.core import RankedHypothesis
 
-FORMATS: tuple[str, ...] = ("json", "markdown", "text", "html")
+# The `inquest.renderers` entry points (pyproject.toml): json, markdown, text, html, and any a plug-in adds.
+FORMATS: tuple[str, ...] = registry.names(registry.RENDERERS)
 
 # Text rendered for files and tickets: wide enough for the hypothesis table, narrow enough for a diff.
 TEXT_WIDTH = 100
 
 
 def render(report: Report, fmt: str) -> str:
-    """The report as a string in `fmt`, one of FORMATS."""
-    if fmt == "json":
-        return render_json(report)
-    if fmt == "markdown":
-        from inquest.render.markdown import render_markdown
-
-        return render_markdown(report)
-    if fmt == "text":
-        return _render_plain_text(report)
-    if fmt == "html":
-        from inquest.render.html import render_html
-
-        return render_html(report)
-    raise ValueError(f"unknown report format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    """The report as a string in `fmt`, one of FORMATS. A renderer's module is imported on first use."""
+    if fmt not in registry.names(registry.RENDERERS):
+        raise ValueError(f"unknown report format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    renderer: Callable[[Report], str] = registry.load(registry.RENDERERS, fmt)
+    return renderer(report)
 
 
-def _render_plain_text(report: Report) -> str:
+def render_plain_text(report: Report) -> str:
     # Imported here so that only the text format pays for rich.
     from io import StringIO
 
