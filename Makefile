@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: env demo test bench clean browser
+.PHONY: env demo test lint bench clean browser
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -41,8 +41,15 @@ browser:
 	    echo "make: no chromium and no root to install it (apt-get install chromium): the browser tests will skip" >&2; \
 	  fi; }
 
+# ruff (style, bug patterns), then mypy (types) and import-linter (layering) over .lint/src: the installed package
+# layout as symlinks (.ci/link_tree.py), because neither follows the editable install's package-dir mapping.
+lint: $(VENV)/.synced-all
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python .ci/link_tree.py
+	cd .lint/src && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
+
 bench: $(VENV)/.synced-all
 	$(VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf .inquest .venv .tools bench-results.json
+	rm -rf .inquest .venv .tools .lint bench-results.json

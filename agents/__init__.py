@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inquest.agents.base import Agent
-
 from inquest import registry
+from inquest.agents.base import Agent
 
 
 def build_agents(names: Sequence[str]) -> list[Agent]:

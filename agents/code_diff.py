@@ -7,8 +7,8 @@ from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
-from inquest.faults import Fault
 from inquest.errors import CodeHistoryError
+from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 from inquest.tools.code_history import CommitDiff
 

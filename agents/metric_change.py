@@ -23,9 +23,8 @@ from statistics import median
 
 from inquest.agents.baseline import MAD_SCALE
 from inquest.agents.metric_semconv import MetricMeaning, Semconv, to_display
-from inquest.tools.backends.protocol import Table
-
 from inquest.core import ANOMALY_SCORE_CAP
+from inquest.tools.backends.protocol import Table
 
 RELATIVE_FLOOR = 0.05  # a move within 5% of a series' level is never unusual, however flat its baseline
 RATIO_RESOLUTION = 0.01  # ratios are reported to a percentage point of their full scale
@@ -76,7 +75,8 @@ def _quartile_spread(values: Sequence[float]) -> float:
     if len(values) < 4:
         return 0.0
     ordered = sorted(values)
-    q = lambda p: ordered[round(p * (len(ordered) - 1))]
+    def q(p):
+        return ordered[round(p * (len(ordered) - 1))]
     return (q(0.75) - q(0.25)) / 1.349
 
 

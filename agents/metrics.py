@@ -30,7 +30,6 @@ from inquest.agents.metric_change import (
     series_of,
 )
 from inquest.agents.metric_semconv import Semconv, display_unit
-
 from inquest.core import Anomaly, Finding, Incident, Scope
 from inquest.faults import Fault
 

@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.attribution import origin_of, peer_latency
+from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.baseline import Shift, shift
+from inquest.agents.load import (
+    REQUEST_RATE,
+    EntryTraffic,
+    amplified_edges,
+    covered_minutes,
+    entry_metric,
+    entry_traffic,
+    served,
+)
 from inquest.agents.trace_latency import latency_view
-from inquest.agents.load import (REQUEST_RATE, EntryTraffic, amplified_edges, covered_minutes, entry_metric,
-                                 entry_traffic, served)
 from inquest.core import CallEdge, Finding, Incident, LoadSource, Scope
 from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table

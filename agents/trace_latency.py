@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 
 from inquest.agents.base import Notebook, ask_together
 from inquest.agents.trace_edges import EdgeVerdict, judge_edges
-from inquest.agents.trace_spectrum import (SIGNIFICANT_P, ServiceSpectrum, operation_limits, personalised_pagerank,
-                                          slow_traces_p_value, spectrum)
+from inquest.agents.trace_spectrum import (
+    SIGNIFICANT_P,
+    ServiceSpectrum,
+    operation_limits,
+    personalised_pagerank,
+    slow_traces_p_value,
+    spectrum,
+)
 from inquest.core import Anomaly, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import Table, TelemetryBackend

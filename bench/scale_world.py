@@ -111,7 +111,7 @@ def generate(path: Path) -> dict:
               TIMESTAMP '{START}' + to_seconds(m * 30) AS timestamp, s AS "service.name", s || '-0' || h::VARCHAR,
               'process.cpu.utilization', 0.3 + 0.05 * {u('m * 100 + h', 5)}, '1', NULL
             FROM range({SECONDS // 30}) a(m), unnest({services}) b(s), range(3) c(h)""")
-        con.execute(f"""INSERT INTO changes VALUES
+        con.execute("""INSERT INTO changes VALUES
             ('dep-orders-9.1.0', TIMESTAMP '2026-11-03 13:58:00', 'orders', 'deploy', '9.1.0', NULL, 'acme/shop',
              'dev', 'orders: new pricing path'),
             ('dep-frontend-7.0.1', TIMESTAMP '2026-11-03 14:05:00', 'frontend', 'deploy', '7.0.1', NULL, 'acme/shop',

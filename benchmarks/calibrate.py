@@ -10,7 +10,7 @@ labels the change too, and there it must name it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from inquest.config import Config
@@ -94,7 +94,7 @@ def refit(config: Config, data_dir: Path, datasets: dict[str, Path | None], say:
             continue
         say(f"investigating the {name} dev split…")
         samples += gathering[name](archive, Path(f".inquest/{name}"))
-    model = fit(samples, version=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"))
+    model = fit(samples, version=datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
     save(model)
     return model
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inquest.agents.log_templates import TemplateSettings, mine
-
 from inquest.errors import InputError
 
 SUFFIX = "_2k.log_structured.csv"

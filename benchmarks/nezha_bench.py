@@ -20,8 +20,8 @@ from inquest.benchmarks.nezha_cases import Case
 from inquest.config import Config, InvestigationConfig
 from inquest.coordinator.investigation import investigate
 from inquest.core import Report
-from inquest.replay.scoring import CaseResult as ReplayResult
 from inquest.errors import CodeHistoryError
+from inquest.replay.scoring import CaseResult as ReplayResult
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,7 @@ def _usable(path: Path) -> bool:
 
 def _date_folder(folder: Path) -> DateFolder:
     date = folder.name
-    day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    day = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
     minute_files = []
     for kind in MODALITIES:
         sub = folder / kind
@@ -165,7 +165,7 @@ def _label_entries(raw: Any, where: Path) -> list[dict[str, Any]]:
 def _wall_clock(text: str, where: str) -> datetime:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
         try:
-            return datetime.strptime(text.strip(), fmt).replace(tzinfo=timezone.utc)
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     raise InputError(f"{where}: inject_time {text!r} is not a 'YYYY-MM-DD HH:MM:SS' time")
@@ -185,7 +185,7 @@ def choose_instant(label: dict[str, Any], minutes: set[datetime], where: str) ->
     notes: list[str] = []
     epoch_raw = label.get("inject_timestamp")
     try:
-        epoch = datetime.fromtimestamp(float(epoch_raw), tz=timezone.utc) if epoch_raw not in (None, "") else None
+        epoch = datetime.fromtimestamp(float(epoch_raw), tz=UTC) if epoch_raw not in (None, "") else None
     except (TypeError, ValueError, OverflowError):
         notes.append(f"inject_timestamp {epoch_raw!r} is not an epoch; inject_time used")
         epoch = None

@@ -24,8 +24,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
-from datetime import datetime, UTC
 from pathlib import Path
 
 LATENCY_STATS = {"Average": "avg", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99"}
@@ -106,7 +106,7 @@ def read_metrics(path: Path) -> MetricsFile:
     interval = _interval_s(sorted(stamp for stamp, _ in data))
     served: dict[tuple[float, str], float] = {}  # (time, node) -> requests in the interval
     for stamp, row in data:
-        for i, node, metric, stat in columns:
+        for i, node, metric, _stat in columns:
             if metric == "requests" and i < len(row) and row[i]:
                 try:
                     count = _number(row[i])

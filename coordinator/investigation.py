@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from opentelemetry import trace
@@ -64,7 +64,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
                 on_progress: Progress | None = None) -> Report:
     settings = deps.config.investigation
     team = list(agents) if agents is not None else build_agents(settings.agents)
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     clock = time.perf_counter()
     with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span:
         if not isinstance(deps.backend, TracedBackend):

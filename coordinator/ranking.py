@@ -52,7 +52,7 @@ class Candidate:
 
     def confidence(self) -> float:
         doubt = 1.0
-        for agent, hyp in self.best_by_agent().items():
+        for hyp in self.best_by_agent().values():
             if hyp.supports:
                 doubt *= 1.0 - hyp.confidence
         score = 1.0 - doubt if self.supporters() else max(h.confidence for _, h in self.claims)

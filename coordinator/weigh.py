@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from inquest.coordinator.anomalies import anomalies_of, call_edges
 from inquest.coordinator.fusion import ServiceRank, rank_services
-
 from inquest.core import ANOMALY_SCORE_CAP, Finding
 
 if TYPE_CHECKING:

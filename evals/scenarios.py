@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from inquest.evals.sim import LIBRARY as SIMULATED, build_world
+from inquest.evals.sim import LIBRARY as SIMULATED
+from inquest.evals.sim import build_world
 from inquest.evals.world import build_demo_world
 
 

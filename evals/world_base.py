@@ -82,7 +82,7 @@ REASONS = {500: "Internal Server Error", 503: "Service Unavailable"}
 
 def ts(us: int) -> str:
     """A store timestamp for microseconds since midnight of 2026-11-03."""
-    return SECONDS[us // US] + "%06d" % (us % US)
+    return SECONDS[us // US] + f"{us % US:06d}"
 
 
 # "2026-11-03 HH:MM:SS." by second of the day, for the hours the world spans (None elsewhere).

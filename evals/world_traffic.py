@@ -20,12 +20,45 @@ from collections.abc import Iterator
 from pathlib import Path
 from random import Random
 
-from inquest.evals.world_base import (BASE_RATE, BUCKET, DB_ATTRS, EMAILS, LOG_LINE, MS, MSG_ATTRS, ORDERS_DSN,
-                                      POOL_SIZE, POOL_TIMEOUT_MESSAGE, POOL_TIMEOUT_MS, REASONS, ROLLOUT, ROUTES,
-                                      SECONDS, SESSION_TOKENS, SMTP_ATTRS, SMTP_MESSAGE, SPAN_LINE,
-                                      SQL_INSERT_ORDER, SQL_ITEMS, SQL_ITEMS_HINTED, SQL_PRICE_ONE,
-                                      SQL_PRICES_BATCH, SQL_RESERVE, SQL_STOCK, STRIPE_ATTRS, STRIPE_KEY, T_END,
-                                      T_START, US, Aggregates, adoption, hms, make_pods, pressure, ts)
+from inquest.evals.world_base import (
+    BASE_RATE,
+    BUCKET,
+    DB_ATTRS,
+    EMAILS,
+    LOG_LINE,
+    MS,
+    MSG_ATTRS,
+    ORDERS_DSN,
+    POOL_SIZE,
+    POOL_TIMEOUT_MESSAGE,
+    POOL_TIMEOUT_MS,
+    REASONS,
+    ROLLOUT,
+    ROUTES,
+    SECONDS,
+    SESSION_TOKENS,
+    SMTP_ATTRS,
+    SMTP_MESSAGE,
+    SPAN_LINE,
+    SQL_INSERT_ORDER,
+    SQL_ITEMS,
+    SQL_ITEMS_HINTED,
+    SQL_PRICE_ONE,
+    SQL_PRICES_BATCH,
+    SQL_RESERVE,
+    SQL_STOCK,
+    STRIPE_ATTRS,
+    STRIPE_KEY,
+    T_END,
+    T_START,
+    US,
+    Aggregates,
+    adoption,
+    hms,
+    make_pods,
+    pressure,
+    ts,
+)
 
 SEGMENTS = 6
 SEGMENT_US = (T_END - T_START) // SEGMENTS  # 31m40s
@@ -67,7 +100,7 @@ class Traffic:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _id(self) -> str:
-        return "%016x" % self.rng.getrandbits(64)
+        return f"{self.rng.getrandbits(64):016x}"
 
     def _host(self, service: str) -> str:
         pods = self.pods[service]
@@ -150,7 +183,7 @@ class Traffic:
             user = int(40_000 * sk.random() ** 1.35)
             items = 3 + int(sk.random() * 10)  # lines in the cart at checkout: 3..12
             sku = int(sk.random() * 20_000)
-            c = ("%032x" % self.rng.getrandbits(128), self.users[user], self.user_tenant[user],
+            c = (f"{self.rng.getrandbits(128):032x}", self.users[user], self.user_tenant[user],
                  self._random() < 0.2)
             self.frontend(c, t, route, items, sku)
             self.requests += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def change_row(document: Any) -> tuple[Any, ...]:
 def default_change_id(kind: str, service: str, version: str | None, at: datetime) -> str:
     """A stable id for a change that names none, so ingesting the same events twice adds nothing:
     `dep-orders-2.14.0` for a versioned change, `cfg-catalog-20261103T130500Z` otherwise."""
-    suffix = version if version else f"{at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
+    suffix = version if version else f"{at.astimezone(UTC):%Y%m%dT%H%M%SZ}"
     return f"{_ID_PREFIX[kind]}-{service}-{suffix}"
 
 
@@ -193,7 +193,7 @@ def alert_incident_id(alert: Mapping[str, Any], labels: Mapping[str, str], paylo
     if not isinstance(fingerprint, str) or not fingerprint:
         basis = json.dumps([payload.get("groupKey"), sorted(labels.items())], default=str)
         fingerprint = hashlib.sha256(basis.encode()).hexdigest()[:16]
-    return f"AM-{fingerprint}-{started.astimezone(timezone.utc):%Y%m%dT%H%MZ}"
+    return f"AM-{fingerprint}-{started.astimezone(UTC):%Y%m%dT%H%MZ}"
 
 
 # -- field checks -----------------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def _timestamp(value: Any, field: str) -> datetime:
             raise Invalid(f"{field}: {value!r} is not an RFC 3339 time such as 2026-03-14T10:31:00Z") from None
     else:
         raise Invalid(f"{field} must be an RFC 3339 time string, got {_type(value)} {value!r}")
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _string_map(value: Any, field: str) -> dict[str, str]:
@@ -246,7 +246,7 @@ def _string_map(value: Any, field: str) -> dict[str, str]:
 
 def _naive(at: datetime) -> datetime:
     """The store keeps naive UTC timestamps."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None)
+    return at.astimezone(UTC).replace(tzinfo=None)
 
 
 def _type(value: Any) -> str:

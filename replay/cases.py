@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import ast
 import fcntl
-import importlib.util
 import hashlib
+import importlib.util
 import json
 import os
 import shutil

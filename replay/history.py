@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import inquest
@@ -73,7 +73,7 @@ class Run:
 
 def new_run_id(started_at: datetime) -> str:
     """Sortable by time, and unique even when two runs start in the same second."""
-    return f"{started_at.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    return f"{started_at.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def engine_version() -> str:
@@ -91,7 +91,7 @@ def engine_version() -> str:
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).isoformat()
+    return at.astimezone(UTC).isoformat()
 
 
 class History:

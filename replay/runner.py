@@ -18,7 +18,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -128,7 +128,7 @@ def replay(cases: Sequence[Case], config: Config, data_dir: Path, *, jobs: int =
            executor: Literal["thread", "process"] = "thread", plugins: Sequence[str] = (),
            say: Say = _quiet) -> Run:
     """Replays `cases` and returns the scored run (not yet stored). Results keep the cases' order."""
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     import_plugins(plugins)
     worlds = _materialise_all(cases, Path(data_dir) / "worlds", say)
     results: dict[str, CaseResult] = {cid: w for cid, w in worlds.items() if isinstance(w, CaseResult)}
@@ -143,7 +143,7 @@ def replay(cases: Sequence[Case], config: Config, data_dir: Path, *, jobs: int =
     for case in cases:
         if case.id in worlds and isinstance(worlds[case.id], CaseResult):
             say(_progress_line(results[case.id]))
-    return Run(id=new_run_id(started_at), started_at=started_at, finished_at=datetime.now(timezone.utc),
+    return Run(id=new_run_id(started_at), started_at=started_at, finished_at=datetime.now(UTC),
                engine_version=engine_version(), config_hash=config_hash(config, plugins),
                results=tuple(results[c.id] for c in cases))
 

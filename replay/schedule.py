@@ -15,7 +15,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 
 from croniter import croniter
@@ -31,7 +31,7 @@ class ScheduleError(InquestError):
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_schedule(expression: str, where: str = "--every") -> str:

@@ -3,9 +3,11 @@ where the same window holds nothing wrong and it must blame nothing."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC
 
+import pytest
 from conftest import deps_for
+
 from inquest.agents import build_agents
 from inquest.coordinator.triage import triage
 
@@ -86,13 +88,13 @@ def test_metrics_sees_orders_saturated_and_only_symptoms_upstream(incident):
 
 def _checkout_outage_on_a_fake_backend():
     """The impact agent's view of the demo outage, stated as rows: no world is built."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from inquest.config import Config
     from inquest.core import Incident, Scope, Window
     from inquest.tools.backends.fake import Endpoint, EntrySummary, FakeBackend, TimelineBucket
 
-    at = datetime(2026, 11, 3, 14, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
     window, baseline = Window(at, at + timedelta(minutes=30)), Window(at - timedelta(minutes=35), at - timedelta(minutes=5))
     incident = Incident(id="INC-1042", title="Checkout failing", service="checkout", started_at=at, window=window)
     scope = Scope(window=window, baseline=baseline, lookback=Window(at - timedelta(hours=2), at),

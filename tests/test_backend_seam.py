@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,7 +22,7 @@ from inquest.tools.backends.protocol import TelemetryBackend
 
 QUESTIONS = sorted(name for name, value in vars(TelemetryBackend).items()
                    if callable(value) and not name.startswith("_"))
-T0 = datetime(2026, 11, 3, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(minutes=30))
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from conftest import write_config
+
 from inquest.cli import main
 
 

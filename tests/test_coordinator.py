@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from inquest.agents.base import Deps
@@ -11,7 +11,7 @@ from inquest.coordinator.fanout import fan_out
 from inquest.coordinator.ranking import rank
 from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, Incident, Scope, Window
 
-T0 = datetime(2026, 11, 3, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 INCIDENT = Incident("INC-1", "checkout failing", "checkout", T0, Window(T0 - timedelta(minutes=5), T0 + timedelta(minutes=25)))
 SCOPE = Scope(INCIDENT.window, Window(T0 - timedelta(minutes=50), T0 - timedelta(minutes=10)), INCIDENT.window)
 DEPS = Deps(backend=None, code=None, config=Config(base_dir=Path(".")))  # type: ignore[arg-type]

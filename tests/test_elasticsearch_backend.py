@@ -8,7 +8,7 @@ import json
 import math
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,11 +21,17 @@ from inquest.config import ES_FIELDS, ElasticsearchBackend, parse_config
 from inquest.core import Window
 from inquest.errors import BackendError, ConfigError
 from inquest.ingest.es_loader import document_sql, template_for
-from inquest.tools.backends.elasticsearch.percentiles import bucket_of, distribution_mad, distribution_quantile, merge, quantile
+from inquest.tools.backends.elasticsearch.percentiles import (
+    bucket_of,
+    distribution_mad,
+    distribution_quantile,
+    merge,
+    quantile,
+)
 from inquest.tools.backends.elasticsearch.store import ElasticsearchStore
 from inquest.tools.backends.embedded_schema import StoreWriter
 
-WINDOW = Window(datetime(2026, 11, 3, 13, 55, tzinfo=timezone.utc), datetime(2026, 11, 3, 14, 35, tzinfo=timezone.utc))
+WINDOW = Window(datetime(2026, 11, 3, 13, 55, tzinfo=UTC), datetime(2026, 11, 3, 14, 35, tzinfo=UTC))
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -267,14 +273,15 @@ def test_opensearch_is_spoken_to_in_plain_json(stand_in):
 def test_tls_is_verified_against_the_configured_ca_file(stand_in, tmp_path):
     ssl = pytest.importorskip("ssl")
     x509 = pytest.importorskip("cryptography.x509")
+    import ipaddress
+
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
                    .not_valid_after(now + timedelta(days=1))

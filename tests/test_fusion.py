@@ -10,7 +10,6 @@ from inquest.coordinator.calibration import (
 )
 from inquest.coordinator.fusion import fuse, rank_services
 from inquest.coordinator.ranking import rank
-
 from inquest.core import Anomaly, CallEdge, ChangeRef, Finding, Hypothesis
 
 # frontend → checkout → payments, frontend → catalog
@@ -92,7 +91,7 @@ def test_calibration_fits_a_monotone_model_and_measures_its_error():
 
 
 def test_the_scorecard_draws_one_dot_per_confidence_bin():
-    from inquest.replay.scorecard import reliability_diagram
+    from inquest.render.scorecard import reliability_diagram
 
     svg = reliability_diagram([(0.25, 0.0, 4), (0.9, 1.0, 9)])
     assert svg.count("<circle") == 2 and "9 case(s): confidence 90%, right 100%" in svg

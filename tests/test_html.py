@@ -10,9 +10,9 @@ import re
 import struct
 
 import pytest
-
 from browser import headless_dom, screenshot
 from conftest import deps_for
+
 from inquest.render import render
 
 # Measures the page after layout, in the browser, and leaves the numbers in the DOM for the test to read.

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from inquest.agents.log_templates import Mask, TemplateSettings, mine
 from inquest.benchmarks.loghub import grouping_accuracy
-
 from inquest.cli import main as cli_main
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from inquest.agents.base import Deps
@@ -38,7 +38,8 @@ def _line(at: datetime, trace: str | None, severity: str, service: str, body: st
 def _request(rng: random.Random, at: datetime, n: int, fault: Fault | None, traced: bool) -> list[tuple]:
     trace = f"{n:032x}" if traced else None
     order, user, ms = 4_000_000 + n, f"u-{rng.randint(1, 9999):05d}", rng.randint(20, 90)
-    step = lambda k: at + timedelta(milliseconds=10 * k)
+    def step(k):
+        return at + timedelta(milliseconds=10 * k)
     lines = [_line(step(0), trace, "INFO", "payment", f"loaded card profile for user {user}")]
     failed = fault is not None and rng.random() < fault.share
     if not failed:

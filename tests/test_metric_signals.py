@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from inquest.agents.base import Deps
 from inquest.agents.metric_change import change_score
 from inquest.agents.metrics import MetricsAgent
+from inquest.config import Config
+from inquest.core import ANOMALY_SCORE_CAP, Incident, Scope, Window
 from inquest.ingest.otlp import metric_rows
 from inquest.tools.backends.embedded_schema import StoreWriter
 from inquest.tools.backends.embedded_store import EmbeddedStore
-
-from inquest.config import Config
-from inquest.core import ANOMALY_SCORE_CAP, Incident, Scope, Window
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # the incident window starts here
 WINDOW = Window(T0, T0 + timedelta(minutes=10))

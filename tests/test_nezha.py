@@ -10,7 +10,7 @@ import csv
 import json
 import os
 import tarfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,7 +24,7 @@ from inquest.core import Impact, Incident, RankedHypothesis, Report, Scope, Wind
 from inquest.errors import InputError
 
 DAY = "2022-01-01"
-T0 = datetime(2022, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2022, 1, 1, tzinfo=UTC)
 PODS = {"frontend": "frontend-5d9f8-aaaaa", "cartservice": "cartservice-77c4b-bbbbb",
         "currency-svc": "currency-svc-6f7d8-ccccc"}
 FAULT_A = T0 + timedelta(hours=10, minutes=5, seconds=30)  # cartservice, CPU

@@ -3,9 +3,10 @@ agent may claim that no errors originate somewhere."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from span_fixtures import write_store
+
 from inquest.agents.base import Deps
 from inquest.agents.deployment import DeploymentAgent
 from inquest.agents.trace import TraceAgent
@@ -15,7 +16,7 @@ from inquest.tools.backends.embedded_schema import StoreWriter
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def test_a_run_with_no_spans_says_so_instead_of_claiming_no_errors_originate_there(tmp_path):

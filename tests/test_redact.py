@@ -4,7 +4,7 @@ in, must come out without the secret; what an investigation is made of must come
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -100,16 +100,17 @@ def test_the_demo_worlds_planted_secrets_are_all_caught():
 
 
 def test_redacting_a_report_reaches_every_string_and_keeps_ids_and_types(demo_world):
-    from inquest.core import ChangeRef, Evidence, RankedHypothesis, Report
     from conftest import deps_for
+
     from inquest.coordinator.investigation import investigate
+    from inquest.core import ChangeRef, Evidence, RankedHypothesis, Report
 
     deps = deps_for(demo_world)
     incident = next(i for i in deps.backend.incidents() if i.id == demo_world.incident_id)
     report = investigate(incident, deps)
     leaky = Evidence(id="trace-99", agent="trace", source="telemetry:logs", query="SELECT * FROM logs",
                      summary="login for jane.doe@example.com with password=hunter22",
-                     data={"rows": [{"body": "Bearer abcdef0123456789ABCDEF"}], "at": datetime.now(timezone.utc)})
+                     data={"rows": [{"body": "Bearer abcdef0123456789ABCDEF"}], "at": datetime.now(UTC)})
     hypothesis = RankedHypothesis(rank=1, summary="key sk_live_4eC39HqLyjWDarjtT1zdp7dc leaked", service="payments",
                                   confidence=0.9, evidence=("trace-99",), change=ChangeRef(id="dep-x", kind="deploy"))
     dirty = Report(**{**report.__dict__, "evidence": report.evidence + (leaky,),
@@ -154,6 +155,7 @@ def test_ip_addresses_leave_every_report_when_the_config_says_so(demo_world):
     from dataclasses import replace
 
     from conftest import deps_for
+
     from inquest.config import LLMConfig
     from inquest.coordinator.investigation import investigate
     from inquest.render.json_report import render_json

@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -31,7 +31,7 @@ from inquest.render import FORMATS, jsonable, render
 from inquest.render.json_report import report_to_dict
 from inquest.render.markdown import render_markdown
 
-T0 = datetime(2024, 11, 12, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 11, 12, 14, 0, tzinfo=UTC)
 ORDERS_COMMIT = "abc123f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3"
 N_PLUS_ONE_SQL = "SELECT statement, calls, p95_ms\nFROM db_query_stats\nWHERE service = 'orders'\nORDER BY calls DESC"
 

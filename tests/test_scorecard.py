@@ -6,17 +6,18 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 from browser import headless_dom, screenshot
-from inquest.replay import scorecard
+
+from inquest.render import scorecard
 from inquest.replay.cases import Truth
 from inquest.replay.history import Run
 from inquest.replay.scoring import AgentFailure, Answer, CaseResult, Tolerance, compare
 
-T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 TRUTHS = {"n-plus-one": Truth("orders", "dep-orders-2.14.0", "n_plus_one"),
           "noisy-neighbour": Truth("payments", None, "noisy_neighbour"),
           "false-alarm": Truth(None, None, None)}

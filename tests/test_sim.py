@@ -13,8 +13,8 @@ from datetime import timedelta
 import duckdb
 import git
 import pytest
-
 from conftest import deps_for
+
 from inquest.config import InvestigationConfig
 from inquest.coordinator.investigation import investigate
 from inquest.coordinator.triage import plan_scope
@@ -27,7 +27,8 @@ from inquest.evals.sim.model import ScenarioError
 from inquest.evals.sim.repo import build_repo
 from inquest.evals.sim.sources import MIGRATION_DDL, SQL_ITEMS_JOIN
 from inquest.evals.world_base import SQL_ITEMS, SQL_PRICE_ONE
-from inquest.replay.cases import LIBRARY as CASES, Truth, load_case
+from inquest.replay.cases import LIBRARY as CASES
+from inquest.replay.cases import Truth, load_case
 from inquest.replay.scoring import rank_of_truth
 from inquest.tools.backends.embedded_store import EmbeddedStore
 

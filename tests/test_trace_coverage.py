@@ -3,16 +3,17 @@ cover, and the request-rate metric, where it exists, decides how much traffic ca
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from span_fixtures import S, span_rows, write_store
+
 from inquest.agents.load import amplified_edges, covered_minutes, entry_metric, entry_traffic
 from inquest.core import Window
 from inquest.tools.backends.coverage import covered_seconds
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.backends.protocol import Table
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _request(i: int, at: datetime) -> list[tuple]:

@@ -4,11 +4,11 @@ where time is added, and client-span vs server-span time tells a slow wire from 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from span_fixtures import S, span_rows, write_store
+
 from inquest.agents.base import Deps
 from inquest.agents.trace import TraceAgent
 from inquest.config import Config
@@ -16,7 +16,7 @@ from inquest.core import Incident, Scope, Window
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BASELINE = Window(T0, T0 + timedelta(minutes=10))
 WINDOW = Window(T0 + timedelta(minutes=10), T0 + timedelta(minutes=15))
 

@@ -13,7 +13,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import write_config
 
 INVESTIGATE = f"{sys.prefix}/bin/investigate"

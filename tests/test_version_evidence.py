@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from span_fixtures import S, span_rows, write_store
+
 from inquest.agents.base import Deps
 from inquest.agents.deployment import DeploymentAgent
+from inquest.config import Config
 from inquest.coordinator.investigation import investigate
+from inquest.core import Incident, Scope, Window
 from inquest.tools.backends.embedded_schema import StoreWriter
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
-from span_fixtures import S, span_rows, write_store
-
-from inquest.config import Config
-from inquest.core import Incident, Scope, Window
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DEPLOY = T0 + timedelta(minutes=43)

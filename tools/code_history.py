@@ -77,7 +77,7 @@ class CodeHistory:
 
     def __init__(self, repository_for: Callable[[str], Path]) -> None:
         self._repository_for = repository_for
-        self._repos: dict[Path, "git.Repo"] = {}
+        self._repos: dict[Path, git.Repo] = {}
 
     def _repo(self, service: str) -> git.Repo:
         import git

@@ -24,10 +24,29 @@ from inquest.agents.base import Deps
 from inquest.agents.llm import briefing, templates
 from inquest.agents.llm.budget import Budget
 from inquest.agents.llm.gateway import ModelGateway
-from inquest.agents.llm.grounding import (CoordinatorAnswer, Grounded, InvalidAnswer, ModelHypothesis,
-                                          SpecialistAnswer, ground, parse_answer)
-from inquest.core import (AgentProgress, AgentRun, ChangeRef, Claim, Evidence, Finding, Hypothesis, Incident,
-                          ModelReview, RankedHypothesis, Scope, Usage)
+from inquest.agents.llm.grounding import (
+    CoordinatorAnswer,
+    Grounded,
+    InvalidAnswer,
+    ModelHypothesis,
+    SpecialistAnswer,
+    ground,
+    parse_answer,
+)
+from inquest.core import (
+    AgentProgress,
+    AgentRun,
+    ChangeRef,
+    Claim,
+    Evidence,
+    Finding,
+    Hypothesis,
+    Incident,
+    ModelReview,
+    RankedHypothesis,
+    Scope,
+    Usage,
+)
 from inquest.errors import ConfigError
 from inquest.redact import Redactor, describe
 

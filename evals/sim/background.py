@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from inquest.evals.shop_repo import DANA, KEIKO, LENA, MARCUS, PRIYA, Person
 from inquest.evals.sim.model import DAY, ChangeSpec, Edit, hms
-from inquest.evals.sim.sources import HARMLESS, changelog
 from inquest.evals.sim.repo import initial_versions
+from inquest.evals.sim.sources import HARMLESS, changelog
 
 OWNER: dict[str, Person] = {"frontend": MARCUS, "catalog": KEIKO, "checkout": DANA, "orders": DANA,
                             "payments": LENA, "inventory": PRIYA, "notifications": PRIYA}

@@ -25,8 +25,17 @@ from pathlib import Path
 
 from inquest.evals.sim.fleet import Fleet
 from inquest.evals.sim.load import NOMINAL_RATE, LoadModel
-from inquest.evals.sim.model import (ChangeSpec, MemoryLeak, Scenario, ScenarioError, TableLock, Truth, When, at_time,
-                                     hms)
+from inquest.evals.sim.model import (
+    ChangeSpec,
+    MemoryLeak,
+    Scenario,
+    ScenarioError,
+    TableLock,
+    Truth,
+    When,
+    at_time,
+    hms,
+)
 from inquest.evals.sim.pod_logs import expired_token_logs, migration_logs, start_up_logs, versions_by_rollout
 from inquest.evals.sim.repo import REPOSITORY, build_repo, deploy_description, initial_versions
 from inquest.evals.sim.requests import Clock, Requests

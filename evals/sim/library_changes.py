@@ -7,8 +7,24 @@ from datetime import date
 
 from inquest.evals.sim import sources as src
 from inquest.evals.sim.background import Timeline
-from inquest.evals.sim.model import (Alert, Call, ClientTimeout, ExtraCalls, FailOperation, MemoryLeak, PoolSize,
-                                     Query, Scenario, SwapStatement, TableLock, TrafficSurge, Truth, US, When, hms)
+from inquest.evals.sim.model import (
+    US,
+    Alert,
+    Call,
+    ClientTimeout,
+    ExtraCalls,
+    FailOperation,
+    MemoryLeak,
+    PoolSize,
+    Query,
+    Scenario,
+    SwapStatement,
+    TableLock,
+    TrafficSurge,
+    Truth,
+    When,
+    hms,
+)
 from inquest.evals.world_base import SQL_ITEMS, SQL_ITEMS_HINTED, SQL_PRICE_ONE, SQL_PRICES_BATCH, SQL_STOCK
 
 CHECKOUT_ERRORS = "Checkout failing: 5xx rate above 5% on checkout"

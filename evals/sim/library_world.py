@@ -7,8 +7,18 @@ from datetime import date
 
 from inquest.evals.shop_repo import DANA
 from inquest.evals.sim.background import Timeline
-from inquest.evals.sim.model import (Alert, DatabaseFailover, HostSteal, PeerOutage, Retries, Scenario,
-                                     TrafficSurge, Truth, When, hms)
+from inquest.evals.sim.model import (
+    Alert,
+    DatabaseFailover,
+    HostSteal,
+    PeerOutage,
+    Retries,
+    Scenario,
+    TrafficSurge,
+    Truth,
+    When,
+    hms,
+)
 from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.sources import CHECKOUT_RETRIES
 

@@ -16,11 +16,29 @@ import math
 from collections import defaultdict
 
 from inquest.evals.sim.fleet import Fleet, Slot
-from inquest.evals.sim.model import (MS, US, Call, ClientTimeout, DatabaseFailover, Effect, ExtraCalls, External,
-                                     FailOperation, HostSteal, PeerOutage, PoolSize, Publish, Query, Retries,
-                                     SlowOperation, SwapStatement, TableLock, Topology, TrafficSurge)
-from inquest.evals.sim.queueing import (Activation, PoolState, SlotState, erlang_c, mean, own_ms, slowdown,
-                                        timeout_share)
+from inquest.evals.sim.model import (
+    MS,
+    US,
+    Call,
+    ClientTimeout,
+    DatabaseFailover,
+    Effect,
+    External,
+    ExtraCalls,
+    FailOperation,
+    HostSteal,
+    PeerOutage,
+    PoolSize,
+    Publish,
+    Query,
+    Retries,
+    SlowOperation,
+    SwapStatement,
+    TableLock,
+    Topology,
+    TrafficSurge,
+)
+from inquest.evals.sim.queueing import Activation, PoolState, SlotState, erlang_c, mean, own_ms, slowdown, timeout_share
 
 NOMINAL_RATE = 2000.0  # entry requests per second the sampled traces stand for, on average
 DT = 10 * US

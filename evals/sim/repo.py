@@ -7,7 +7,7 @@ bumps its service's version; config, flag and migration commits touch deploy/ or
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -18,7 +18,7 @@ from inquest.evals.sim.model import MINUTE, ChangeSpec, Scenario, ScenarioError,
 from inquest.evals.sim.sources import initial_tree
 
 REPOSITORY = "acme/shop"
-IMPORTED = datetime(2026, 10, 6, 9, 0, tzinfo=timezone.utc)
+IMPORTED = datetime(2026, 10, 6, 9, 0, tzinfo=UTC)
 
 
 def initial_versions() -> dict[str, str]:
@@ -74,7 +74,7 @@ def build_repo(scenario: Scenario, path: Path) -> dict[str, str]:
         changed = _apply(tree, change)
         _write(path, tree, changed)
         repo.index.add(changed)
-        when = at_time(scenario.day, change.at - change.merged_min * MINUTE).replace(tzinfo=timezone.utc)
+        when = at_time(scenario.day, change.at - change.merged_min * MINUTE).replace(tzinfo=UTC)
         last = repo.index.commit(change.message, author=change.author.actor, committer=MERGER.actor,
                                  author_date=when, commit_date=when, skip_hooks=True, head=False,
                                  parent_commits=[last])

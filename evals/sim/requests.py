@@ -17,9 +17,27 @@ from random import Random
 
 from inquest.evals.sim.fleet import Fleet, Slot
 from inquest.evals.sim.load import LoadModel
-from inquest.evals.sim.model import (MINUTE, MS, US, Call, ClientTimeout, DatabaseFailover, ExtraCalls, External,
-                                     FailOperation, Operation, PeerOutage, Publish, Query, Retries, Scenario,
-                                     SlowOperation, SwapStatement, TableLock, Topology)
+from inquest.evals.sim.model import (
+    MINUTE,
+    MS,
+    US,
+    Call,
+    ClientTimeout,
+    DatabaseFailover,
+    External,
+    ExtraCalls,
+    FailOperation,
+    Operation,
+    PeerOutage,
+    Publish,
+    Query,
+    Retries,
+    Scenario,
+    SlowOperation,
+    SwapStatement,
+    TableLock,
+    Topology,
+)
 from inquest.evals.sim.shop import DB_SPAN_ATTRS, DECLINE_REASONS
 from inquest.evals.world_base import LOG_LINE, SPAN_LINE
 
@@ -95,7 +113,7 @@ class Requests:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _id(self) -> str:
-        return "%016x" % self.rng.getrandbits(64)
+        return f"{self.rng.getrandbits(64):016x}"
 
     def _ms(self, r: tuple[float, float]) -> int:
         return int((r[0] + (r[1] - r[0]) * self.r()) * MS)
@@ -159,7 +177,7 @@ class Requests:
             user = int(USERS * sk.random() ** 1.35)
             items = 3 + int(sk.random() * 10)
             sku = int(sk.random() * 20_000)
-            c = ("%032x" % self.rng.getrandbits(128), f"u-{user:05d}", self.tenant_of[user], self.r() < 0.1,
+            c = (f"{self.rng.getrandbits(128):032x}", f"u-{user:05d}", self.tenant_of[user], self.r() < 0.1,
                  items, sku, 4_000_000 + int(self.r() * 1_000_000))
             slot, _ = self.fleet.pick(entry, t, self.r())
             self.serve(c, (entry, routes[route].operation), t, "", slot)

@@ -12,10 +12,19 @@ cache that refills every ten minutes (a 20 s latency bump), and a Stripe tail (2
 
 from __future__ import annotations
 
-from inquest.evals.sim.model import (Call, External, Operation, Outcome, Publish, Query, Route, ServiceSpec,
-                                     Topology)
-from inquest.evals.world_base import (DB_ATTRS, MSG_ATTRS, SMTP_ATTRS, SMTP_MESSAGE, SQL_INSERT_ORDER,
-                                      SQL_ITEMS_HINTED, SQL_PRICES_BATCH, SQL_RESERVE, SQL_STOCK, STRIPE_ATTRS)
+from inquest.evals.sim.model import Call, External, Operation, Outcome, Publish, Query, Route, ServiceSpec, Topology
+from inquest.evals.world_base import (
+                                     DB_ATTRS,
+                                     MSG_ATTRS,
+                                     SMTP_ATTRS,
+                                     SMTP_MESSAGE,
+                                     SQL_INSERT_ORDER,
+                                     SQL_ITEMS_HINTED,
+                                     SQL_PRICES_BATCH,
+                                     SQL_RESERVE,
+                                     SQL_STOCK,
+                                     STRIPE_ATTRS,
+)
 
 ORDERS_POOL = 10
 INVENTORY_POOL = 10

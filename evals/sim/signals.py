@@ -18,9 +18,9 @@ from random import Random
 
 from inquest.evals.sim.fleet import Fleet
 from inquest.evals.sim.load import DT, LoadModel
-from inquest.evals.world_metrics import p95
 from inquest.evals.sim.model import MINUTE, MS, US, Alert, ScenarioError, TableLock, Topology
 from inquest.evals.sim.requests import BUCKET, POOL_ATTRS, Clock, Requests
+from inquest.evals.world_metrics import p95
 
 
 def metric_rows(requests: Requests, load: LoadModel, fleet: Fleet, topology: Topology, clock: Clock, seed: int,

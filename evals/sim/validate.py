@@ -6,8 +6,18 @@ in which the fault silently never happens.
 
 from __future__ import annotations
 
-from inquest.evals.sim.model import (Call, ClientTimeout, External, ExtraCalls, MemoryLeak, PeerOutage, Retries,
-                                     Scenario, ScenarioError, TableLock)
+from inquest.evals.sim.model import (
+    Call,
+    ClientTimeout,
+    External,
+    ExtraCalls,
+    MemoryLeak,
+    PeerOutage,
+    Retries,
+    Scenario,
+    ScenarioError,
+    TableLock,
+)
 from inquest.evals.sim.shop import SHOP
 
 FAULT_KINDS = ("n_plus_one", "slow_query", "pool_exhaustion", "lock_wait", "memory_leak", "cpu_saturation",

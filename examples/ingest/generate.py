@@ -21,12 +21,12 @@ import gzip
 import json
 import math
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
 
 HERE = Path(__file__).resolve().parent
-DAY = datetime(2026, 3, 12, tzinfo=timezone.utc)
+DAY = datetime(2026, 3, 12, tzinfo=UTC)
 START, SPLIT, END = DAY.replace(hour=9, minute=20), DAY.replace(hour=10, minute=40), DAY.replace(hour=10, minute=55)
 DEPLOYED = DAY.replace(hour=10, minute=24)
 SLOW_FROM = DEPLOYED + timedelta(seconds=40)  # the migration finishes; the index is gone

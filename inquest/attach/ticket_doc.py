@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from inquest.attach.base import marker
 from inquest.core import Report
@@ -60,7 +60,7 @@ class Code:
     language: str
 
 
-Block = Union[Heading, Para, Bullets, Table, Code]
+Block = Heading | Para | Bullets | Table | Code
 
 
 def _one_line(text: str) -> str:

@@ -65,8 +65,8 @@ def main(args: list[str]) -> int:
         from inquest.attach import check_targets
 
         check_targets(opts.attach)  # a misspelt target is a usage error before any work is done
-    from inquest.config import load_config
     from inquest.commands.demo_world import ensure_demo_world
+    from inquest.config import load_config
     from inquest.connect import connect
     from inquest.coordinator.investigation import investigate
 

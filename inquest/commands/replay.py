@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,7 +68,7 @@ def _say(message: str) -> None:
 
 
 def _log(message: str) -> None:
-    print(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} replay: {message}", file=sys.stderr, flush=True)
+    print(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} replay: {message}", file=sys.stderr, flush=True)
 
 
 def main(args: list[str]) -> int:
@@ -119,7 +119,7 @@ def replay_once(opts: argparse.Namespace, config: Config) -> int:
     if against is not None:
         comparison = compare(against.id, against.results, run.results, Tolerance(**settings.tolerance.model_dump()))
 
-    from inquest.replay import scorecard
+    from inquest.render import scorecard
 
     html_path = Path(opts.html) if opts.html else data_dir / "scorecard.html"
     html_path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def verdict(run: Run, comparison: Comparison | None, max_agent_failures: int) ->
 
 
 def _emit(run: Run, comparison: Comparison | None, fmt: str, output: str | None, html_path: Path) -> None:
-    from inquest.replay import scorecard
+    from inquest.render import scorecard
 
     if fmt == "json":
         document = scorecard.to_json(run, comparison)

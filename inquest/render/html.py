@@ -19,7 +19,16 @@ from typing import Any
 
 from inquest.core import CallEdge, RankedHypothesis, Report, utc
 from inquest.render import (
-    best_lead, change_label, clock, count, duration, headline, percent, ranked, report_to_dict, window_label,
+    best_lead,
+    change_label,
+    clock,
+    count,
+    duration,
+    headline,
+    percent,
+    ranked,
+    report_to_dict,
+    window_label,
 )
 
 WIDTH, LEFT, RIGHT = 960, 120, 56  # the timeline: label column on the left, the p95 axis on the right

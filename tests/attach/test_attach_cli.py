@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import write_config
+
 from inquest.cli import EXIT_ATTACH_FAILED, main
 
 from .stand_in import Reply, StandIn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -28,7 +28,7 @@ def _client(sleeps, **settings):
 
 
 def test_retry_after_as_seconds_or_as_an_http_date():
-    now = datetime(2026, 11, 3, 14, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
     assert retry_after_seconds("12") == 12.0
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now=now) == 90.0
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=5), usegmt=True), now=now) == 0.0

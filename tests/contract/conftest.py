@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 import conftest as root
+import pytest
 from conftest import deps_for
+
 from contract.es_server import NoidaServer
 from inquest.agents.base import Deps
 from inquest.config import ElasticsearchBackend

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from inquest.tools.backends.embedded_store import EmbeddedStore
 pytestmark = pytest.mark.elasticsearch
 
 START = datetime(2026, 11, 3, 13, 0)
-WINDOW = Window(START.replace(tzinfo=timezone.utc), (START + timedelta(minutes=30)).replace(tzinfo=timezone.utc))
+WINDOW = Window(START.replace(tzinfo=UTC), (START + timedelta(minutes=30)).replace(tzinfo=UTC))
 
 
 def _spans(traces: int, seed: int = 5):

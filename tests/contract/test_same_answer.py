@@ -4,8 +4,8 @@ the same way and reaches the same verdict, and every question an agent asked got
 from __future__ import annotations
 
 import pytest
-
 from conftest import deps_for
+
 from contract.compare import SPECS, differences
 from inquest.coordinator.investigation import investigate
 from inquest.core import Report

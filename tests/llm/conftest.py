@@ -73,6 +73,7 @@ def with_llm(deps: Any, **settings: Any) -> Any:
 @pytest.fixture(scope="session")
 def investigated(demo_world) -> Investigated:
     from conftest import deps_for
+
     from inquest.agents import build_agents
     from inquest.coordinator.fanout import fan_out
     from inquest.coordinator.ranking import rank

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from inquest.agents.llm import briefing, templates
 from inquest.agents.llm.budget import Budget, BudgetExhausted, ModelServiceError
-from inquest.agents.llm.grounding import (CoordinatorAnswer, InvalidAnswer, ModelClaim, ModelHypothesis,
-                                          SpecialistAnswer, ground, parse_answer)
+from inquest.agents.llm.grounding import (
+    CoordinatorAnswer,
+    InvalidAnswer,
+    ModelClaim,
+    ModelHypothesis,
+    SpecialistAnswer,
+    ground,
+    parse_answer,
+)
 from inquest.config import LLMBudgets, ModelPrice
 from inquest.core import Evidence, Finding, Hypothesis, Incident, Scope, Window
 from inquest.redact import Redactor
@@ -128,7 +135,7 @@ def test_prompts_come_from_versioned_files_with_every_placeholder_filled():
 
 
 def test_a_briefing_is_bounded_and_redacted():
-    start = datetime(2026, 11, 3, 13, 40, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 3, 13, 40, tzinfo=UTC)
     window = Window(start, start + timedelta(minutes=30))
     incident = Incident("INC-9", "checkout down for jane@example.com", "frontend", start, window)
     scope = Scope(window, Window(start - timedelta(hours=1), start), Window(start - timedelta(hours=2), window.end))

@@ -8,13 +8,13 @@ import re
 
 import anthropic
 import pytest
+from test_redact import PLANTED
 
 from inquest.agents.llm.budget import Budget, BudgetExhausted, ModelServiceError
 from inquest.agents.llm.gateway import ModelGateway
 from inquest.config import LLMBudgets, ModelPrice
 from inquest.redact import Redactor
 from llm.anthropic_server import API_KEY, Garbage, Slow, Status, Text
-from test_redact import PLANTED
 
 MODEL = "claude-sonnet-4-6"
 PRICE = ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0)

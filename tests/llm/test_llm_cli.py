@@ -10,8 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import write_config
+
 from inquest.cli import main
 from inquest.evals.world import GUILTY_CHANGE_ID
 from llm import scripts

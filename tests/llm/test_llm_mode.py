@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from test_redact import PLANTED
 
 from inquest.coordinator.fanout import fan_out
 from inquest.evals.world import GUILTY_CHANGE_ID, PLANTED_SECRETS
@@ -14,7 +15,6 @@ from llm import scripts
 from llm.anthropic_server import Garbage, Request, Slow, Status, Text, ToolUse
 from llm.conftest import with_llm
 from llm.planted import INJECTION, PlantingBackend, PlantingCode
-from test_redact import PLANTED
 
 
 def review(investigated, deps=None, findings=None):

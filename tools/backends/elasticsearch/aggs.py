@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from inquest.tools.backends.elasticsearch.percentiles import merge, quantile
@@ -53,7 +53,7 @@ def not_within(field: str, start: datetime, end: datetime) -> Query:
 
 
 def iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def group_aggs(keys: Sequence[Key], leaf: Mapping[str, Any], size: int,
@@ -203,11 +203,11 @@ def parse_time(raw: Any) -> datetime | None:
     if raw is None:
         return None
     if isinstance(raw, (int, float)):
-        return datetime.fromtimestamp(raw / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(raw / 1000, tz=UTC)
     text = str(raw).replace("Z", "+00:00")
     main, dot, rest = text.partition(".")
     if dot:  # Python reads at most microseconds
         digits = len(rest) - len(rest.lstrip("0123456789"))
         text = f"{main}.{rest[:min(digits, 6)]}{rest[digits:]}"
     parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -24,9 +24,25 @@ from elasticsearch import Elasticsearch
 from inquest.config import ElasticsearchBackend
 from inquest.core import Change, Incident, Window
 from inquest.errors import BackendError
-from inquest.tools.backends.elasticsearch.aggs import (Key, Percentiles, count_of, exists, first_key, group_aggs, group_rows, iso, missing,
-                                   not_within, parse_time, rounded, source_value, term, value, within)
 from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
+from inquest.tools.backends.elasticsearch.aggs import (
+    Key,
+    Percentiles,
+    count_of,
+    exists,
+    first_key,
+    group_aggs,
+    group_rows,
+    iso,
+    missing,
+    not_within,
+    parse_time,
+    rounded,
+    source_value,
+    term,
+    value,
+    within,
+)
 from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_client
 from inquest.tools.backends.elasticsearch.percentiles import distribution_mad, distribution_quantile
 from inquest.tools.backends.elasticsearch.search import ClusterReader

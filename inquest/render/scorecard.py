@@ -7,8 +7,8 @@ so it can be mailed, attached to a CI run or opened from disk years later.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from html import escape
 from io import StringIO
 from typing import Any
