@@ -3,6 +3,9 @@ This is the edge where files are opened; nothing below it reads config paths its
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from inquest import registry
 from inquest.agents.base import Deps
 from inquest.config import Config
 from inquest.errors import ConfigError
@@ -12,12 +15,20 @@ from inquest.tools.code_history import CodeHistory
 
 
 def open_backend(config: Config) -> TelemetryBackend:
-    """Opens the configured backend. It never builds anything: the demo world is built beforehand by the
-    command (inquest.commands.demo_world), so opening a backend does not need the simulator."""
-    if config.backend.kind == "elasticsearch":
-        from inquest.tools.backends.elasticsearch.store import ElasticsearchStore  # the client costs ~0.2 s
+    """Opens the configured backend through its `inquest.backends` entry point (inquest/registry.py). It
+    never builds anything: the demo world is built beforehand by the command (inquest.commands.demo_world),
+    so opening a backend does not need the simulator."""
+    opener: Callable[[Config], TelemetryBackend] = registry.load(registry.BACKENDS, config.backend.kind)
+    return opener(config)
 
-        return ElasticsearchStore(config.backend.elasticsearch, config.base_dir)
+
+def open_elasticsearch(config: Config) -> TelemetryBackend:
+    from inquest.tools.backends.elasticsearch.store import ElasticsearchStore  # the client costs ~0.2 s
+
+    return ElasticsearchStore(config.backend.elasticsearch, config.base_dir)
+
+
+def open_embedded(config: Config) -> TelemetryBackend:
     settings = config.backend.embedded
     path = config.resolve(settings.path)
     if not path.exists():

@@ -73,6 +73,8 @@ def test_an_unknown_agent_names_the_key_the_known_ones_and_a_near_match(tmp_path
 def test_built_ins_are_entry_points_and_importing_the_cli_loads_no_agent_or_renderer():
     assert set(registry.names(registry.AGENTS)) >= {"trace", "db", "metrics", "logs", "deployment", "code_diff", "impact"}
     assert set(registry.names(registry.RENDERERS)) >= {"json", "markdown", "text", "html"}
+    assert set(registry.names(registry.BACKENDS)) >= {"embedded", "elasticsearch"}
+    assert set(registry.names(registry.ATTACH)) >= {"github", "jira", "slack", "webhook"}
     probe = ("import sys, inquest.cli, inquest.config, inquest.agents; "
              "print(sorted(m for m in sys.modules if m.startswith(('inquest.agents.', 'inquest.render.'))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
