@@ -31,7 +31,7 @@ def _headline(finding: Finding) -> str:
     return f"{len(finding.evidence)} evidence, no suspect"
 
 
-def _run(agent: Agent, incident: Incident, scope: Scope, deps: Deps, results: queue.Queue) -> None:
+def _run(agent: Agent, incident: Incident, scope: Scope, deps: Deps, results: queue.Queue[Finding]) -> None:
     started = time.perf_counter()
     with _tracer.start_as_current_span(f"agent {agent.name}", attributes={"inquest.agent": agent.name}) as span:
         try:

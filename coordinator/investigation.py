@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 from opentelemetry import trace
@@ -50,7 +51,7 @@ def _topology(findings: Sequence[Finding], deps: Deps, scope: Scope) -> list[tup
     if any(f.call_graph for f in findings):
         return []
     edges: list[tuple[str, str]] = []
-    for ask in (lambda: deps.backend.dependencies(), lambda: deps.backend.call_graph(scope.lookback)):
+    for ask in (deps.backend.dependencies, partial(deps.backend.call_graph, scope.lookback)):
         try:
             edges = [(r["caller"], r["callee"]) for r in ask().records()]
         except Exception:  # noqa: BLE001 - a topology is a help, never a reason to fail the report

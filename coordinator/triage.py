@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from inquest.agents.baseline import Bucket, detect_onset
+from inquest.agents.baseline import detect_onset
 from inquest.config import InvestigationConfig
-from inquest.core import Incident, Scope, Window
+from inquest.core import Bucket, Incident, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import TelemetryBackend
 

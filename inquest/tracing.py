@@ -116,6 +116,7 @@ def _attributes(attributes: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 def _span(span: ReadableSpan) -> dict[str, Any]:
     context = span.get_span_context()
+    assert context is not None  # an ended SDK span always carries its context
     parent = span.parent
     return {
         "traceId": format(context.trace_id, "032x"),

@@ -21,7 +21,6 @@ The SDK's own retries are off (max_retries=0) and its own spans too: crewai woul
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from inquest.agents.llm.budget import Budget, BudgetExhausted, ModelServiceError
 from inquest.redact import Redactor
+from inquest.retry import backoff_seconds, retry_after_from
 
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504, 529}
 BACKOFF_S = 0.5  # the first wait without a retry-after; doubles per attempt
@@ -43,17 +43,6 @@ _tracer = trace.get_tracer("inquest.agents.llm")
 def estimate_tokens(body: dict[str, Any]) -> int:
     """An over-estimate of a request's input tokens: a token is ~4 characters of English, JSON less."""
     return len(json.dumps(body, ensure_ascii=False)) // 3 + 1
-
-
-def _retry_after(headers: Any) -> float | None:
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                return None  # an HTTP date: fall back to our own backoff
-    return None
 
 
 def _error_text(response: Any) -> str:
@@ -151,7 +140,7 @@ class ModelGateway(Middleware):
                     failure = "a malformed response (not a Messages API JSON body)"
                 elif status in RETRYABLE:
                     failure = f"HTTP {status} ({_error_text(response)})"
-                    wait = _retry_after(response.headers)
+                    wait = retry_after_from(response.headers)
                 else:
                     # 400, 401, 403, 404, 413: repeating the request cannot help, and neither can more calls.
                     reason = f"the model service refused the request: HTTP {status} ({_error_text(response)})"
@@ -159,7 +148,7 @@ class ModelGateway(Middleware):
                     raise ModelServiceError(reason)
             if attempt > self.retries:
                 break
-            wait = wait if wait is not None else min(MAX_BACKOFF_S, BACKOFF_S * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+            wait = wait if wait is not None else backoff_seconds(attempt, base_s=BACKOFF_S, cap_s=MAX_BACKOFF_S, jitter_low=0.75)
             if wait >= self.budget.remaining_seconds():
                 failure += f"; retrying after {wait:g} s would overrun the wall-time budget"
                 break

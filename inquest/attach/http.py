@@ -8,17 +8,15 @@ Slack webhook URL is itself a secret, so targets pass the text to show instead o
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from inquest import __version__
 from inquest.errors import AttachError
+from inquest.retry import backoff_seconds, retry_after_from
 
 log = logging.getLogger("inquest.attach")
 
@@ -30,24 +28,6 @@ DEFAULT_DENIED = {
     403: "the credentials lack permission",
     404: "not found, or not visible with these credentials",
 }
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _retryable(status: int) -> bool:
@@ -97,10 +77,10 @@ class ApiClient:
                 if not _retryable(response.status_code):
                     raise self._failure(response, where)
                 failure = f"HTTP {response.status_code}"
-                delay = retry_after_seconds(response.headers.get("Retry-After"))
+                delay = retry_after_from(response.headers)
             if attempt > self.retries:
                 raise AttachError(self.target, f"{where}: still failing after {attempt} attempts ({failure})")
-            wait = delay if delay is not None else min(MAX_BACKOFF_S, 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            wait = delay if delay is not None else backoff_seconds(attempt, base_s=1.0, cap_s=MAX_BACKOFF_S, jitter_low=0.5)
             if waited + wait > self.max_wait_s:
                 raise AttachError(self.target, f"{where}: {failure}; waiting {wait:.0f} s more would exceed the "
                                                f"{self.max_wait_s:g} s retry budget (attach.max_wait_s)")

@@ -7,8 +7,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from inquest.attach.http import ApiClient, retry_after_seconds
+from inquest.attach.http import ApiClient
 from inquest.errors import AttachError
+from inquest.retry import retry_after_seconds
 
 from .stand_in import Reply, Request, Sleeps, StandIn
 
