@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from inquest.coordinator.calibration import reliability
 from inquest.coordinator.calibration import summary as calibration_summary
 from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
+from inquest.quantiles import percentile
 from inquest.replay.cases import Case, Truth
 
 
@@ -143,16 +144,6 @@ class Summary:
     ece: float = 0.0  # expected calibration error of the top answers' confidences (0 is perfect)
     brier: float = 0.0  # mean squared gap between that confidence and being right
     reliability: tuple[tuple[float, float, int], ...] = ()  # per confidence bin: mean confidence, accuracy, cases
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), q in 0..100."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    position = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _reciprocal(rank: int | None) -> float:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from inquest.quantiles import quantile_of_counts as distribution_quantile  # one quantile rule (inquest/quantiles.py)
+
 BUCKET_WIDTH = 0.01
 MIN_MS = 0.001  # durations below a microsecond share bucket 0
 _LOG_STEP = math.log1p(BUCKET_WIDTH)
@@ -77,28 +79,6 @@ def _order_statistic(counts: list[tuple[int, int]], k: int, low: float | None, h
             return a + (j + 0.5) / count * (b - a)
         seen += count
     raise ValueError(f"order statistic {k} beyond {seen} values")
-
-
-def distribution_quantile(counts: Mapping[float, int], q: float) -> float | None:
-    """Exact `quantile_cont(q)` of values given as value -> how many times it occurs (a `terms`
-    aggregation on the value: fine for metrics, whose points per group in a window are few)."""
-    pairs = sorted((v, c) for v, c in counts.items() if c > 0)
-    n = sum(c for _, c in pairs)
-    if n == 0:
-        return None
-    rank = (n - 1) * q
-    below = math.floor(rank)
-
-    def nth(k: int) -> float:
-        seen = 0
-        for v, c in pairs:
-            seen += c
-            if k < seen:
-                return v
-        return pairs[-1][0]
-
-    first = nth(below)
-    return first if rank == below else first + (rank - below) * (nth(below + 1) - first)
 
 
 def distribution_mad(counts: Mapping[float, int]) -> float | None:
