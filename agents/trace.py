@@ -100,9 +100,12 @@ class TraceAgent:
             latency_suspects = {}
             book.record("telemetry:spans", stats_before, "no spans in the baseline: exclusive time per minute was "
                         "not compared with it (every service's work would look new)")
+        view = latency_view(book, backend, scope, graph)
+        # A service slow only on the wire of a caller slow on all its calls: its "added time" is the caller's.
+        latency_suspects = {s: v for s, v in latency_suspects.items() if s not in view.cleared}
         anomalous = tuple(sorted(set(error_suspects) | set(latency_suspects)))
 
-        evidence: dict[str, list[str]] = defaultdict(list)
+        evidence: dict[str, list[str]] = defaultdict(list, {s: list(found) for s, found in view.evidence.items()})
         for service, moved in sorted(error_suspects.items(), key=lambda kv: -kv[1].excess_per_min):
             top = _top_rows(origins_now, service, "origins", error_origin)
             where = "; ".join(f"{r['operation']} ({r['origins']}× '{r['message']}')" for r in top)
@@ -125,9 +128,6 @@ class TraceAgent:
                  "baseline_query": stats_before.query},
             ))
         _note_propagation(book, stats_now, stats_before, minutes, traffic, error_suspects)
-        view = latency_view(book, backend, scope, graph)
-        for service, found in view.evidence.items():
-            evidence[service].extend(found)
 
         error_total = sum(max(v.excess_per_min, 0) for v in error_suspects.values()) or 1.0
         latency_total = sum(max(v.excess_per_min, 0) for v in latency_suspects.values()) or 1.0

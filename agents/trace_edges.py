@@ -17,7 +17,7 @@ resolution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inquest.tools.backends.protocol import Table
 
@@ -32,17 +32,19 @@ class EdgeVerdict:
     gap_now_ms: float
     callee_before_ms: float
     callee_now_ms: float
-    verdict: str  # "network", "callee", "below_callee", "caller_or_network"
+    verdict: str  # "network", "caller_side", "callee", "below_callee", "caller_or_network"
 
     @property
     def blamed(self) -> str | None:
         """The service the edge's slowness is credited to, if spans can tell."""
+        if self.verdict == "caller_side":
+            return self.caller
         return self.callee if self.verdict in ("network", "callee") else None
 
     @property
     def new_share(self) -> float:
         """How much of the slow part's time (the gap for a slow wire, the callee's span otherwise) is new."""
-        before, now = ((self.gap_before_ms, self.gap_now_ms) if self.verdict in ("network", "caller_or_network")
+        before, now = ((self.gap_before_ms, self.gap_now_ms) if self.verdict in ("network", "caller_side", "caller_or_network")
                        else (self.callee_before_ms, self.callee_now_ms))
         return round(max(0.0, 1.0 - max(before, 0.0) / now), 4) if now > 0 else 0.0
 
@@ -53,6 +55,8 @@ class EdgeVerdict:
         return {
             "network": f"network delay on {edge}: {gap} while {callee} did not grow — the wire or {self.callee}'s "
                        f"network, not {self.caller}'s code",
+            "caller_side": f"{edge}: {gap} while {callee} did not grow, and so did the gap on the other calls "
+                           f"{self.caller} makes — {self.caller}'s side (its CPU or its network), not {self.callee}'s",
             "callee": f"{self.callee} is slow when {self.caller} calls it: {callee}, with its exclusive time",
             "below_callee": f"{edge}: {callee}, but not its exclusive time — the time is added below {self.callee}",
             "caller_or_network": f"{edge} has no client spans: {gap}; {self.caller}'s own work and the wire cannot "
@@ -86,4 +90,20 @@ def judge_edges(now: Table, before: Table, tick: float = 0.0) -> list[EdgeVerdic
         verdicts.append(EdgeVerdict(r["caller"], r["callee"], bool(r["client"]), int(r["calls"]),
                                     b["gap_p50_ms"] or 0.0, r["gap_p50_ms"] or 0.0, b["callee_p50_ms"] or 0.0,
                                     r["callee_p50_ms"] or 0.0, verdict))
-    return sorted(verdicts, key=lambda v: -max(v.gap_now_ms - v.gap_before_ms, v.callee_now_ms - v.callee_before_ms))
+    return _sides(sorted(verdicts, key=lambda v: -max(v.gap_now_ms - v.gap_before_ms,
+                                                      v.callee_now_ms - v.callee_before_ms)))
+
+
+def _sides(verdicts: list[EdgeVerdict]) -> list[EdgeVerdict]:
+    """A slow wire is shared by the edges of the side it belongs to: a callee's network slows every call
+    into it, a caller's (or a caller starved of CPU, late to read its answers) every call out of it. An
+    edge whose caller has more slow wires out than its callee has in is the caller's; a lone slow edge
+    stays the callee's, the usual place of an injected or congested network."""
+    out: dict[str, int] = {}
+    into: dict[str, int] = {}
+    for v in verdicts:
+        if v.verdict == "network":
+            out[v.caller] = out.get(v.caller, 0) + 1
+            into[v.callee] = into.get(v.callee, 0) + 1
+    return [replace(v, verdict="caller_side") if v.verdict == "network" and out[v.caller] > 1 and
+            out[v.caller] > into[v.callee] else v for v in verdicts]

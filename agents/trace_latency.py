@@ -31,6 +31,7 @@ class LatencyView:
     shares: dict[str, float] = field(default_factory=dict)  # service -> its share of the added time's blame
     evidence: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     edges: list[EdgeVerdict] = field(default_factory=list)
+    cleared: set[str] = field(default_factory=set)  # slow only on the wire of a caller slow on all its calls
 
 
 def _keys(table: Table, *columns: str) -> set[tuple]:
@@ -94,7 +95,16 @@ def _latency_view(book: Notebook, backend: TelemetryBackend, scope: Scope, graph
     failing, traces = _trace_counts(table)
     symptom = slow_traces_p_value(failing, traces)
     book.facts["slow_traces"] = {"failing": failing, "traces": traces, "p_value": symptom}
-    weight = {s: v.ochiai * rank.get(s, 0.0) for s, v in scores.items() if v.significant and symptom < SIGNIFICANT_P}
+    view.edges = judge_edges(edges_now, _merge_edges(edges_before, wider_edges), tick)
+    # Callees whose only slowness is the wire of a caller that is slow on every call it makes: the time
+    # credited to them from that caller's client spans is the caller's.
+    cleared = {e.callee for e in view.edges if e.verdict == "caller_side"} - \
+        {e.blamed for e in view.edges if e.verdict != "caller_side"}
+    view.cleared = cleared
+    moved = {e.caller: max(scores[e.callee].anomaly_score if e.callee in scores else 0.0, 0.0)
+             for e in view.edges if e.verdict == "caller_side"}
+    weight = {s: v.ochiai * rank.get(s, 0.0) for s, v in scores.items()
+              if v.significant and symptom < SIGNIFICANT_P and s not in cleared}
     reference = "the baseline" if wider_ops is None else "the baseline and, for operations it lacked, the history before it"
     for service, score in sorted(scores.items(), key=lambda kv: -weight.get(kv[0], 0.0)):
         evidence = None
@@ -104,18 +114,19 @@ def _latency_view(book: Notebook, backend: TelemetryBackend, scope: Scope, graph
             view.evidence[service].append(evidence)
             view.shares[service] = weight[service]
         if score.judged:
-            book.anomaly(Anomaly(service=service, signal="latency", modality="traces", score=score.anomaly_score,
+            value = 0.0 if service in cleared else max(score.anomaly_score, moved.get(service, 0.0))
+            book.anomaly(Anomaly(service=service, signal="latency", modality="traces", score=value,
                                  source="spans", evidence=evidence, p_value=round(score.p_value, 12)))
-    view.edges = judge_edges(edges_now, _merge_edges(edges_before, wider_edges), tick)
     for edge in view.edges:
         evidence = book.record("telemetry:spans", edges_now, edge.describe(),
                                {"caller": edge.caller, "callee": edge.callee, "verdict": edge.verdict,
                                 "client_spans": edge.client, "gap_ms": [edge.gap_before_ms, edge.gap_now_ms],
                                 "callee_ms": [edge.callee_before_ms, edge.callee_now_ms],
                                 "baseline_query": edges_before.query})
-        if edge.blamed and edge.verdict == "network":
-            # What only the edge can tell: the wire. Its weight is the share of the gap's time that is new
-            # (0 when nothing grew, near 1 when it all is). A slow callee's own code is the spectrum's to weigh.
+        if edge.blamed and edge.verdict in ("network", "caller_side"):
+            # What only the edges can tell: the wire, and whose side of it. Its weight is the share of the
+            # gap's time that is new (0 when nothing grew, near 1 when it all is). A slow callee's own code
+            # is the spectrum's to weigh.
             view.evidence[edge.blamed].append(evidence)
             view.shares[edge.blamed] = max(view.shares.get(edge.blamed, 0.0), edge.new_share)
         elif edge.blamed in view.shares:

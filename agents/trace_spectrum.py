@@ -33,17 +33,17 @@ DAMPING = 0.85  # PageRank's usual damping
 BACKWARD = 0.1  # weight of a walk back up to the caller, relative to going down (MicroRCA's rho)
 
 
-def operation_limits(baseline: Table, wider: Table | None = None) -> list[OperationLimit]:
+def operation_limits(baseline: Table, wider: Table | None = None) -> tuple[OperationLimit, ...]:
     """One limit per operation of the baseline; operations the baseline did not see take theirs from
     `wider` (a longer history). The floor is the shortest positive duration recorded, a lower bound on
     the resolution of the clock: a limit cannot be finer than what can be measured."""
     rows = {(r["service"], r["operation"], r["kind"]): r for r in (wider.records() if wider else [])}
     rows.update({(r["service"], r["operation"], r["kind"]): r for r in baseline.records()})
     tick = min((r["min_ms"] for r in rows.values() if r["min_ms"]), default=0.0)
-    return [OperationLimit(service, operation, kind,
-                           max(r["p99_ms"] or 0.0, (r["p50_ms"] or 0.0) + tick),
-                           max(r["self_p99_ms"] or 0.0, (r["self_p50_ms"] or 0.0) + tick))
-            for (service, operation, kind), r in sorted(rows.items())]
+    return tuple(OperationLimit(service, operation, kind,
+                                max(r["p99_ms"] or 0.0, (r["p50_ms"] or 0.0) + tick),
+                                max(r["self_p99_ms"] or 0.0, (r["self_p50_ms"] or 0.0) + tick))
+                 for (service, operation, kind), r in sorted(rows.items()))
 
 
 @dataclass(frozen=True)

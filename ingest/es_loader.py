@@ -144,6 +144,16 @@ def _span_pairs(settings: ElasticsearchBackend) -> list[tuple[str, str]]:
         (f("status_code"), f"CASE s.status_code {codes} ELSE s.status_code END"),
         (f("duration"), scale),
         ("inquest.self_ms", "s.self_ms"),
+        ("inquest.self_bucket", BUCKET_SQL.format(column="s.self_ms")),
+        # Who a span's exclusive time is credited to (the embedded store's _CREDITED): a non-database
+        # client span's to the peer it calls.
+        ("inquest.credited", "CASE WHEN s.kind = 'CLIENT' AND s.\"db.system\" IS NULL AND s.\"peer.service\" IS NOT NULL "
+                             "THEN s.\"peer.service\" ELSE s.\"service.name\" END"),
+        ("inquest.parent.client", "CASE WHEN p.span_id IS NOT NULL THEN p.kind = 'CLIENT' END"),
+        # Never negative: a callee outliving its caller's call (the caller gave up) adds no time on the wire.
+        ("inquest.gap_ms", "greatest(p.duration_ms - s.duration_ms, 0)"),
+        ("inquest.gap_bucket", f"CASE WHEN p.span_id IS NOT NULL THEN "
+                               f"{BUCKET_SQL.format(column='greatest(p.duration_ms - s.duration_ms, 0)')} END"),
         ("inquest.duration_bucket", BUCKET_SQL.format(column="s.duration_ms")),
         ("inquest.parent.service", 'p."service.name"'),
         ("inquest.parent.start", _time("p.start_time")),

@@ -32,10 +32,16 @@ def _request(rng: random.Random, slow: str | None, client_spans: bool) -> list[S
     call_start = own
     call = out_gap + pay + back_gap
     checkout = own + call + 1
-    fe_out, fe_back = wire(), wire()
-    spans = [S("fe", None, "frontend", "GET /checkout", "SERVER", 0, fe_out + checkout + fe_back + 2),
-             S("fc", "fe", "frontend", "checkout.Place", "CLIENT", 1, fe_out + checkout + fe_back, peer="checkout"),
-             S("co", "fc", "checkout", "Place", "SERVER", 1 + fe_out, checkout)]
+    late = 100 if slow == "frontend_side" else 0  # a frontend starved of CPU reads every answer late
+    fe_out, fe_back = wire(), wire() + late
+    cart_out, cart, cart_back = wire(), rng.uniform(2, 3), wire() + late
+    fe_call = fe_out + checkout + fe_back
+    cart_start = 1 + fe_call + 1
+    spans = [S("fe", None, "frontend", "GET /checkout", "SERVER", 0, cart_start + cart_out + cart + cart_back + 1),
+             S("fc", "fe", "frontend", "checkout.Place", "CLIENT", 1, fe_call, peer="checkout"),
+             S("co", "fc", "checkout", "Place", "SERVER", 1 + fe_out, checkout),
+             S("fk", "fe", "frontend", "cart.Get", "CLIENT", cart_start, cart_out + cart + cart_back, peer="cart"),
+             S("ca", "fk", "cart", "Get", "SERVER", cart_start + cart_out, cart)]
     if client_spans:
         spans += [S("cc", "co", "checkout", "payment.Charge", "CLIENT", 1 + fe_out + call_start, call, peer="payment"),
                   S("pa", "cc", "payment", "Charge", "SERVER", 1 + fe_out + call_start + out_gap, pay)]
@@ -57,7 +63,8 @@ def _world(tmp_path, slow: str, client_spans: bool = True) -> tuple[Deps, Incide
     return deps, incident, Scope(window=WINDOW, baseline=BASELINE, lookback=Window(T0, WINDOW.end))
 
 
-@pytest.mark.parametrize("slow, blamed", [("network", "payment"), ("callee", "payment"), ("caller", "checkout")])
+@pytest.mark.parametrize("slow, blamed", [("network", "payment"), ("callee", "payment"), ("caller", "checkout"),
+                                          ("frontend_side", "frontend")])
 def test_latency_only_traces_blame_the_right_side_of_the_slow_edge(tmp_path, slow, blamed):
     deps, incident, scope = _world(tmp_path, slow)
     finding = TraceAgent().investigate(incident, scope, deps)
@@ -70,8 +77,12 @@ def test_latency_only_traces_blame_the_right_side_of_the_slow_edge(tmp_path, slo
     scores = {a.service: a.score for a in finding.anomalies if a.signal == "latency"}
     assert all(a.modality == "traces" and a.source == "spans" for a in finding.anomalies)
     assert scores[blamed] >= 3
-    assert scores.get("frontend", 0.0) < 1
+    if blamed != "frontend":
+        assert scores.get("frontend", 0.0) < 1
     said = {e.id: e.summary for e in finding.evidence}
+    if slow == "frontend_side":  # every call out of frontend is late: frontend's side, not its callees'
+        assert scores.get("checkout", 0.0) < 1 and scores.get("cart", 0.0) < 1
+        assert any("frontend's side" in s for s in said.values())
     if slow == "network":
         assert scores.get("checkout", 0.0) < 1  # the caller's own code did nothing new
         assert any(s.startswith("network delay on checkout → payment") for s in said.values())

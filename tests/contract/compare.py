@@ -50,6 +50,13 @@ SPECS: dict[str, Spec] = {
     "service_timeline": Spec(("bucket",), ("requests", "errors"), ("p95_ms",)),
     "entry_summary": Spec((), ("requests", "failed", "slow", "users", "tenants", "failed_users", "failed_tenants")),
     "span_minutes": Spec((), ("minutes",), (), _steps(0.001, "covered_minutes")),
+    "operation_latency": Spec(("service", "operation", "kind"), ("requests",),
+                              ("p50_ms", "p99_ms", "self_p50_ms", "self_p99_ms"), _steps(0.001, "min_ms")),
+    "edge_latency": Spec(("caller", "callee", "client"), ("calls",),
+                         ("caller_p50_ms", "callee_p50_ms", "callee_p90_ms", "callee_self_p50_ms", "callee_self_p90_ms",
+                          "gap_p50_ms", "gap_p90_ms")),
+    "trace_spectrum": Spec(("service",), ("own_ef", "own_ep", "judged", "slow_self", "failing_traces", "traces"), (),
+                           _steps(0.1, "over_self_ms")),
     "entry_endpoints": Spec(("endpoint",), ("requests", "failed"), ("p95_ms",), limit=20),
     "entry_timeline": Spec(("bucket",), ("requests", "failed"), ("p95_ms",)),
 }

@@ -79,7 +79,8 @@ def _arguments(question: str, incident) -> tuple:
             "span_stats": (window,), "error_origins": (window,), "call_graph": (window,), "span_minutes": (window,),
             "db_statements": (window,), "db_query_stats": (window,), "entry_summary": (window, service, 2000.0),
             "entry_endpoints": (window, service), "entry_timeline": (window, service),
-            "service_timeline": (window, service),
+            "service_timeline": (window, service), "operation_latency": (window,), "edge_latency": (window,),
+            "trace_spectrum": (window, ()),
             "metric_summary": (window, ("db.client.connection.count", "process.cpu.utilization")),
             "metric_stats": (window, ("db.client.connection.count", "process.cpu.utilization"))}[question]
 

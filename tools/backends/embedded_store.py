@@ -214,10 +214,10 @@ class EmbeddedStore:
     def operation_latency(self, window: Window) -> Table:
         return self._ask("operation_latency", f"""
             SELECT "service.name" AS service, name AS operation, kind, count(*) AS requests,
-                   round(quantile_cont(duration_ms, 0.5), 3) AS p50_ms,
-                   round(quantile_cont(duration_ms, 0.99), 3) AS p99_ms,
-                   round(quantile_cont(self_ms, 0.5), 3) AS self_p50_ms,
-                   round(quantile_cont(self_ms, 0.99), 3) AS self_p99_ms,
+                   round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
+                   round(quantile_cont(duration_ms, 0.99), 2) AS p99_ms,
+                   round(quantile_cont(self_ms, 0.5), 2) AS self_p50_ms,
+                   round(quantile_cont(self_ms, 0.99), 2) AS self_p99_ms,
                    round(min(duration_ms) FILTER (WHERE duration_ms > 0), 3) AS min_ms
             FROM spans WHERE {_between('start_time', window)}
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
@@ -237,8 +237,7 @@ class EmbeddedStore:
             p AS (SELECT f.credited AS service, f.trace_id, t.failing, count(slow_self) AS judged,
                          count(*) FILTER (WHERE slow_self) AS slow_self, sum(over_ms) FILTER (WHERE slow_self) AS over_ms
                   FROM f JOIN t USING (trace_id) GROUP BY 1, 2, 3)
-            SELECT service, count(*) FILTER (WHERE failing) AS ef, count(*) FILTER (WHERE NOT failing) AS ep,
-                   count(*) FILTER (WHERE failing AND slow_self > 0) AS own_ef,
+            SELECT service, count(*) FILTER (WHERE failing AND slow_self > 0) AS own_ef,
                    count(*) FILTER (WHERE NOT failing AND slow_self > 0) AS own_ep, sum(judged) AS judged,
                    sum(slow_self) AS slow_self, round(coalesce(sum(over_ms), 0), 1) AS over_self_ms,
                    (SELECT count(*) FILTER (WHERE failing) FROM t) AS failing_traces,
@@ -249,13 +248,13 @@ class EmbeddedStore:
         return self._ask("edge_latency", f"""
             WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)})
             SELECT p."service.name" AS caller, c."service.name" AS callee, p.kind = 'CLIENT' AS client,
-                   count(*) AS calls, round(quantile_cont(p.duration_ms, 0.5), 3) AS caller_p50_ms,
-                   round(quantile_cont(c.duration_ms, 0.5), 3) AS callee_p50_ms,
-                   round(quantile_cont(c.duration_ms, 0.9), 3) AS callee_p90_ms,
-                   round(quantile_cont(c.self_ms, 0.5), 3) AS callee_self_p50_ms,
-                   round(quantile_cont(c.self_ms, 0.9), 3) AS callee_self_p90_ms,
-                   round(quantile_cont(p.duration_ms - c.duration_ms, 0.5), 3) AS gap_p50_ms,
-                   round(quantile_cont(p.duration_ms - c.duration_ms, 0.9), 3) AS gap_p90_ms
+                   count(*) AS calls, round(quantile_cont(p.duration_ms, 0.5), 2) AS caller_p50_ms,
+                   round(quantile_cont(c.duration_ms, 0.5), 2) AS callee_p50_ms,
+                   round(quantile_cont(c.duration_ms, 0.9), 2) AS callee_p90_ms,
+                   round(quantile_cont(c.self_ms, 0.5), 2) AS callee_self_p50_ms,
+                   round(quantile_cont(c.self_ms, 0.9), 2) AS callee_self_p90_ms,
+                   round(quantile_cont(greatest(p.duration_ms - c.duration_ms, 0), 0.5), 2) AS gap_p50_ms,
+                   round(quantile_cont(greatest(p.duration_ms - c.duration_ms, 0), 0.9), 2) AS gap_p90_ms
             FROM w c JOIN w p ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id
             WHERE c."service.name" <> p."service.name"
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")

@@ -100,16 +100,16 @@ class TelemetryBackend(Protocol):
         """Spectrum of the window's traces against per-operation limits. A trace is failing when its root
         span (what the user waited for) lasts longer than its operation's `duration_ms`; a span's exclusive time over `self_ms` is time
         added there. Time is credited as in span_stats: a non-database client span to the peer it calls.
-        Per credited service: ef / ep (failing / passing traces it took part in), own_ef / own_ep (failing /
-        passing traces where its own time was over the limit), judged (its spans that had a limit), slow_self (of
+        Per credited service: own_ef / own_ep (failing / passing traces where its own time was over the
+        limit), judged (its spans that had a limit), slow_self (of
         those, over the self limit), over_self_ms (time over the limits), failing_traces, traces."""
         ...
 
     def edge_latency(self, window: Window) -> Table:
         """Per caller, callee and whether the caller's span is a CLIENT span, for calls seen on both sides
         (a caller span whose child is the callee's span): calls, caller_p50_ms, callee_p50_ms, callee_p90_ms,
-        callee_self_p50_ms, callee_self_p90_ms, gap_p50_ms, gap_p90_ms (caller span minus callee span: the wire, queues and
-        (de)serialisation when the caller's span is a client span)."""
+        callee_self_p50_ms, callee_self_p90_ms, gap_p50_ms, gap_p90_ms (caller span minus callee span, never below 0: the wire,
+        queues and (de)serialisation when the caller's span is a client span)."""
         ...
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:

@@ -139,10 +139,11 @@ class Percentiles:
     per_ms: float  # stored units per millisecond
     native: bool = False
     name: str = "d"
+    percents: tuple[float, ...] = (50, 95)  # what the native aggregation is asked for
 
     def aggs(self) -> dict[str, Any]:
         if self.native:
-            return {f"{self.name}_pct": {"percentiles": {"field": self.value_field, "percents": [50, 95]}}}
+            return {f"{self.name}_pct": {"percentiles": {"field": self.value_field, "percents": list(self.percents)}}}
         return {f"{self.name}_hist": {"histogram": {"field": self.bucket_field, "interval": 1, "min_doc_count": 1}},
                 f"{self.name}_min": {"min": {"field": self.value_field}},
                 f"{self.name}_max": {"max": {"field": self.value_field}}}
@@ -151,7 +152,7 @@ class Percentiles:
         if self.native:
             values = bucket[f"{self.name}_pct"]["values"]
             found = {float(p): (None if v is None else v / self.per_ms) for p, v in values.items()}
-            return Sketch(exact={0.5: found.get(50.0), 0.95: found.get(95.0)})
+            return Sketch(exact={p / 100: found.get(float(p)) for p in self.percents})
         counts = {int(b["key"]): b["doc_count"] for b in bucket[f"{self.name}_hist"]["buckets"]}
         low, high = bucket[f"{self.name}_min"]["value"], bucket[f"{self.name}_max"]["value"]
         return Sketch(counts=counts, low=None if low is None else low / self.per_ms,

@@ -24,7 +24,8 @@ from inquest.tools.backends.elasticsearch.connection import TransferMeter, descr
 DERIVED = {
     "spans": ("inquest.self_ms", "inquest.duration_bucket", "inquest.parent.service", "inquest.parent.start",
               "inquest.parent.duration_ms", "inquest.parent.duration_bucket", "inquest.children.first_start",
-              "inquest.children.first_failed_start"),
+              "inquest.children.first_failed_start", "inquest.self_bucket", "inquest.credited",
+              "inquest.parent.client", "inquest.gap_ms", "inquest.gap_bucket"),
     "logs": ("inquest.template",),
 }
 PAGE = 500  # documents per search_after page

@@ -47,6 +47,7 @@ from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_
 from inquest.tools.backends.elasticsearch.percentiles import distribution_mad, distribution_quantile
 from inquest.tools.backends.elasticsearch.search import ClusterReader
 from inquest.tools.backends.protocol import Changes, OperationLimit, Table
+from inquest.tools.backends.elasticsearch import latency as es_latency
 
 # DuckDB's time_bucket counts buckets from 2000-01-03 00:00 UTC; date_histogram from the epoch.
 _TIME_BUCKET_ORIGIN_S = 946857600
@@ -248,13 +249,13 @@ class ElasticsearchStore:
         return Table("dependencies", "-- no declared dependencies in the cluster", ("caller", "callee", "source"), ())
 
     def operation_latency(self, window: Window) -> Table:
-        raise BackendError("operation_latency is not answered by the Elasticsearch backend yet")
+        return es_latency.operation_latency(self, window)
 
     def trace_spectrum(self, window: Window, limits: Sequence[OperationLimit]) -> Table:
-        raise BackendError("trace_spectrum is not answered by the Elasticsearch backend yet")
+        return es_latency.trace_spectrum(self, window, limits)
 
     def edge_latency(self, window: Window) -> Table:
-        raise BackendError("edge_latency is not answered by the Elasticsearch backend yet")
+        return es_latency.edge_latency(self, window)
 
     # -- database ----------------------------------------------------------------------------------
 
