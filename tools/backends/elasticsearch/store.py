@@ -25,6 +25,7 @@ from inquest.config import ElasticsearchBackend
 from inquest.core import Change, Incident, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
+from inquest.tools.backends.elasticsearch import latency as es_latency
 from inquest.tools.backends.elasticsearch.aggs import (
     Key,
     Percentiles,
@@ -47,7 +48,6 @@ from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_
 from inquest.tools.backends.elasticsearch.percentiles import distribution_mad, distribution_quantile
 from inquest.tools.backends.elasticsearch.search import ClusterReader
 from inquest.tools.backends.protocol import Changes, OperationLimit, Table
-from inquest.tools.backends.elasticsearch import latency as es_latency
 
 # DuckDB's time_bucket counts buckets from 2000-01-03 00:00 UTC; date_histogram from the epoch.
 _TIME_BUCKET_ORIGIN_S = 946857600
