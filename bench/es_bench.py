@@ -108,7 +108,7 @@ def es() -> dict:
 
     store_path = _world_with_extra_logs()
     embedded = EmbeddedStore(store_path)
-    rows = {t: embedded._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: SLF001 - counting only
+    rows = {t: embedded._con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # counting only
             for t in ("spans", "logs", "metrics", "changes", "db_query_stats", "incidents")}
     real = os.environ.get("INQUEST_ES_URL")
     with ExitStack() as stack:

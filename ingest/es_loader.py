@@ -93,7 +93,7 @@ def install_templates(client: Elasticsearch, settings: ElasticsearchBackend) -> 
         name = "inquest-" + settings.write_index(kind).replace("*", "")
         try:
             client.indices.put_index_template(name=name, **template_for(kind, settings))
-        except Exception as exc:  # noqa: BLE001 - one BackendError naming the host
+        except Exception as exc:  # one BackendError naming the host
             raise describe_failure(exc, settings, f"installing the index template {name}") from exc
 
 
@@ -244,7 +244,7 @@ def _send(client: Elasticsearch, settings: ElasticsearchBackend, kind: str, line
     body = ("\n".join(lines) + "\n").encode("utf-8")
     try:
         response = client.bulk(operations=body).body
-    except Exception as exc:  # noqa: BLE001 - one BackendError naming the host
+    except Exception as exc:  # one BackendError naming the host
         raise describe_failure(exc, settings, f"bulk load into {settings.write_index(kind)}") from exc
     stored = len(lines) // 2
     if response.get("errors"):
@@ -264,7 +264,7 @@ def refresh(client: Elasticsearch, settings: ElasticsearchBackend) -> None:
         index = settings.write_index(kind)
         try:
             client.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-        except Exception as exc:  # noqa: BLE001 - one BackendError naming the host
+        except Exception as exc:  # one BackendError naming the host
             raise describe_failure(exc, settings, f"refreshing {index}") from exc
 
 
@@ -278,7 +278,7 @@ def drop_loaded(client: Elasticsearch, settings: ElasticsearchBackend) -> None:
             else:
                 client.indices.delete(index=index, ignore_unavailable=True)
             client.indices.delete_index_template(name="inquest-" + index.replace("*", ""))
-        except Exception as exc:  # noqa: BLE001 - one BackendError naming the host
+        except Exception as exc:  # one BackendError naming the host
             raise describe_failure(exc, settings, f"removing {index}") from exc
 
 

@@ -18,16 +18,16 @@ os.environ["CREWAI_TRACING_ENABLED"] = "false"
 os.environ["CREWAI_DISABLE_VERSION_CHECK"] = "true"  # a PyPI lookup from the console formatter
 os.environ.setdefault("CREWAI_STORAGE_DIR", "inquest")  # its app-data folder's name, instead of the cwd's
 
-import logging  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from typing import Any  # noqa: E402
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from anthropic import Anthropic  # noqa: E402
-from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
-from crewai.tools import BaseTool  # noqa: E402
+from anthropic import Anthropic
+from crewai import LLM, Agent, Crew, Process, Task
+from crewai.tools import BaseTool
 
-from inquest.agents.llm.gateway import ModelGateway  # noqa: E402
-from inquest.config import LLMConfig  # noqa: E402
+from inquest.agents.llm.gateway import ModelGateway
+from inquest.config import LLMConfig
 
 
 class _FromCrewai(logging.Filter):

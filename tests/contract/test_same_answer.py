@@ -68,7 +68,7 @@ def most_common_messages(pair, window, row) -> set:
           AND w.name = {literal(row["operation"])} AND w.kind = {literal(row["kind"])}
           AND w."peer.service" IS NOT DISTINCT FROM {literal(row["peer"])}
           AND (w."db.system" IS NOT NULL) = {literal(row["is_db"])}
-        GROUP BY 1""").rows  # noqa: SLF001 - the reference store's own console
+        GROUP BY 1""").rows  # the reference store's own console
     top = max((n for message, n in counts if message is not None), default=0)
     return {message for message, n in counts if n == top}
 

@@ -219,11 +219,11 @@ class AnthropicServer:
                 self._send(code, json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode(),
                            headers=headers)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 server.violations.append(f"GET {self.path}: the client only ever POSTs")
                 self._error(405, "invalid_request_error", "method not allowed")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 path = self.path.split("?", 1)[0]
                 headers = {k.lower(): v for k, v in self.headers.items()}

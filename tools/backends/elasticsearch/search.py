@@ -49,7 +49,7 @@ class ClusterReader:
         self.require(kind, fields, question)
         try:
             response = self.client.search(index=index, body=body).body
-        except Exception as exc:  # noqa: BLE001 - every client failure becomes one BackendError
+        except Exception as exc:  # every client failure becomes one BackendError
             raise describe_failure(exc, self.settings, f"{question} on {index}") from exc
         self.meter.add(documents=len(response.get("hits", {}).get("hits", [])))
         return f"POST {index}/_search {json.dumps(body, separators=(',', ':'))}", response
@@ -107,7 +107,7 @@ class ClusterReader:
         wanted = sorted({self.field(kind, name) for name in ES_FIELDS[kind]} | set(DERIVED.get(kind, ())))
         try:
             response = self.client.indices.get_field_mapping(index=index, fields=",".join(wanted)).body
-        except Exception as exc:  # noqa: BLE001 - as in search
+        except Exception as exc:  # as in search
             raise describe_failure(exc, self.settings, f"{question}: reading the mapping of {index}") from exc
         if not response:
             raise BackendError(f"{question}: no index matches '{index}' on {hosts_of(self.settings)} "
