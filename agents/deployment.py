@@ -173,7 +173,7 @@ def version_trouble(table: Table, deploys: list[Change]) -> dict[str, str]:
     """service -> how the deployed version's pods fare against the other versions' over the same minutes.
     Errors: more, by a one-sided Fisher exact test at 1%. Latency: p95 half again as long and 5 ms more
     (the same bar own_trouble sets for exclusive time)."""
-    from scipy.stats import fisher_exact  # type: ignore[import-untyped]
+    from scipy.stats import fisher_exact
 
     out: dict[str, str] = {}
     rows = [r for r in table.records() if r["version"] is not None]

@@ -92,7 +92,7 @@ def _constant_drain() -> type:
     use: importing drain3 is not free, and an investigation without logs should not pay for it."""
     from drain3.drain import Drain
 
-    class ConstantDrain(Drain):  # type: ignore[misc]
+    class ConstantDrain(Drain):
         def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str],
                              include_params: bool) -> tuple[float, int]:
             pairs = [(a, b) for a, b in zip(seq1, seq2) if a != self.param_str]

@@ -132,7 +132,7 @@ def _values_by_metric(series: list[Series]) -> dict[tuple[str, str], list[list[f
 
 def climbing(series: Series) -> bool:
     """Memory that keeps rising through the window: the Theil–Sen slope is positive with 95% confidence."""
-    from scipy.stats import theilslopes  # type: ignore[import-untyped]
+    from scipy.stats import theilslopes
 
     points = [(at.timestamp(), v) for at, v in series.points]
     if len(points) < 4:

@@ -126,7 +126,7 @@ class _InProcessWrites(git.GitCmdObjectDB):
     """Writes new objects as loose objects from Python (what git itself would write) instead of
     running one `git hash-object` per blob and tree; reads still go through git."""
 
-    def store(self, istream):  # type: ignore[no-untyped-def]
+    def store(self, istream):
         return LooseObjectDB.store(self, istream)
 
 

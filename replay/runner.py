@@ -132,10 +132,11 @@ def replay(cases: Sequence[Case], config: Config, data_dir: Path, *, jobs: int =
     import_plugins(plugins)
     worlds = _materialise_all(cases, Path(data_dir) / "worlds", say)
     results: dict[str, CaseResult] = {cid: w for cid, w in worlds.items() if isinstance(w, CaseResult)}
+    built = {cid: w for cid, w in worlds.items() if not isinstance(w, CaseResult)}
     runnable = [c for c in cases if c.id not in results]
     if runnable:
         with _executor(executor, max(1, min(jobs, len(runnable))), plugins) as pool:
-            futures = {pool.submit(run_case, case, worlds[case.id], config): case for case in runnable}
+            futures = {pool.submit(run_case, case, built[case.id], config): case for case in runnable}
             for future in as_completed(futures):
                 result = future.result()
                 results[result.case_id] = result
