@@ -40,10 +40,15 @@ def operation_limits(baseline: Table, wider: Table | None = None) -> tuple[Opera
     rows = {(r["service"], r["operation"], r["kind"]): r for r in (wider.records() if wider else [])}
     rows.update({(r["service"], r["operation"], r["kind"]): r for r in baseline.records()})
     tick = min((r["min_ms"] for r in rows.values() if r["min_ms"]), default=0.0)
+    # Half a microsecond above the limit, finer than any span clock: a span exactly at its limit is not
+    # over it in every store, whatever float rounding each applied to its stored times.
     return tuple(OperationLimit(service, operation, kind,
-                                max(r["p99_ms"] or 0.0, (r["p50_ms"] or 0.0) + tick),
-                                max(r["self_p99_ms"] or 0.0, (r["self_p50_ms"] or 0.0) + tick))
+                                max(r["p99_ms"] or 0.0, (r["p50_ms"] or 0.0) + tick) + _TIE_MS,
+                                max(r["self_p99_ms"] or 0.0, (r["self_p50_ms"] or 0.0) + tick) + _TIE_MS)
                  for (service, operation, kind), r in sorted(rows.items()))
+
+
+_TIE_MS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,16 @@ def spectrum(table: Table) -> dict[str, ServiceSpectrum]:
     when its own time there was over the limit (anomalous invocations, as TraceRCA): a caller merely
     waiting on a slow callee is not involved."""
     out = {}
+    # Every service with judged spans is one test: Bonferroni keeps the chance of blaming any of them by
+    # luck at SIGNIFICANT_P, instead of SIGNIFICANT_P per service (borderline calls flipped on a percentile
+    # estimate's rounding, e.g. between the embedded store and a cluster's bucketed percentiles).
+    tests = max(sum(1 for r in table.records() if r["judged"]), 1)
     for r in table.records():
         failing, ef, ep = r["failing_traces"] or 0, r["own_ef"] or 0, r["own_ep"] or 0
         ochiai = ef / math.sqrt(failing * (ef + ep)) if failing and ef else 0.0
         dstar = ef ** 2 / (ep + (failing - ef)) if ef and (ep + failing - ef) else float(ef ** 2)
         judged, slow = int(r["judged"] or 0), int(r["slow_self"] or 0)
-        p = float(stats.binom.sf(slow - 1, judged, EXPECTED_OVER)) if judged and slow else 1.0
+        p = min(1.0, tests * float(stats.binom.sf(slow - 1, judged, EXPECTED_OVER))) if judged and slow else 1.0
         out[r["service"]] = ServiceSpectrum(r["service"], round(ochiai, 4), round(dstar, 2), judged, slow,
                                             float(r["over_self_ms"] or 0.0), p)
     return out

@@ -43,6 +43,7 @@ SPECS: dict[str, Spec] = {
     "metric_summary": Spec(("service", "host", "name"), ("points",), (), _steps(0.001, "mean", "max", "last")),
     "metric_stats": Spec(("service", "host", "name"), ("points",), (),
                          _steps(0.0001, "median", "mad", "p90", "max", "first", "last")),
+    "version_stats": Spec(("service", "version"), ("requests", "errors"), ("p95_ms",)),
     "log_templates": Spec(("service", "template"), ("count", "severity", "example"), limit=50),
     "log_patterns": Spec(("service", "pattern"), ("lines", "errors", "example", "total")),
     "log_origins": Spec(("service", "origin"), ("lines",)),

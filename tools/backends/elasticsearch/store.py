@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -364,7 +365,10 @@ class ElasticsearchStore:
                       "aggs": {"mean": {"avg": {"field": v}}, "total": {"sum": {"field": v}},
                                "max": {"max": {"field": v}}}},
                 "unit": {"terms": {"field": self.f("metrics", "unit"), "size": 1}}}
-        text, groups = self._metric_groups("metric_series", window, names, leaf)
+        # Read from ten buckets before the window, as the embedded store does, so a running total's first
+        # bucket in the window has a previous reading to be differenced against.
+        lead_in = Window(window.start - timedelta(seconds=10 * seconds), window.end)
+        text, groups = self._metric_groups("metric_series", lead_in, names, leaf)
         rows = []
         for (svc, host, name), b in groups:
             unit = first_key(b, "unit") if "unit" in b else None
@@ -380,6 +384,8 @@ class ElasticsearchStore:
                     mean = total = increase
                 else:
                     mean, total = value(t, "mean"), value(t, "total")
+                if parse_time(t["key"]) < window.start:
+                    continue
                 rows.append((svc, host, None, name, None, unit, "cumulative" if counted else "gauge",
                              parse_time(t["key"]), t["doc_count"], rounded(mean, 6), rounded(total, 6)))
         return Table("metric_series", text, ("service", "host", "version", "name", "le", "unit", "temporality",
