@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: env demo test lint bench clean browser
+.PHONY: env demo test lint bench clean system-deps
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -27,19 +27,24 @@ env: $(VENV)/.synced-all
 demo: $(VENV)/.synced-core
 	$(VENV)/bin/investigate INC-1042
 
-test: $(VENV)/.synced-all browser
+test: $(VENV)/.synced-all system-deps
 	$(VENV)/bin/pytest
 
-# The HTML report is checked in a real headless browser: Debian's chromium package, installed with apt when
-# missing (CI runs as root on Debian); never a downloaded browser build. Without root the browser tests skip.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Tests run real programs from Debian's packages, installed with apt when missing (CI runs as root on Debian);
+# never a downloaded build: chromium checks the HTML report, prometheus (with promtool) and
+# prometheus-alertmanager back the live-alerting tests. Without root, the tests that need a missing program skip.
+SYSTEM_PROGRAMS := chromium:chromium promtool:prometheus prometheus-alertmanager:prometheus-alertmanager
+system-deps:
+	@missing=""; for pair in $(SYSTEM_PROGRAMS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing with apt:$$missing" >&2; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      chromium fonts-liberation; \
+	      $$missing fonts-liberation >/dev/null; \
 	  else \
-	    echo "make: no chromium and no root to install it (apt-get install chromium): the browser tests will skip" >&2; \
-	  fi; }
+	    echo "make: missing$$missing and no root to install them with apt: the tests that need them will skip" >&2; \
+	  fi; fi
 
 # ruff (style, bug patterns), then mypy (types) and import-linter (layering) over .lint/src: the installed package
 # layout as symlinks (.ci/link_tree.py), because neither follows the editable install's package-dir mapping.
