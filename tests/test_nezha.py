@@ -20,6 +20,7 @@ from inquest.benchmarks.nezha import prepare
 from inquest.benchmarks.nezha_bench import CaseResult, accuracy_at, rank_of, ranked_services, summary
 from inquest.benchmarks.nezha_layout import pod_service
 from inquest.cli import main
+from inquest.coordinator.calibration import brier, expected_calibration_error
 from inquest.core import Impact, Incident, RankedHypothesis, Report, Scope, Window
 from inquest.errors import InputError
 
@@ -257,7 +258,10 @@ def test_ranked_services_dedupe_in_rank_order_and_unranked_is_a_miss_at_every_k(
 def test_cli_json_scores_every_case_even_without_traces(dataset, tmp_path, capsys):
     assert main(["bench", "nezha", str(dataset), "--format", "json", "--work-dir", str(tmp_path), "--jobs", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["summary"]) == {"cases", "as1", "as3", "as5"} and out["summary"]["cases"] == 2
+    assert set(out["summary"]) == {"cases", "as1", "as3", "as5", "ece", "brier"} and out["summary"]["cases"] == 2
+    shown, right = [c["confidence"] or 0.0 for c in out["cases"]], [c["rank"] == 1 for c in out["cases"]]
+    assert out["summary"]["brier"] == brier(shown, right)  # the top answers' confidences, judged against rank 1
+    assert out["summary"]["ece"] == expected_calibration_error(shown, right)
     assert [c["id"] for c in out["cases"]] == [f"nezha-{DAY}-0", f"nezha-{DAY}-1"]
     for case in out["cases"]:
         assert {"id", "truth_service", "fault", "ranked_services", "rank"} <= set(case)
