@@ -91,10 +91,20 @@ class MemoryWatch:
         self._thread.join()
 
 
+def local_server():
+    """A noida-db server of the bench's own, which dies with this process and removes its data (a
+    ServerProcess, tests/server_process.py): it holds every document, hundreds of MB, on disk as it
+    changes, in memory when the machine has a tmpfs."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from contract.es_server import NoidaServer
+
+    scratch = tempfile.mkdtemp(prefix="inquest-es-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    return NoidaServer(Path(scratch), startup_timeout_s=120)
+
+
 def es() -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from contract.conftest import index_names
-    from contract.es_server import NoidaServer
 
     from inquest.agents.base import Deps
     from inquest.config import CodeConfig, Config, ElasticsearchBackend, InvestigationConfig
@@ -116,10 +126,7 @@ def es() -> dict:
             connection = {"urls": (real,), "api_key": os.environ.get("INQUEST_ES_API_KEY") or None}
             prefix, server, watch = f"inquest-bench-{os.getpid()}", None, None
         else:
-            # The server keeps its state on disk as it changes: in memory when the machine has a tmpfs.
-            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(
-                prefix="inquest-es-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)))
-            server = stack.enter_context(NoidaServer(scratch / "noida", startup_timeout_s=120))
+            server = stack.enter_context(local_server())
             watch = MemoryWatch(server)
             stack.callback(watch.close)
             connection, prefix = {"urls": (server.url,)}, "bench"
