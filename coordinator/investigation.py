@@ -76,6 +76,8 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         for agent in team:
             (on_progress or (lambda _p: None))(AgentProgress(agent.name, "queued"))
         scope, notes = triage(incident, deps.backend, settings)
+        if not incident.service and scope.entry_service:
+            incident = replace(incident, service=scope.entry_service)  # the agents start where requests enter
         findings = fan_out(team, incident, scope, deps, settings.agent_timeout_s, on_progress)
         evidence = tuple(e for f in findings for e in f.evidence)
         ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope))

@@ -32,16 +32,21 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
     try:
         entries = backend.entry_services(scope.window)
         entry = entries.rows[0][0] if entries.rows else None
+        # An alert that named no service (ingest says why) is watched where customers' requests enter.
+        alerting = incident.service or entry
         series = [
             [Bucket(r["bucket"], r["requests"], r["errors"], r["p95_ms"] or 0.0) for r in table.records()]
-            for table in (backend.service_timeline(w, incident.service) for w in (scope.baseline, scope.window))
-        ]
+            for table in (backend.service_timeline(w, alerting) for w in (scope.baseline, scope.window))
+        ] if alerting else [[], []]
         onset = detect_onset(series[0], series[1])
     except BackendError as exc:
         notes.append(f"triage could not refine the scope: {exc}")
         return scope, notes
+    if not incident.service:
+        notes.append("the incident names no service" + (f"; investigating from the entry service {entry}"
+                                                        if entry else " and the window has no entry service"))
     if onset is None:
-        notes.append(f"no clear onset at {incident.service} in {scope.window}; changes are judged against the "
-                     f"incident start {incident.started_at:%H:%M} UTC")
+        notes.append(f"no clear onset at {alerting or 'any service'} in {scope.window}; changes are judged "
+                     f"against the incident start {incident.started_at:%H:%M} UTC")
     return Scope(window=scope.window, baseline=scope.baseline, lookback=scope.lookback, onset=onset,
                  entry_service=entry), notes

@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from inquest.config import AlertsConfig
 from inquest.errors import BackendError, InputError
-from inquest.ingest.incident_files import iter_alert_records, iter_change_records, iter_incident_records
-from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.ingest.alerts import DEFAULT_ALERTS, iter_alert_records
+from inquest.ingest.incident_files import iter_change_records, iter_incident_records
+from inquest.ingest.ndjson import MAX_LINE_BYTES, Notice, Record, Rejection, iter_json_documents
 from inquest.ingest.otlp import iter_otlp_records
 from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
 
@@ -45,7 +48,7 @@ MEMORY_LIMIT = "192MB"
 
 _KIND_BY_SUFFIX = {".json": "otlp", ".jsonl": "otlp", ".ndjson": "changes", ".yaml": "incidents",
                    ".yml": "incidents"}
-_PARSERS: dict[str, Callable[..., Iterator[Record | Rejection]]] = {
+_PARSERS: dict[str, Callable[..., Iterator[Record | Rejection | Notice]]] = {
     "otlp": iter_otlp_records, "changes": iter_change_records, "incidents": iter_incident_records,
     "alertmanager": iter_alert_records,
 }
@@ -60,6 +63,7 @@ class FileResult:
     updated: Counter[str] = field(default_factory=Counter)  # per table: stored rows replaced by a newer version
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)  # the first REJECTIONS_KEPT
+    notices: list[Notice] = field(default_factory=list)  # the first REJECTIONS_KEPT: loaded, but read with a caveat
     error: str | None = None  # the file could not be read at all
 
     @property
@@ -94,28 +98,35 @@ class IngestResult:
 
 
 def ingest(store: Path | str, paths: Sequence[Path | str] = (), alerts: Sequence[Path | str] = (),
-           batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES) -> IngestResult:
+           batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES,
+           alert_settings: AlertsConfig = DEFAULT_ALERTS) -> IngestResult:
     """Loads every file (folders: every file in them with a known extension) and every Alertmanager
-    payload into the store at `store`, creating it if missing. Never raises for bad input: a file that
-    cannot be read is reported in its FileResult; a failing store raises BackendError."""
+    payload into the store at `store`, creating it if missing; `alert_settings` says which labels name
+    an alert's service. Never raises for bad input: a file that cannot be read is reported in its
+    FileResult; a failing store raises BackendError."""
     store = Path(store)
     files, skipped = expand_paths(paths)
     result = IngestResult(store=store, created=not store.exists(), skipped=skipped)
     with StoreLoader(store, batch_rows) as loader:
         for path, kind in [*((p, None) for p in files), *((Path(a), "alertmanager") for a in alerts)]:
-            result.files.append(_ingest_file(loader, path, kind, max_line_bytes, result.incidents))
+            result.files.append(_ingest_file(loader, path, kind, max_line_bytes, result.incidents, alert_settings))
     return result
 
 
 def _ingest_file(loader: StoreLoader, path: Path, kind: str | None, max_line_bytes: int,
-                 incidents: list[str]) -> FileResult:
+                 incidents: list[str], alert_settings: AlertsConfig = DEFAULT_ALERTS) -> FileResult:
     outcome = FileResult(str(path), kind)
     loader.attribute_to(outcome)
     try:
         outcome.kind = kind = kind or detect_kind(path, max_line_bytes)
-        for item in _PARSERS[kind](path, max_line_bytes):
+        parse = partial(iter_alert_records, settings=alert_settings) if kind == "alertmanager" else _PARSERS[kind]
+        for item in parse(path, max_line_bytes):
             if isinstance(item, Rejection):
                 outcome.reject(item)
+                continue
+            if isinstance(item, Notice):
+                if len(outcome.notices) < REJECTIONS_KEPT:
+                    outcome.notices.append(item)
                 continue
             outcome.accepted[item.table] += 1
             if item.table == "incidents" and item.row[0] not in incidents:

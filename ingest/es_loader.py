@@ -32,8 +32,9 @@ from typing import Any
 import duckdb
 from elasticsearch import Elasticsearch
 
-from inquest.config import ES_FIELDS, ElasticsearchBackend
+from inquest.config import ES_FIELDS, AlertsConfig, ElasticsearchBackend
 from inquest.errors import BackendError
+from inquest.ingest.alerts import DEFAULT_ALERTS
 from inquest.ingest.driver import IngestResult, ingest
 from inquest.tools.backends.elasticsearch.connection import describe_failure, hosts_of, open_client
 from inquest.tools.backends.elasticsearch.percentiles import BUCKET_SQL
@@ -283,12 +284,13 @@ def drop_loaded(client: Elasticsearch, settings: ElasticsearchBackend) -> None:
 
 
 def ingest_into_cluster(settings: ElasticsearchBackend, base_dir: Path, paths: Sequence[Path | str] = (),
-                        alerts: Sequence[Path | str] = ()) -> tuple[IngestResult, dict[str, int]]:
+                        alerts: Sequence[Path | str] = (), alert_settings: AlertsConfig = DEFAULT_ALERTS,
+                        ) -> tuple[IngestResult, dict[str, int]]:
     """`investigate ingest --to elasticsearch`: the files are parsed exactly as for the embedded store,
     into a staging store of their own, whose tables (with self time derived) then go to the cluster.
     Returns the parse result and the documents stored per kind."""
     with tempfile.TemporaryDirectory(prefix="inquest-ingest-") as staging:
-        result = ingest(Path(staging) / "staging.duckdb", paths, alerts)
+        result = ingest(Path(staging) / "staging.duckdb", paths, alerts, alert_settings=alert_settings)
         client = open_client(settings, base_dir)
         try:
             loaded = load_store(result.store, client, settings) if result.accepted else {}

@@ -1,4 +1,4 @@
-"""Change events (NDJSON), incidents (YAML) and Alertmanager webhook payloads, as store rows.
+"""Change events (NDJSON) and incidents (YAML), as store rows (Alertmanager payloads: alerts.py).
 
 These are declarations a person or a pipeline writes, so they are checked strictly: an unknown field
 is rejected (it is usually a typo that would otherwise silently lose information), and so is a value
@@ -8,9 +8,8 @@ formats are documented with examples in docs/ingest.md.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,6 @@ INCIDENT_FIELDS = ("id", "title", "service", "started_at", "window", "symptoms",
 # alert by the usual `for:` delay and evaluation interval, short enough to keep the comparison sharp.
 DEFAULT_WINDOW_BEFORE = timedelta(minutes=15)
 DEFAULT_WINDOW_AFTER = timedelta(minutes=15)
-ALERT_SERVICE_LABELS = ("service", "job", "app")
-ALERT_TICKET_KEYS = ("ticket", "issue")
 _ID_PREFIX = {"deploy": "dep", "config": "cfg", "feature_flag": "flag", "migration": "mig", "scale": "scale",
               "rollback": "rb"}
 
@@ -54,7 +51,7 @@ def iter_change_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) 
 
 def change_row(document: Any) -> tuple[Any, ...]:
     fields = _fields(document, "change event", CHANGE_FIELDS, required=("time", "service", "kind"))
-    at = _timestamp(fields["time"], "time")
+    at = parse_time(fields["time"], "time")
     service = _text(fields["service"], "service", required=True)
     kind = _text(fields["kind"], "kind", required=True)
     if kind not in CHANGE_KINDS:
@@ -111,12 +108,12 @@ def iter_incident_records(path: Path | str, max_bytes: int = MAX_LINE_BYTES) -> 
 
 def declared_incident(document: Any) -> Incident:
     fields = _fields(document, "incident", INCIDENT_FIELDS, required=("id", "title", "service", "started_at"))
-    started = _timestamp(fields["started_at"], "started_at")
+    started = parse_time(fields["started_at"], "started_at")
     if fields.get("window") is None:
         window = default_window(started)
     else:
         span = _fields(fields["window"], "window", ("start", "end"), required=("start", "end"))
-        start, end = _timestamp(span["start"], "window.start"), _timestamp(span["end"], "window.end")
+        start, end = parse_time(span["start"], "window.start"), parse_time(span["end"], "window.end")
         if end <= start:
             raise Invalid(f"window.end ({end.isoformat()}) is not after window.start ({start.isoformat()})")
         window = Window(start, end)
@@ -139,69 +136,12 @@ def incident_row(incident: Incident) -> tuple[Any, ...]:
             _naive(incident.window.start), _naive(incident.window.end), list(incident.symptoms), incident.ticket)
 
 
-# -- Alertmanager webhook payloads ------------------------------------------------------------------------------
-
-def iter_alert_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
-    """One incident per alert in an Alertmanager webhook payload (a saved request body, pretty-printed
-    or not; a file of several payloads, one per line, works too)."""
-    for item in iter_json_documents(path, max_line_bytes):
-        if isinstance(item, Rejection):
-            yield item
-            continue
-        line, payload = item
-        if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
-            yield Rejection(str(path), line, "not an Alertmanager webhook payload: expected an object with an "
-                                             "'alerts' list")
-            continue
-        for index, alert in enumerate(payload["alerts"]):
-            try:
-                yield Record("incidents", incident_row(alert_incident(alert, payload)))
-            except Invalid as exc:
-                yield Rejection(str(path), line, f"alerts[{index}]: {exc}")
-
-
-def alert_incident(alert: Any, payload: Mapping[str, Any] | None = None) -> Incident:
-    """An incident from one alert of a webhook payload: the group's common labels and annotations fill
-    in what the alert itself lacks."""
-    payload = payload or {}
-    if not isinstance(alert, dict):
-        raise Invalid(f"an alert is an object, got {_type(alert)}")
-    labels = {**_string_map(payload.get("commonLabels"), "commonLabels"), **_string_map(alert.get("labels"), "labels")}
-    annotations = {**_string_map(payload.get("commonAnnotations"), "commonAnnotations"),
-                   **_string_map(alert.get("annotations"), "annotations")}
-    if alert.get("startsAt") in (None, ""):
-        raise Invalid("startsAt is missing")
-    started = _timestamp(alert["startsAt"], "startsAt")
-    service = next((labels[k] for k in ALERT_SERVICE_LABELS if labels.get(k)), None)
-    if service is None:
-        raise Invalid(f"no service: the alert has none of the labels {', '.join(ALERT_SERVICE_LABELS)}")
-    title = annotations.get("summary") or labels.get("alertname")
-    if not title:
-        raise Invalid("no title: the alert has neither a summary annotation nor an alertname label")
-    symptoms = [annotations["description"]] if annotations.get("description") else []
-    ticket = next((annotations[k] for k in ALERT_TICKET_KEYS if annotations.get(k)), None)
-    return Incident(id=alert_incident_id(alert, labels, payload, started), title=title, service=service,
-                    started_at=started, window=default_window(started), symptoms=tuple(symptoms), ticket=ticket)
-
-
-def alert_incident_id(alert: Mapping[str, Any], labels: Mapping[str, str], payload: Mapping[str, Any],
-                      started: datetime) -> str:
-    """`AM-<fingerprint>-<start>`: the same notification delivered twice is one incident, while the same
-    alert firing again on another day is a new one. Without a fingerprint, the group key and labels
-    stand in for it."""
-    fingerprint = alert.get("fingerprint")
-    if not isinstance(fingerprint, str) or not fingerprint:
-        basis = json.dumps([payload.get("groupKey"), sorted(labels.items())], default=str)
-        fingerprint = hashlib.sha256(basis.encode()).hexdigest()[:16]
-    return f"AM-{fingerprint}-{started.astimezone(UTC):%Y%m%dT%H%MZ}"
-
-
 # -- field checks -----------------------------------------------------------------------------------------------
 
 def _fields(document: Any, what: str, known: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(document, dict):
         article = "an" if what[0] in "aeiou" else "a"
-        raise Invalid(f"{article} {what} is an object of fields, got {_type(document)}")
+        raise Invalid(f"{article} {what} is an object of fields, got {type_name(document)}")
     unknown = sorted(str(k) for k in document if k not in known)
     if unknown:
         raise Invalid(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
@@ -218,12 +158,12 @@ def _text(value: Any, field: str, required: bool = False) -> Any:
             raise Invalid(f"missing {field}")
         return None
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be a string, got {_type(value)} {value!r}" +
+        raise Invalid(f"{field} must be a string, got {type_name(value)} {value!r}" +
                       ("; quote it" if isinstance(value, (int, float)) else ""))
     return value
 
 
-def _timestamp(value: Any, field: str) -> datetime:
+def parse_time(value: Any, field: str) -> datetime:
     if isinstance(value, datetime):  # YAML reads an unquoted timestamp itself
         at = value
     elif isinstance(value, str):
@@ -232,15 +172,15 @@ def _timestamp(value: Any, field: str) -> datetime:
         except ValueError:
             raise Invalid(f"{field}: {value!r} is not an RFC 3339 time such as 2026-03-14T10:31:00Z") from None
     else:
-        raise Invalid(f"{field} must be an RFC 3339 time string, got {_type(value)} {value!r}")
+        raise Invalid(f"{field} must be an RFC 3339 time string, got {type_name(value)} {value!r}")
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-def _string_map(value: Any, field: str) -> dict[str, str]:
+def string_map(value: Any, field: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise Invalid(f"{field} must be an object, got {_type(value)}")
+        raise Invalid(f"{field} must be an object, got {type_name(value)}")
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
 
@@ -249,6 +189,6 @@ def _naive(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
 
 
-def _type(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

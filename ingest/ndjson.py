@@ -37,15 +37,38 @@ class Record(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """A record (or a whole line) that could not be loaded, and why."""
-
+class _AtLine:
     file: str
     line: int
-    reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+        return f"{self.file}:{self.line}: {self.text}"
+
+    @property
+    def text(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Rejection(_AtLine):
+    """A record (or a whole line) that could not be loaded, and why."""
+
+    reason: str
+
+    @property
+    def text(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
+class Notice(_AtLine):
+    """A record that loaded, with something a person should know about how it was read."""
+
+    message: str
+
+    @property
+    def text(self) -> str:
+        return self.message
 
 
 def open_input(path: Path | str) -> IO[bytes]:

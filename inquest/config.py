@@ -222,6 +222,25 @@ class LogsConfig(_Section):
         return value
 
 
+# An alert's labels, in order of trust, that name the workload it fired on. `job` comes last: Prometheus
+# sets it to the scrape job, which for kube-state-metrics, node-exporter or blackbox probes names the
+# exporter that reported the metric, not the service in trouble.
+DEFAULT_ALERT_SERVICE_LABELS = ("service", "service.name", "app.kubernetes.io/name", "app", "deployment",
+                                "container", "job")
+# Label values that name a scraper or exporter rather than a workload (matched as substrings, ignoring case):
+# kube-prometheus-stack labels kube-state-metrics' series service="...-kube-state-metrics" and
+# container="kube-state-metrics", so even `service` can name the exporter.
+DEFAULT_ALERT_EXPORTERS = ("kube-state-metrics", "exporter", "blackbox", "cadvisor", "kubelet", "pushgateway",
+                           "prometheus")
+
+
+class AlertsConfig(_Section):
+    """How an Alertmanager alert names the service it fired on (ingest --alert and `serve`)."""
+
+    service_labels: tuple[str, ...] = Field(default=DEFAULT_ALERT_SERVICE_LABELS, min_length=1)
+    exporters: tuple[str, ...] = DEFAULT_ALERT_EXPORTERS
+
+
 class ImpactConfig(_Section):
     slo_availability: float = Field(default=0.999, gt=0, lt=1)
     slow_request_ms: float = Field(default=2000.0, gt=0)
@@ -352,6 +371,7 @@ class Config(_Section):
     replay: ReplayConfig = ReplayConfig()
     attach: AttachConfig = AttachConfig()
     llm: LLMConfig = LLMConfig()
+    alerts: AlertsConfig = AlertsConfig()
     # The folder relative paths were resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

@@ -192,14 +192,17 @@ def test_alert_payload_edge_cases(tmp_path, capsys):
     path.write_text(json.dumps(payload))
     code, summary = run_ingest(capsys, "--alert", str(path), "--config", config_for(tmp_path))
     result = summary["files"][0]
-    assert code == 1 and result["kind"] == "alertmanager" and result["rejected"] == 2
-    assert [r["reason"][:10] for r in result["rejections"]] == ["alerts[1]:", "alerts[2]:"]
-    assert "none of the labels service, job, app" in result["rejections"][0]["reason"]
-    assert summary["incidents"][0] == ALERT_ID and summary["incidents"][1].startswith("AM-")
+    assert code == 1 and result["kind"] == "alertmanager" and result["rejected"] == 1
+    assert [r["reason"][:10] for r in result["rejections"]] == ["alerts[2]:"]
+    # An alert naming no service still becomes an incident, and the summary says why it has none.
+    assert [n["note"][:10] for n in result["notes"]] == ["alerts[1] "]
+    assert "none of the labels service, service.name" in result["notes"][0]["note"]
+    assert summary["incidents"][0] == ALERT_ID and len(summary["incidents"]) == 3
     main(["incidents", "--format", "json", "--config", config_for(tmp_path)])
     listed = {i["id"]: i for i in json.loads(capsys.readouterr().out)}
     assert listed[ALERT_ID]["ticket"] == "OPS-77"
-    derived = listed[summary["incidents"][1]]
+    assert listed[summary["incidents"][1]]["service"] == ""
+    derived = listed[summary["incidents"][2]]
     assert (derived["title"], derived["service"]) == ("Up", "inventory")
 
 

@@ -54,7 +54,8 @@ def main(args: list[str]) -> int:
     if opts.to == "elasticsearch":
         from inquest.ingest.es_loader import ingest_into_cluster
 
-        result, stored = ingest_into_cluster(config.backend.elasticsearch, config.base_dir, opts.paths, opts.alert)
+        result, stored = ingest_into_cluster(config.backend.elasticsearch, config.base_dir, opts.paths, opts.alert,
+                                             config.alerts)
         if opts.format == "json":
             print(json.dumps({**as_json(result), "documents_stored": stored}, indent=2))
         else:
@@ -62,7 +63,7 @@ def main(args: list[str]) -> int:
                                                        for kind, n in stored.items() if n))
     else:
         store = config.resolve(config.backend.embedded.path)
-        result = ingest(store, opts.paths, opts.alert)
+        result = ingest(store, opts.paths, opts.alert, alert_settings=config.alerts)
         if opts.format == "json":
             print(json.dumps(as_json(result), indent=2))
         else:
@@ -79,6 +80,7 @@ def as_json(result: IngestResult) -> dict:
         "files": [{"path": f.path, "kind": f.kind, "accepted": dict(f.accepted), "added": _nonzero(f.added),
                    "updated": _nonzero(f.updated), "rejected": f.rejected,
                    "rejections": [{"file": r.file, "line": r.line, "reason": r.reason} for r in f.rejections],
+                   "notes": [{"file": n.file, "line": n.line, "note": n.message} for n in f.notices],
                    "error": f.error} for f in result.files],
         "skipped": result.skipped, "incidents": result.incidents,
     }
@@ -117,6 +119,7 @@ def _file_lines(f: FileResult) -> list[str]:
         out.append(f"    {rejection}")
     if f.rejected > SHOWN_REJECTIONS:
         out.append(f"    … and {f.rejected - SHOWN_REJECTIONS:,} more")
+    out.extend(f"    note: {notice}" for notice in f.notices[:SHOWN_REJECTIONS])
     return out
 
 
