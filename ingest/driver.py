@@ -24,6 +24,7 @@ from inquest.ingest.alerts import DEFAULT_ALERTS, iter_alert_records
 from inquest.ingest.incident_files import iter_change_records, iter_incident_records
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Notice, Record, Rejection, iter_json_documents
 from inquest.ingest.otlp import iter_otlp_records
+from inquest.ingest.peers import derive_peers_from_children
 from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
 
 # What makes two rows the same record. Logs have no id of their own: the same line at the same
@@ -34,6 +35,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "metrics": ("timestamp", "service.name", "host.name", "name", "attributes"),
     "changes": ("id",),
     "incidents": ("id",),
+    "dependencies": ("caller", "callee", "source"),  # edges named by metrics (ingest/peers.py)
 }
 REPLACED_ON_REINGEST = ("changes", "incidents")
 # A batch ends at whichever comes first: typical rows are under 1 kB, but a table of stack traces or
@@ -280,6 +282,7 @@ def _append_new(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
     if table == "spans":
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_spans AS {new}")
         added = insert_spans(con, "new_spans")
+        derive_peers_from_children(con, "new_spans")
         con.execute("DROP TABLE new_spans")
         return added, 0
     inserted = con.execute(f"INSERT INTO {table} ({_columns(table)}) SELECT * FROM ({new})").fetchone()

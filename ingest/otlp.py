@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.ingest.peers import INFERRED_FROM, edge_of, infer_peer
 
 _EPOCH = datetime(1970, 1, 1)
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -38,14 +39,15 @@ SEVERITY_TEXT = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "D
 # SEVERITY_NUMBER_ERROR = 17, ERROR2 = 18, ... ERROR4 = 20; likewise for the other ranges.
 _SEVERITY_NUMBERS = {"UNSPECIFIED": 0} | {f"{name}{step if step > 1 else ''}": floor + step - 1
                                           for floor, name in SEVERITY_TEXT for step in range(1, 5)}
-_SEVERITY_BY_TEXT = {name: floor for floor, name in SEVERITY_TEXT} | {"WARNING": 13, "CRITICAL": 21}
+_SEVERITY_BY_TEXT = {name: floor for floor, name in SEVERITY_TEXT} | {"WARNING": 13, "CRITICAL": 21,
+                                                                  "INFORMATION": 9}  # .NET ILogger's names
 
 # Span attributes that have their own column, with the older semantic-convention names still in use.
 SPAN_COLUMNS: dict[str, tuple[str, ...]] = {
     "http.request.method": ("http.request.method", "http.method"),
     "http.route": ("http.route",),
     "http.response.status_code": ("http.response.status_code", "http.status_code"),
-    "peer.service": ("peer.service",),
+    "peer.service": ("service.peer.name", "peer.service"),  # semconv 1.3x renamed it
     "db.system": ("db.system", "db.system.name"),
     "db.statement": ("db.statement", "db.query.text"),
     "enduser.id": ("enduser.id", "user.id"),
@@ -166,6 +168,8 @@ def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
                 yield _located(f"{at}[{index}]", exc)
                 continue
             yield from (Record("metrics", row) for row in rows)
+            edges = {edge_of(row[6]) for row in rows} - {None}
+            yield from (Record("dependencies", (*edge, f"metric {metric['name']}")) for edge in sorted(edges))
 
 
 def _located(where: str, exc: Malformed) -> str:
@@ -206,9 +210,12 @@ def span_row(span: Any, service: str, host: str | None, resource_attributes: Map
         column = _ALIASES[alias]
         if columns[column] is None and value is not None:
             columns[column] = _within(f"attributes[{alias}]", _column_value, column, value)
-    return (trace_id, span_id, parent, service, host, name,
-            _enum(span.get("kind", 0), SPAN_KINDS, _SPAN_KIND_NAMES, "SPAN_KIND_", "kind"),
-            start, end, (end - start).total_seconds() * 1000.0,
+    kind = _enum(span.get("kind", 0), SPAN_KINDS, _SPAN_KIND_NAMES, "SPAN_KIND_", "kind")
+    if columns["peer.service"] is None:
+        inferred = infer_peer(kind, attributes, columns["db.system"])
+        if inferred is not None:
+            columns["peer.service"], attributes[INFERRED_FROM] = inferred
+    return (trace_id, span_id, parent, service, host, name, kind, start, end, (end - start).total_seconds() * 1000.0,
             _enum(status.get("code", 0), STATUS_CODES, _STATUS_NAMES, "STATUS_CODE_", "status.code"),
             message or None, *columns.values(), {**resource_attributes, **attributes})
 
@@ -374,7 +381,7 @@ def _value(value: Any) -> Any:
 def _id(value: Any, size: int, where: str, required: bool) -> str | None:
     if value in (None, ""):
         if required:
-            raise Malformed(f"{where} is missing")
+            raise Malformed(f"{where} is {'empty' if value == '' else 'missing'}")
         return None
     if not isinstance(value, str):
         raise Malformed(f"{where} must be a hex string, got {_type(value)}")

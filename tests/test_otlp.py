@@ -138,7 +138,7 @@ def test_a_pretty_printed_request_is_one_document(tmp_path):
 
 @pytest.mark.parametrize("bad, reason", [
     (span(traceId=None), "spans[1].traceId is missing"),
-    (span(spanId=""), "spans[1].spanId is missing"),
+    (span(spanId=""), "spans[1].spanId is empty"),
     (span(traceId="xyz"), "traceId must be 32 hex digits, got 'xyz'"),
     (span(traceId="0" * 32), "traceId is all zeros"),
     (span(startTimeUnixNano="yesterday"), "startTimeUnixNano must be an integer, got 'yesterday'"),
