@@ -11,27 +11,16 @@ from typing import Any
 from inquest.benchmarks.baselines import NAMES
 from inquest.benchmarks.bench_run import Outcome, figures, grouped, outcome_json, summary_json
 from inquest.benchmarks.petshop import MODALITIES, Prepared
+from inquest.benchmarks.petshop_published import (
+    METHODS_SOURCE,
+    REPOSITORY_SOURCE,
+    REPOSITORY_TABLE,
+    Beside,
+    beside_methods,
+    scenario,
+)
 
-# Published top-k recall on PetShop. The paper's own multi-method table (Hardt et al. 2023, arXiv
-# 2311.04806 / CLeaR 2024) could not be retrieved here; what is published with the dataset, in the
-# authors' repository (amazon-science/petshop-root-cause-analysis, code/RCA-Dataset-Eval.ipynb), is the
-# anomaly-traversal baseline (MAD score, threshold 5, the call graph given) over train and test together,
-# per traffic scenario (the two temporal regimes pooled) and alerting metric: (issues, top-1, top-3).
-PUBLISHED_SOURCE = ("authors' repository, code/RCA-Dataset-Eval.ipynb: anomaly traversal on the given call "
-                    "graph (MAD score > 5), train+test pooled")
-PUBLISHED = {
-    "traversal (MAD)": {
-        ("low_traffic", "latency"): (14, 0.571, 0.571), ("low_traffic", "availability"): (12, 0.833, 1.0),
-        ("high_traffic", "latency"): (14, 0.571, 0.786), ("high_traffic", "availability"): (12, 0.667, 1.0),
-        ("temporal_traffic", "latency"): (8, 1.0, 1.0), ("temporal_traffic", "availability"): (8, 0.75, 1.0),
-    },
-}
 SPLIT_NAMES = {"train": "train (dev)", "test": "test (reported)"}
-
-
-def scenario(regime: str) -> str:
-    """The published table pools the two temporal regimes."""
-    return "temporal_traffic" if regime.startswith("temporal_traffic") else regime
 
 
 def _alert_metric(prepared: Prepared) -> dict[str, str]:
@@ -48,11 +37,21 @@ def published_rows(prepared: Prepared, outcomes: Sequence[Outcome], methods: Seq
         row: dict[str, Any] = {"scenario": name, "metric": metric, "issues": len(group),
                                "engine": figures([o.rank for o in group])}
         row.update({m: figures([o.baseline_rank(m) for o in group]) for m in methods})
-        row["published"] = {method: {"issues": table[(name, metric)][0], "as1": table[(name, metric)][1],
-                                     "as3": table[(name, metric)][2]}
-                            for method, table in PUBLISHED.items() if (name, metric) in table}
+        if (name, metric) in REPOSITORY_TABLE:
+            issues, as1, as3 = REPOSITORY_TABLE[(name, metric)]
+            row["published"] = {"traversal (MAD)": {"issues": issues, "as1": as1, "as3": as3}}
+        else:
+            row["published"] = {}
         rows.append(row)
     return rows
+
+
+def methods_beside(prepared: Prepared, outcomes: Sequence[Outcome]) -> list[Beside]:
+    """Our test-split latency issues per scenario, beside every method of the published table."""
+    metric_of = _alert_metric(prepared)
+    chosen = [o for o in outcomes if o.split == "test" and metric_of.get(o.id) == "latency"]
+    return beside_methods({name: [o.rank for o in group]
+                           for name, group in grouped(chosen, lambda o: scenario(o.group)).items()})
 
 
 def report_json(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequence[str],
@@ -61,7 +60,13 @@ def report_json(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequen
         **summary_json(outcomes, methods),
         "cases": [{**outcome_json(o), "alert_metric": c.issue.target_metric, "notes": list(c.notes)}
                   for o, c in zip(outcomes, prepared.cases)],
-        "published": {"source": PUBLISHED_SOURCE, "rows": published_rows(prepared, outcomes, methods)},
+        "published": {"source": REPOSITORY_SOURCE, "rows": published_rows(prepared, outcomes, methods),
+                      "methods": {"source": METHODS_SOURCE, "split": "test", "alert": "latency",
+                                  "rows": [{"scenario": b.scenario, "issues": b.issues,
+                                            "ours": {"as1": b.ours[0], "as3": b.ours[1]},
+                                            "published": {m: {"as1": t1, "as3": t3} for m, (t1, t3) in b.published.items()},
+                                            "ahead_of": b.ahead_of()}
+                                           for b in methods_beside(prepared, outcomes)]}},
         "missing": [m for m in ("traces", "logs", "changes") if m not in MODALITIES],
         "settings": {"baseline_minutes": prepared.settings.baseline_minutes,
                      "baseline_gap_minutes": prepared.settings.baseline_gap_minutes,
@@ -101,7 +106,7 @@ def _regime_lines(outcomes: Sequence[Outcome], methods: Sequence[str]) -> list[s
 
 
 def _published_lines(prepared: Prepared, outcomes: Sequence[Outcome], methods: Sequence[str]) -> list[str]:
-    lines = [f"published beside ours ({PUBLISHED_SOURCE}), top-1 / top-3 %:",
+    lines = [f"published beside ours ({REPOSITORY_SOURCE}), top-1 / top-3 %:",
              f"  {'scenario':<18} {'alert':<13} {'issues':>6}  {'published':>13}  {'Inquest':>13}  "
              + "  ".join(f"{m:>15}" for m in methods)]
     for row in published_rows(prepared, outcomes, methods):
@@ -109,8 +114,19 @@ def _published_lines(prepared: Prepared, outcomes: Sequence[Outcome], methods: S
         pub_text = f"{100 * pub['as1']:5.1f} /{100 * pub['as3']:5.1f}" if pub else "      —      "
         ours = "  ".join(f"{100 * row[m]['as1']:6.1f} /{100 * row[m]['as3']:6.1f}" for m in ("engine", *methods))
         lines.append(f"  {row['scenario']:<18} {row['metric']:<13} {row['issues']:>6}  {pub_text:>13}  {ours}")
-    lines.append("  (the paper's full table of methods — random walk, ε-diagnosis, RCD, CIRCA, counterfactual "
-                 "attribution, ranked correlation — was not retrievable here; see benchmarks/petshop_report.py)")
+    rows = methods_beside(prepared, outcomes)
+    if not rows:
+        return lines
+    lines += ["", f"the paper's methods ({METHODS_SOURCE}), test split, latency alerts, top-1 / top-3 %:",
+              f"  {'method':<28} " + "  ".join(f"{b.scenario + f' ({b.issues})':>22}" for b in rows)]
+    lines.append(f"  {'Inquest (this run)':<28} " + "  ".join(f"{100 * b.ours[0]:10.1f} /{100 * b.ours[1]:6.1f}    "
+                                                             for b in rows))
+    for method in rows[0].published:
+        lines.append(f"  {method:<28} " + "  ".join(
+            f"{100 * b.published[method][0]:10.1f} /{100 * b.published[method][1]:6.1f}    " for b in rows))
+    behind = sorted({m for b in rows for m in b.published if m not in b.ahead_of()})
+    lines.append("  ahead of every method on top-1 and top-3 in every scenario" if not behind else
+                 f"  not ahead on top-1 and top-3 everywhere of: {', '.join(behind)}")
     return lines
 
 

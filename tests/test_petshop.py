@@ -112,6 +112,12 @@ def test_bench_json_scores_engine_and_baselines_per_split_and_regime(dataset, tm
     assert case["baselines"]["random_walk"]["rank"] == 1
     assert case["baselines"]["latest_change"]["rank"] is None  # no changes in this dataset: a miss, said so
     assert out["published"]["rows"] and out["load"]["low_traffic"]["call_graph_edges"] == 3
+    # The paper's methods stand beside our test-split latency issues of the same scenario, with their source.
+    methods = out["published"]["methods"]
+    assert "ICLR 2025" in methods["source"] and [r["scenario"] for r in methods["rows"]] == ["low_traffic"]
+    row = methods["rows"][0]
+    assert row["issues"] == 1 and row["ours"]["as1"] == (1.0 if case["rank"] == 1 else 0.0)
+    assert row["published"]["IDI"] == {"as1": 0.9, "as3": 0.9} and len(row["published"]) == 10
 
 
 def test_bench_text_names_what_is_missing_and_prints_the_published_rows(dataset, tmp_path, capsys):
@@ -119,6 +125,7 @@ def test_bench_text_names_what_is_missing_and_prints_the_published_rows(dataset,
     text = capsys.readouterr().out
     assert "missing: traces, logs, changes" in text and "split test (reported)" in text
     assert "baseline: random walk on the call graph" in text and "published beside ours" in text
+    assert "the paper's methods (Nagalapatti et al., ICLR 2025" in text and "counterfactual attribution" in text
     assert "labels skipped: 1" in text
 
 
