@@ -152,10 +152,36 @@ class ElasticsearchBackend(_Section):
         return getattr(self, kind).write_index or ES_INDICES[kind][1]
 
 
+class PrometheusLabels(_Section):
+    """Which labels name the service, the host and the version; the first one a series carries wins.
+    Prometheus label names hold no dots or slashes: `app.kubernetes.io/name` is read as
+    `app_kubernetes_io_name`, the name Kubernetes service discovery gives it."""
+
+    service: tuple[str, ...] = ("service", "app.kubernetes.io/name", "job")
+    host: tuple[str, ...] = ("pod", "instance")
+    version: tuple[str, ...] = ("version", "service_version", "app.kubernetes.io/version")
+
+
+class PrometheusMetrics(_Section):
+    """backend.metrics: metric questions go to Prometheus as PromQL; spans and logs stay with backend.kind."""
+
+    kind: Literal["prometheus"] = "prometheus"
+    url: str = "http://127.0.0.1:9090"
+    bearer_token: str | None = None  # ${ENV_VAR}
+    timeout_s: float = Field(default=10.0, gt=0)
+    # The scrape interval: the grid a window's first value and its median absolute deviation are read on.
+    step_s: float = Field(default=15.0, gt=0)
+    labels: PrometheusLabels = PrometheusLabels()
+    # A metric name -> its Prometheus name, where the usual translation (dots to underscores, with or
+    # without a unit or _total suffix) does not find it.
+    names: dict[str, str] = Field(default_factory=dict)
+
+
 class BackendConfig(_Section):
     kind: Literal["embedded", "elasticsearch"] = "embedded"
     embedded: EmbeddedBackend = EmbeddedBackend()
     elasticsearch: ElasticsearchBackend = ElasticsearchBackend()
+    metrics: PrometheusMetrics | None = None  # None: metrics come from backend.kind as well
 
 
 class CodeConfig(_Section):

@@ -4,6 +4,7 @@ This is the edge where files are opened; nothing below it reads config paths its
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from inquest import registry
 from inquest.agents.base import Deps
@@ -13,19 +14,37 @@ from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.backends.protocol import TelemetryBackend
 from inquest.tools.code_history import CodeHistory
 
+if TYPE_CHECKING:
+    from inquest.tools.backends.prometheus.store import PrometheusMetricStore
+
 
 def open_backend(config: Config) -> TelemetryBackend:
     """Opens the configured backend through its `inquest.backends` entry point (inquest/registry.py). It
     never builds anything: the demo world is built beforehand by the command (inquest.commands.demo_world),
     so opening a backend does not need the simulator."""
     opener: Callable[[Config], TelemetryBackend] = registry.load(registry.BACKENDS, config.backend.kind)
-    return opener(config)
+    backend = opener(config)
+    if config.backend.metrics is None:
+        return backend
+    from inquest.tools.backends.metrics_routed import MetricSource, MetricsRouted
+
+    metrics_opener: Callable[[Config], MetricSource] = registry.load(registry.BACKENDS, config.backend.metrics.kind)
+    return MetricsRouted(backend, metrics_opener(config))
 
 
 def open_elasticsearch(config: Config) -> TelemetryBackend:
     from inquest.tools.backends.elasticsearch.store import ElasticsearchStore  # the client costs ~0.2 s
 
     return ElasticsearchStore(config.backend.elasticsearch, config.base_dir)
+
+
+def open_prometheus(config: Config) -> PrometheusMetricStore:
+    """backend.metrics.kind = prometheus: a source of metrics alone, beside the backend of spans and logs."""
+    from inquest.tools.backends.prometheus.store import PrometheusMetricStore
+
+    if config.backend.metrics is None:
+        raise ConfigError("backend.metrics: set kind: prometheus and url to read metrics from Prometheus")
+    return PrometheusMetricStore(config.backend.metrics)
 
 
 def open_embedded(config: Config) -> TelemetryBackend:
