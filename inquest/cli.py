@@ -28,6 +28,7 @@ COMMANDS = {
     "bench": "bench",
     "ingest": "ingest",
     "replay": "replay",
+    "serve": "serve",
 }
 
 

@@ -24,6 +24,15 @@ SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credentials?)$"
 DEFAULT_AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
+def _regular_expressions(value: dict[str, str], what: str) -> dict[str, str]:
+    for name, regex in value.items():
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"{what} {name!r} is not a valid regular expression: {exc}") from exc
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -240,12 +249,7 @@ class LogsConfig(_Section):
     @field_validator("extra_masks")
     @classmethod
     def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, regex in value.items():
-            try:
-                re.compile(regex)
-            except re.error as exc:
-                raise ValueError(f"mask {name!r} is not a valid regular expression: {exc}") from exc
-        return value
+        return _regular_expressions(value, "mask")
 
 
 # An alert's labels, in order of trust, that name the workload it fired on. `job` comes last: Prometheus
@@ -387,6 +391,47 @@ class LLMConfig(_Section):
         return key
 
 
+class ServeRoute(_Section):
+    """One row of `investigate serve`'s routing table: an alert group whose labels match goes to these targets."""
+
+    match: dict[str, str] = Field(default_factory=dict)  # label -> exact value, all must hold; {} matches every group
+    match_re: dict[str, str] = Field(default_factory=dict)  # label -> regular expression the whole value must match
+    attach: tuple[str, ...] = ()  # github, jira, slack, webhook
+    # Which ticket: "{label}" is replaced by the group's common label of that name ("acme/shop#{issue}");
+    # None: the alert's own `ticket`/`issue` annotation, as `investigate ingest --alert` reads it.
+    ticket: str | None = None
+    stop: bool = True  # the first matching route decides; false lets later routes add their targets
+
+    @field_validator("attach")
+    @classmethod
+    def _known_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = registry.names(registry.ATTACH)
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown attach target(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("match_re")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        return _regular_expressions(value, "label")
+
+
+class ServeConfig(_Section):
+    """`investigate serve`: Alertmanager's webhook in, reports out (docs/serve.md)."""
+
+    listen: str = Field(default="127.0.0.1:8087", pattern=r"^\[?[0-9A-Za-z.:-]*\]?:\d{1,5}$")
+    data_dir: Path = Path(".inquest/serve")  # the queue, the alert groups' state and the reports
+    # ${ENV_VAR}: the bearer token Alertmanager must send (http_config.authorization); required off loopback.
+    token: str | None = None
+    quiet_period_s: float = Field(default=300.0, ge=0)  # a group is investigated at most once per this long
+    queue_size: int = Field(default=100, ge=1)  # alert groups waiting; beyond it a notification gets 503
+    concurrency: int = Field(default=2, ge=1)  # investigations at once
+    shutdown_grace_s: float = Field(default=60.0, ge=0)  # SIGTERM waits this long for running investigations
+    report_format: Literal["markdown", "json", "html", "text"] = "markdown"  # the copy written under data_dir
+    routes: tuple[ServeRoute, ...] = ()
+
+
 class Config(_Section):
     backend: BackendConfig = BackendConfig()
     code: CodeConfig = CodeConfig()
@@ -398,6 +443,7 @@ class Config(_Section):
     attach: AttachConfig = AttachConfig()
     llm: LLMConfig = LLMConfig()
     alerts: AlertsConfig = AlertsConfig()
+    serve: ServeConfig = ServeConfig()
     # The folder relative paths were resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

@@ -1,0 +1,1 @@
+"""`investigate serve`: Alertmanager notifications in, investigated and attached reports out (docs/serve.md)."""
