@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from opentelemetry import trace
 
@@ -19,6 +20,7 @@ from inquest.agents.base import Agent, Deps
 from inquest.core import AgentProgress, Finding, Incident, Scope
 
 Progress = Callable[[AgentProgress], None]
+T = TypeVar("T")
 _tracer = trace.get_tracer("inquest.coordinator")
 
 
@@ -71,3 +73,26 @@ def fan_out(agents: Sequence[Agent], incident: Incident, scope: Scope, deps: Dep
                                            error=f"no answer within {timeout_s:g} s")
             notify(AgentProgress(agent.name, "timeout", int(timeout_s * 1000), findings[agent.name].error or ""))
     return [findings[a.name] for a in agents]
+
+
+def within(seconds: float, name: str, call: Callable[[], T]) -> T:
+    """`call()` in a daemon thread of its own (carrying the investigation's context), waited for at most
+    `seconds`: raises TimeoutError past that, leaving the thread to finish or fail unobserved, as the
+    fan-out does with a hanging agent. Its exceptions are raised here."""
+    box: queue.Queue[tuple[bool, object]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            box.put((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, raised there
+            box.put((False, exc))
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name=name, daemon=True).start()
+    try:
+        ok, value = box.get(timeout=max(0.0, seconds))
+    except queue.Empty:
+        raise TimeoutError(f"{name}: no answer within {seconds:.3g} s") from None
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]

@@ -13,13 +13,15 @@ from opentelemetry import trace
 
 from inquest.agents import build_agents
 from inquest.agents.base import Agent, Deps
-from inquest.coordinator.fanout import Progress, fan_out
+from inquest.config import InvestigationConfig
+from inquest.coordinator.fanout import Progress, fan_out, within
 from inquest.coordinator.mitigation import mitigation_for
 from inquest.coordinator.ranking import rank
 from inquest.coordinator.shared_answers import SharedAnswers
 from inquest.coordinator.traced_backend import TracedBackend
-from inquest.coordinator.triage import triage
+from inquest.coordinator.triage import plan_scope, triage
 from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report, Scope
+from inquest.deadline import Deadline, bounded
 from inquest.redact import describe, redact_report
 
 _tracer = trace.get_tracer("inquest.coordinator")
@@ -61,13 +63,27 @@ def _topology(findings: Sequence[Finding], deps: Deps, scope: Scope) -> list[tup
     return edges
 
 
+def _bounded_triage(incident: Incident, deps: Deps, settings: InvestigationConfig,
+                    deadline: Deadline) -> tuple[Scope, list[str]]:
+    """Triage under the deadline. It only refines where agents look, so it gets at most half of what is
+    left (and no more than an agent would): a backend that hangs here must not leave the agents no time."""
+    allowed = min(settings.agent_timeout_s, deadline.remaining() / 2)
+    try:
+        return within(allowed, "triage", lambda: triage(incident, deps.backend, settings))
+    except TimeoutError:
+        return plan_scope(incident, settings), [
+            f"triage did not finish within {allowed:.3g} s; the agents look at the incident window as declared"]
+
+
 def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None = None,
                 on_progress: Progress | None = None) -> Report:
     settings = deps.config.investigation
+    deadline = Deadline.after(settings.deadline)
     team = list(agents) if agents is not None else build_agents(settings.agents)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
-    with _tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span:
+    with (_tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span,
+          bounded(deadline)):
         if not isinstance(deps.backend, TracedBackend):
             # Each distinct question is computed once per investigation, however many agents ask it.
             deps = replace(deps, backend=TracedBackend(SharedAnswers(deps.backend)))
@@ -75,17 +91,21 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
         for agent in team:
             (on_progress or (lambda _p: None))(AgentProgress(agent.name, "queued"))
-        scope, notes = triage(incident, deps.backend, settings)
+        scope, notes = _bounded_triage(incident, deps, settings, deadline)
         if not incident.service and scope.entry_service:
             incident = replace(incident, service=scope.entry_service)  # the agents start where requests enter
-        findings = fan_out(team, incident, scope, deps, settings.agent_timeout_s, on_progress)
+        findings = fan_out(team, incident, scope, deps, min(settings.agent_timeout_s, deadline.remaining()),
+                           on_progress)
         evidence = tuple(e for f in findings for e in f.evidence)
         ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope))
         review = None
         if deps.config.llm.enabled:
             from inquest.agents.llm.review import review_findings  # crewai is imported on this path only
 
-            review = review_findings(incident, scope, findings, ranked, deps, fan_out, on_progress)
+            # The LLM stage's wall-time budget counts from the investigation's start, not from its own.
+            llm_deadline = Deadline(at=deadline.started + deps.config.llm.budgets.wall_seconds, started=deadline.started)
+            with bounded(llm_deadline):
+                review = review_findings(incident, scope, findings, ranked, deps, fan_out, on_progress)
             ranked, evidence = list(review.hypotheses), evidence + review.evidence
     rollback_to: dict[str, str] = {}
     for f in findings:

@@ -202,6 +202,14 @@ class CodeConfig(_Section):
 class InvestigationConfig(_Section):
     agents: tuple[str, ...] = DEFAULT_AGENTS
     agent_timeout_s: float = Field(default=20.0, gt=0)
+    # The whole investigation (triage, agents, ranking) reports by then, with what it has; each backend
+    # call's timeout is cut to what is left. Unset: twice agent_timeout_s (triage, then the agents).
+    deadline_s: float | None = Field(default=None, gt=0)
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_s if self.deadline_s is not None else 2 * self.agent_timeout_s
+
     @field_validator("agents")
     @classmethod
     def _known_agents(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -52,11 +52,12 @@ class Spend:
 
 
 class Budget:
-    def __init__(self, limits: LLMBudgets, price: ModelPrice, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: LLMBudgets, price: ModelPrice, clock: Callable[[], float] = time.monotonic,
+                 started: float | None = None) -> None:
         self.limits = limits
         self.price = price
         self._clock = clock
-        self._deadline = clock() + limits.wall_seconds
+        self._deadline = (clock() if started is None else started) + limits.wall_seconds  # started: on clock's scale
         self._lock = threading.Lock()
         self._calls = self._input = self._output = self._tools = 0
         self._dollars = 0.0

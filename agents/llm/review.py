@@ -47,6 +47,7 @@ from inquest.core import (
     Scope,
     Usage,
 )
+from inquest.deadline import current as current_deadline
 from inquest.errors import ConfigError
 from inquest.redact import Redactor, describe
 
@@ -187,7 +188,10 @@ def review_findings(incident: Incident, scope: Scope, findings: Sequence[Finding
     except ImportError as exc:
         raise ConfigError(f"the LLM mode needs crewai and anthropic ({exc}): install Inquest with its llm extra, "
                           "e.g. pip install 'inquest[llm]'") from None
-    budget = Budget(settings.budgets, settings.prices[settings.model])
+    # Counted from the investigation's start (its deadline's), so the deterministic stage's time is spent too.
+    running = current_deadline()
+    budget = Budget(settings.budgets, settings.prices[settings.model],
+                    started=running.started if running is not None else None)
     try:
         gateway = ModelGateway(budget, Redactor(settings.redact_ips), retries=settings.retries,
                                request_timeout_s=settings.request_timeout_s,

@@ -10,16 +10,29 @@ of which OpenSearch knows. Every client failure becomes a BackendError naming th
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from elastic_transport import ApiError, HttpHeaders, HttpxHttpNode, NodeConfig, TransportError
+from elastic_transport import (
+    ApiError,
+    ConnectionTimeout,
+    HttpHeaders,
+    HttpxHttpNode,
+    NodeConfig,
+    SerializationError,
+    TransportError,
+)
 from elasticsearch import Elasticsearch
 
 from inquest.config import ElasticsearchBackend
+from inquest.deadline import time_left, timeout_for
 from inquest.errors import BackendError
+from inquest.retry import backoff_seconds, retry_after_from
 
 # Statuses worth another try on another node after a pause: overload and gateways in between.
 RETRY_ON_STATUS = (429, 502, 503, 504)
@@ -112,9 +125,46 @@ def describe_failure(exc: Exception, settings: ElasticsearchBackend, what: str) 
             return BackendError(f"Elasticsearch at {host}: {what} needs more buckets than the cluster allows "
                                 f"({reason}); set backend.elasticsearch.percentiles: native or narrow the window")
         return BackendError(f"Elasticsearch at {host}: {what} failed ({exc.status_code}: {reason})")
+    if isinstance(exc, SerializationError):
+        return BackendError(f"Elasticsearch at {hosts} answered {what} with a malformed response: {exc.message}")
+    if isinstance(exc, ConnectionTimeout):
+        return BackendError(f"Elasticsearch at {hosts} did not answer {what} in time: {exc.message}")
     if isinstance(exc, TransportError):
         return BackendError(f"cannot reach Elasticsearch at {hosts} for {what}: {exc.message}")
     return BackendError(f"Elasticsearch at {hosts}: {what} failed: {exc}")
+
+
+def malformed(settings: ElasticsearchBackend, what: str, response: Any) -> BackendError:
+    """A response that parsed but is not the shape the API promises (a proxy's page, another service)."""
+    shown = json.dumps(response, default=str)[:200] if not isinstance(response, str) else response[:200]
+    return BackendError(f"Elasticsearch at {hosts_of(settings)} answered {what} with a malformed response: {shown}")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.status_code in RETRY_ON_STATUS
+    return isinstance(exc, TransportError) and not isinstance(exc, SerializationError)
+
+
+def within_deadline(client: Elasticsearch, settings: ElasticsearchBackend, what: str,
+                    send: Callable[[Elasticsearch], Any]) -> Any:
+    """One request, retried as configured, each attempt's timeout cut to what is left of the
+    investigation's deadline and no retry started that could not finish before it. The client's own
+    retries are off here: they reuse one timeout per attempt and know no deadline. Every failure
+    becomes one BackendError naming the host."""
+    attempt = 0
+    while True:
+        timeout = timeout_for(settings.request_timeout_s, what)  # raises once the deadline has passed
+        try:
+            return send(client.options(request_timeout=timeout, max_retries=0))
+        except Exception as exc:
+            attempt += 1
+            asked = retry_after_from(exc.meta.headers) if isinstance(exc, ApiError) else None
+            wait = asked if asked is not None else backoff_seconds(
+                attempt, base_s=settings.retry_backoff_s, cap_s=settings.retry_backoff_cap_s, jitter_low=0.5)
+            if not _retryable(exc) or attempt > settings.max_retries or wait >= time_left(wait + 1.0):
+                raise describe_failure(exc, settings, what) from exc
+            time.sleep(wait)
 
 
 def _node_url(node: NodeConfig) -> str:

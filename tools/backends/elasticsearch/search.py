@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from inquest.config import ES_FIELDS, ElasticsearchBackend
 from inquest.errors import BackendError
-from inquest.tools.backends.elasticsearch.connection import TransferMeter, describe_failure, hosts_of
+from inquest.tools.backends.elasticsearch.connection import (
+    TransferMeter,
+    hosts_of,
+    malformed,
+    within_deadline,
+)
 
 # Fields the loader derives (ingest/es_loader.py); the mapping check says where they come from.
 DERIVED = {
@@ -39,6 +44,9 @@ class ClusterReader:
         self._mapped: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
+    def _ask(self, what: str, send: Callable[[Elasticsearch], Any]) -> Any:
+        return within_deadline(self.client, self.settings, what, send)
+
     def field(self, kind: str, name: str) -> str:
         """The cluster's name for a logical field; derived `inquest.*` fields are named as they are."""
         return name if name.startswith("inquest.") else self.settings.field(kind, name)
@@ -47,10 +55,12 @@ class ClusterReader:
         """One search after checking its fields are mapped: (the request as console text, the response)."""
         index = self.settings.index(kind)
         self.require(kind, fields, question)
-        try:
-            response = self.client.search(index=index, body=body).body
-        except Exception as exc:  # every client failure becomes one BackendError
-            raise describe_failure(exc, self.settings, f"{question} on {index}") from exc
+        what = f"{question} on {index}"
+        response = self._ask(what, lambda client: client.search(index=index, body=body).body)
+        hits = response.get("hits") if isinstance(response, dict) else None
+        if not isinstance(hits, dict) or not isinstance(hits.get("hits", []), list) or (
+                "aggs" in body and not isinstance(response.get("aggregations", {}), dict)):
+            raise malformed(self.settings, what, response)
         self.meter.add(documents=len(response.get("hits", {}).get("hits", [])))
         return f"POST {index}/_search {json.dumps(body, separators=(',', ':'))}", response
 
@@ -105,10 +115,10 @@ class ClusterReader:
     def _read_mapping(self, kind: str, question: str) -> frozenset[str]:
         index = self.settings.index(kind)
         wanted = sorted({self.field(kind, name) for name in ES_FIELDS[kind]} | set(DERIVED.get(kind, ())))
-        try:
-            response = self.client.indices.get_field_mapping(index=index, fields=",".join(wanted)).body
-        except Exception as exc:  # as in search
-            raise describe_failure(exc, self.settings, f"{question}: reading the mapping of {index}") from exc
+        what = f"{question}: reading the mapping of {index}"
+        response = self._ask(what, lambda client: client.indices.get_field_mapping(index=index, fields=",".join(wanted)).body)
+        if not isinstance(response, dict) or not all(isinstance(m, dict) for m in response.values()):
+            raise malformed(self.settings, what, response)
         if not response:
             raise BackendError(f"{question}: no index matches '{index}' on {hosts_of(self.settings)} "
                                f"(backend.elasticsearch.{kind}.index)")
