@@ -76,6 +76,7 @@ def run_job(job: Job, episode: Episode, config: Config, metrics: ServeMetrics) -
     group = job.group
     clock = time.perf_counter()
     metrics.investigation_started()
+    log.info("group %s: investigation started (attempt %d)", group.key, job.attempts)
     try:
         made = group_incident(group, episode.incident_started, config.alerts)
         incident = made.incident
@@ -89,14 +90,14 @@ def run_job(job: Job, episode: Episode, config: Config, metrics: ServeMetrics) -
         path = write_report(report, config)
         failures = attach(report, route(group, config.serve.routes), config)
     except Exception as exc:  # noqa: BLE001 - the worker boundary: one group's failure must not stop the server
-        log.error("group %s: the investigation failed: %s: %s", group.key, type(exc).__name__, exc)
+        log.error("group %s: investigation failed: %s: %s", group.key, type(exc).__name__, exc)
         metrics.investigation_ended(time.perf_counter() - clock, ok=False)
         return
     seconds = time.perf_counter() - clock
     metrics.investigation_ended(seconds, ok=True, attach_failures=failures)
     top = report.root_cause
-    log.info("group %s: %s %s in %.1f s, report %s: %s", group.key, incident.id, group.status, seconds, path,
-             f"root cause {top.summary}" if top else "no root cause found")
+    log.info("group %s: investigation finished in %.1f s: %s %s, report %s: %s", group.key, seconds, incident.id,
+             group.status, path, f"root cause {top.summary}" if top else "no root cause found")
 
 
 def notes_for(job: Job) -> tuple[str, ...]:

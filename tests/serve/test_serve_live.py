@@ -30,6 +30,18 @@ def _comments_of(issue, alertname: str) -> list[dict]:
     return [c for c in issue.comments if "inquest:report AM-" in c["body"] and title in c["body"]]
 
 
+def _most_at_once(log: str) -> int:
+    """The most investigations running at one time, from the server's log (one process, lines in order)."""
+    running = most = 0
+    for line in log.splitlines():
+        if ": investigation started" in line:
+            running += 1
+            most = max(most, running)
+        elif ": investigation finished" in line or ": investigation failed" in line:
+            running -= 1
+    return most
+
+
 def test_an_alert_group_fired_again_and_resolved_keeps_one_updated_comment(live, github):
     serve, alertmanager = live
     server, issue = github
@@ -68,6 +80,7 @@ def test_twenty_alert_groups_at_once_each_investigated_once(live, github):
     started = after["inquest_serve_investigations_started_total"] - before["inquest_serve_investigations_started_total"]
     finished = after["inquest_serve_investigations_finished_total"] - before["inquest_serve_investigations_finished_total"]
     assert (started, finished) == (20, 20)  # none twice, none failed
+    assert _most_at_once(serve.log.read_text()) == 2  # the limit held, and was used
     ids = {c["id"] for n in names for c in _comments_of(issue, n)}
     patched = [r for r in server.requests if r.method == "PATCH" and any(r.path.endswith(f"/{i}") for i in ids)]
     assert patched == []
