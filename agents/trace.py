@@ -25,7 +25,8 @@ from inquest.agents.load import (
     served,
 )
 from inquest.agents.trace_latency import latency_view
-from inquest.core import CallEdge, Finding, Incident, LoadSource, Scope
+from inquest.agents.trace_paths import path_changes
+from inquest.core import ANOMALY_SCORE_CAP, Anomaly, CallEdge, Finding, Incident, LoadSource, Scope
 from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 
@@ -154,7 +155,21 @@ class TraceAgent:
             book.suspect(summary, service=service, confidence=confidence, supports=evidence[service], fault=fault)
         if entry.surge:
             _surge(book, entry, entries_now, scope)
+        _code_paths(book, stats_now, stats_before)
         return book.finding("ok", call_graph=call_graph, anomalous_services=anomalous, loaded_by=loaded_by)
+
+
+def _code_paths(book: Notebook, now: Table, before: Table) -> None:
+    """A service whose calls and steps per request changed: its own code took another path (trace_paths)."""
+    for change in path_changes(now, before):
+        evidence = book.record("telemetry:spans", now, f"what {change.service} does per request changed: "
+                               f"{change.describe()}", {"service": change.service, "operation": change.operation,
+                                                        "p_value": change.p_value, "baseline_query": before.query})
+        book.anomaly(Anomaly(service=change.service, signal="code_path", modality="traces", score=change.score,
+                             source="spans:operation_mix", evidence=evidence, p_value=change.p_value))
+        # On the common scale (the coordinator reads a confidence as score / cap): the test's own strength.
+        book.suspect(f"{change.service} took another code path: {change.describe()}", service=change.service,
+                     confidence=change.score / ANOMALY_SCORE_CAP, supports=[evidence], fault=Fault.CODE_PATH)
 
 
 def _top_rows(table: Table, service: str, by: str, credit, limit: int = 3) -> list[dict]:

@@ -36,6 +36,10 @@ LOAD_SIGNALS = frozenset({"traffic", "amplification"})
 # fault signal (cpu, memory, restarts, pools, queries, log templates) is the service's own: a dependency
 # below cannot explain it away.
 RELAYED_SIGNALS = frozenset({"latency", "errors"})
+# What a service does per request depends on what it is asked: a caller whose code took another path
+# sends other requests, and its callees' branches follow. So a callee's changed code path is explained
+# by a caller whose own path changed (the reverse of relayed trouble, which a callee explains).
+SHAPED_SIGNALS = frozenset({"code_path"})
 # Chance the walk steps on rather than restarting. PageRank's customary 0.85 lets mass pile up in the
 # sinks of a call graph (leaf services) whatever their own evidence; at 0.3 a walker takes about half a
 # step on average: one hop of "explained by what is below it" counts, long chains do not. Chosen on the
@@ -56,6 +60,7 @@ class ServiceEvidence:
     fault: float
     load: float
     relayed: float
+    shaped: float  # the part of `fault` a caller's changed code path could explain
     signals: tuple[tuple[str, float], ...]  # (signal, strongest score), strongest first
 
     @property
@@ -90,7 +95,9 @@ def fuse(anomalies: Iterable[Anomaly], entries: Collection[str] = ()) -> dict[st
         fault = math.sqrt(sum(s * s for sig, s in signals if sig not in LOAD_SIGNALS))
         load = math.sqrt(sum(s * s for sig, s in signals if sig in LOAD_SIGNALS))
         relayed = math.sqrt(sum(s * s for sig, s in signals if sig in RELAYED_SIGNALS))
-        fused[service] = ServiceEvidence(service, fault, load, relayed, tuple(sorted(signals, key=lambda x: -x[1])))
+        shaped = math.sqrt(sum(s * s for sig, s in signals if sig in SHAPED_SIGNALS))
+        fused[service] = ServiceEvidence(service, fault, load, relayed, shaped,
+                                         tuple(sorted(signals, key=lambda x: -x[1])))
     return fused
 
 
@@ -108,6 +115,7 @@ def _walk_graph(services: Sequence[str], edges: Iterable[tuple[str, str]],
                 fused: Mapping[str, ServiceEvidence]) -> nx.DiGraph:
     fault = {s: fused[s].fault if s in fused else 0.0 for s in services}
     load = {s: fused[s].load if s in fused else 0.0 for s in services}
+    shaped = {s: fused[s].shaped if s in fused else 0.0 for s in services}
     # The share of a caller's anomaly that waiting on or relaying from a dependency could explain: a
     # service with nothing unusual passes the walk on, one whose trouble is its own CPU keeps it.
     relayed = {s: (fused[s].relayed + BACKGROUND) / (fused[s].fault + BACKGROUND) if s in fused else 1.0
@@ -124,8 +132,11 @@ def _walk_graph(services: Sequence[str], edges: Iterable[tuple[str, str]],
         # a leaf does, instead of losing it to whatever it calls just for having callees.
         graph.add_edge(caller, callee, weight=_evidence(fault[callee]) * relayed[caller])
         graph[caller][caller]["weight"] += _evidence(fault[callee]) * (1.0 - relayed[caller])
-        if load[caller] > 0:
-            graph.add_edge(callee, caller, weight=_evidence(load[caller]) - BACKGROUND)  # load came from above
+        up = _evidence(load[caller]) - BACKGROUND if load[caller] > 0 else 0.0  # load came from above
+        if shaped[caller] > 0 and shaped[callee] > 0:  # so did the requests that changed the callee's path
+            up += _evidence(shaped[caller]) * shaped[callee] / fault[callee]
+        if up > 0:
+            graph.add_edge(callee, caller, weight=up)
     return graph
 
 
@@ -141,7 +152,7 @@ def propagate(fused: Mapping[str, ServiceEvidence], edges: Iterable[tuple[str, s
     mass = nx.pagerank(graph, alpha=DAMPING, personalization=restart, weight="weight", max_iter=500, tol=1e-10)
     ranks = []
     for s in names:
-        ranks.append(ServiceRank(s, mass[s], fused.get(s, ServiceEvidence(s, 0.0, 0.0, 0.0, ())),
+        ranks.append(ServiceRank(s, mass[s], fused.get(s, ServiceEvidence(s, 0.0, 0.0, 0.0, 0.0, ())),
                                  _explained_by(s, graph, mass, fused)))
     return sorted(ranks, key=lambda r: (-r.mass, r.service))
 

@@ -26,6 +26,7 @@ class Fault(StrEnum):
     DEPENDENCY_OUTAGE = "dependency_outage"
     TRAFFIC_SURGE = "traffic_surge"
     LOG_TEMPLATES = "log_templates"  # a service's log-template mix changed: a code path stopped or started
+    CODE_PATH = "code_path"  # what a service does per request it serves changed (its spans' operation mix)
     # resources
     MEMORY_LEAK = "memory_leak"
     CPU_SATURATION = "cpu_saturation"
@@ -141,6 +142,9 @@ _TRAITS: dict[Fault, _Traits] = {
     Fault.TRAFFIC_SHIFT: _Traits(signal="traffic"),
     Fault.LOG_TEMPLATES: _Traits("a changed mix of log templates (a code path stopped or started)",
                                  observed="changed log templates"),
+    Fault.CODE_PATH: _Traits("a changed code path (what it calls per request stopped or started)",
+                             observed="changed calls per request",
+                             mitigation="roll back {service}'s latest change; what it does per request changed"),
     Fault.MEMORY_LEAK: _Traits("a memory leak (memory climbing, containers restarting)", signal="memory"),
     Fault.CPU_SATURATION: _Traits("CPU saturation", signal="cpu"),
     Fault.NOISY_NEIGHBOUR: _Traits("CPU saturation on one host (a noisy neighbour)", external=True, shapes_load=True,
