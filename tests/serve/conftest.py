@@ -122,7 +122,9 @@ def make_serve(folder: Path, store: Path, github_url: str, **serve: object) -> S
     folder.mkdir(parents=True, exist_ok=True)
     settings = {"data_dir": str(folder / "data"), "token": "${INQUEST_SERVE_TOKEN}", "quiet_period_s": 0,
                 "concurrency": 2, "shutdown_grace_s": 30,
-                "routes": [{"match": {"service": "payments"}, "attach": ["github"], "ticket": TICKET}], **serve}
+                "routes": [{"match": {"service": "payments", "team": "elsewhere"}, "attach": ["github"],
+                            "ticket": "acme/shop#999"},  # an issue the stand-in does not have
+                           {"match": {"service": "payments"}, "attach": ["github"], "ticket": TICKET}], **serve}
     config = {
         "backend": {"embedded": {"path": str(store), "demo": False}},
         "code": {"repository": str(folder / "no-repo")},

@@ -105,3 +105,11 @@ def test_a_route_naming_an_unknown_target_is_a_config_error(tmp_path):
         parse_config("serve:\n  routes:\n    - attach: [pagerduty]\n", "config.yaml", tmp_path)
     with pytest.raises(ConfigError, match="serve.token: secrets may not be written"):
         parse_config("serve:\n  token: hunter2\n", "config.yaml", tmp_path)
+
+
+def test_serving_beyond_loopback_without_a_token_is_refused_before_listening(tmp_path):
+    from inquest.commands.serve import main
+
+    (tmp_path / "config.yaml").write_text("backend:\n  embedded:\n    demo: false\n")
+    with pytest.raises(ConfigError, match="serve.token: listening on 0.0.0.0 .*needs a bearer token"):
+        main(["--config", str(tmp_path / "config.yaml"), "--listen", "0.0.0.0:8087"])

@@ -123,3 +123,19 @@ def test_a_notification_without_the_token_is_refused_and_a_good_one_still_queued
     assert serve.post(notification("Unauthorised"), token="wrong").status_code == 401
     accepted = serve.post(notification("AfterTheBadOnes"))
     assert accepted.status_code == 202 and accepted.json()["outcome"] == "queued"
+
+
+def test_a_ticket_that_cannot_be_reached_keeps_the_report_on_disk_and_the_server_serving(live, github):
+    serve, _alertmanager = live
+    server, issue = github
+    before = serve.metrics()["inquest_serve_attach_failures_total"]
+    body = notification("Unroutable")
+    body["commonLabels"]["team"] = "elsewhere"
+    assert serve.post(body).status_code == 202
+    wait_for(lambda: serve.metrics()["inquest_serve_attach_failures_total"] == before + 1, 60,
+             "the failed attachment to be counted", log=serve.log)
+    reports = [p for p in serve.reports.glob("*.md") if "Unroutable on payments" in p.read_text()]
+    assert len(reports) == 1  # written before anything was posted
+    assert "acme/shop#999" in serve.log.read_text()  # the log names the ticket that failed
+    assert not _comments_of(issue, "Unroutable")
+    assert serve.post(notification("StillServing")).status_code == 202
