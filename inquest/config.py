@@ -1,6 +1,8 @@
 """config.yaml: validated on load, with errors that name the key.
 
-Selection order: `--config PATH`, then `$INQUEST_CONFIG`, then `./config.yaml`, then built-in defaults.
+Selection order: `--config PATH`, then `$INQUEST_CONFIG`, then `./config.yaml`, then
+`$XDG_CONFIG_HOME/inquest/config.yaml` (`~/.config/...`), then built-in defaults. `--store PATH` or
+`$INQUEST_STORE` replaces the embedded store's path of whichever was chosen.
 Relative paths inside the file are resolved against the file's own folder, so the same file works from
 any working directory. Secrets are never stored in the file: fields that hold one must be written as
 `${ENV_VAR}` references, which are expanded from the environment on load.
@@ -38,9 +40,10 @@ class _Section(BaseModel):
 
 
 class EmbeddedBackend(_Section):
-    path: Path = Path(".inquest/demo.duckdb")
-    # When the file is missing, build the seeded demo world there instead of failing.
-    demo: bool = True
+    path: Path = Path(".inquest/store.duckdb")  # the repository's config.yaml names demo.duckdb
+    # When the file is missing, build the seeded demo world there instead of failing. Off unless a config
+    # says so (the repository's config.yaml does, for `make demo`): never a side effect in another folder.
+    demo: bool = False
     # DuckDB's memory cap for an investigation (a DuckDB size string).
     memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
@@ -499,10 +502,24 @@ def _describe(error: ValidationError, source: str) -> str:
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{key}'")
+            near = _near_key(item["loc"])
+            lines.append(f"{source}: unknown key '{key}'" + (f" (did you mean '{near}'?)" if near else ""))
         else:
             lines.append(f"{source}: {key}: {item['msg']}")
     return "\n".join(lines)
+
+
+def _near_key(loc: tuple[int | str, ...]) -> str | None:
+    """The known key a typo'd one most likely meant, from the model's own fields at that place."""
+    import difflib  # only on the error path
+
+    model: Any = Config
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        model = field.annotation if field is not None else None
+    known = [k for k in getattr(model, "model_fields", {}) if k != "base_dir"]
+    near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return ".".join([*map(str, loc[:-1]), near[0]]) if near else None
 
 
 def parse_config(text: str, source: str, base_dir: Path) -> Config:
@@ -534,10 +551,25 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     if os.environ.get("INQUEST_CONFIG"):
         return Path(os.environ["INQUEST_CONFIG"])
     local = Path("config.yaml")
-    return local if local.exists() else None
+    if local.exists():
+        return local
+    # The XDG base-directory rule: a per-user config, for running from any folder.
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "inquest" / "config.yaml"
+    return xdg if xdg.is_file() else None
 
 
-def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+def load_config(explicit: str | os.PathLike[str] | None = None, store: str | os.PathLike[str] | None = None) -> Config:
+    """The config by the documented order; `store` (`--store`, else $INQUEST_STORE) replaces the embedded
+    store's path, relative to the working folder as any command-line path is."""
+    config = _load_file(explicit)
+    store = store or os.environ.get("INQUEST_STORE") or None
+    if store:
+        embedded = config.backend.embedded.model_copy(update={"path": Path(store).resolve()})
+        config = config.model_copy(update={"backend": config.backend.model_copy(update={"embedded": embedded})})
+    return config
+
+
+def _load_file(explicit: str | os.PathLike[str] | None) -> Config:
     path = config_path(explicit)
     if path is None:
         return Config(base_dir=Path.cwd())

@@ -52,8 +52,9 @@ def open_embedded(config: Config) -> TelemetryBackend:
     path = config.resolve(settings.path)
     if not path.exists():
         hint = ("the investigate command builds the demo world there" if settings.demo
-                else "and backend.embedded.demo is off")
-        raise ConfigError(f"backend.embedded.path: {path} does not exist ({hint})")
+                else "load your data into it with `investigate ingest FILE...`, or choose another store with "
+                     "--store PATH, $INQUEST_STORE or backend.embedded.path; `make demo` builds the demo world")
+        raise ConfigError(f"no store: {path} does not exist; {hint}")
     return EmbeddedStore(path, memory_limit=settings.memory_limit)
 
 

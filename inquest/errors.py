@@ -17,7 +17,21 @@ class UnknownIncidentError(InquestError):
         self.incident_id = incident_id
         self.known = known
         listing = ", ".join(known) if known else "none: the store holds no incidents"
-        super().__init__(f"unknown incident {incident_id!r}; known incidents: {listing}")
+        near = near_incident(incident_id, known)
+        super().__init__(f"unknown incident {incident_id!r}" + (f" (did you mean {near}?)" if near else "")
+                         + f"; known incidents: {listing}")
+
+
+def near_incident(incident_id: str, known: list[str]) -> str | None:
+    """The known id a typo most likely meant: same letters in another case first (ids are typed from pages
+    and chat, where case drifts), else the closest by difflib's ratio."""
+    import difflib  # only on the error path
+
+    folded = {k.casefold(): k for k in known}
+    if incident_id.casefold() in folded:
+        return folded[incident_id.casefold()]
+    near = difflib.get_close_matches(incident_id.casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[near[0]] if near else None
 
 
 class BackendError(InquestError):

@@ -27,3 +27,7 @@ EXIT_ENGINE_FAILED = 5
 EXIT_LOADED = EXIT_OK
 EXIT_REJECTED = 1
 EXIT_UNREADABLE = 2
+
+# every command
+EXIT_INTERNAL = 70  # a bug: one line says what and where, `--debug` shows the trace (sysexits' EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C: the shell's convention, 128 + SIGINT

@@ -1,7 +1,7 @@
 """The one way to plug into Inquest: Python entry points, loaded lazily.
 
 Each kind of plug-in is an entry-point group — `inquest.agents`, `inquest.backends`, `inquest.attach`,
-`inquest.renderers`. An entry point names `module:factory`; the built-ins are declared in pyproject.toml
+`inquest.renderers`, `inquest.commands` (the CLI's command words). An entry point names `module:factory`; the built-ins are declared in pyproject.toml
 the same way a third-party distribution declares its own, so there is no hand-kept list in the code.
 Listing the names reads only installed metadata; a module is imported when its name is first used, so
 a cold start does not import every agent.
@@ -22,6 +22,7 @@ AGENTS = "inquest.agents"
 BACKENDS = "inquest.backends"
 ATTACH = "inquest.attach"
 RENDERERS = "inquest.renderers"
+COMMANDS = "inquest.commands"
 
 _added: dict[str, dict[str, Callable[..., Any]]] = {}
 
@@ -46,6 +47,28 @@ def load(group: str, name: str) -> Callable[..., Any]:
     if target is None:
         raise KeyError(unknown_message(group, [name]))
     return _resolve(target)
+
+
+def summary(group: str, name: str) -> str:
+    """The first line of the docstring of the module behind `name`, read from its source without importing
+    it: `investigate --help` lists every command without paying for their imports."""
+    import ast  # only for help and completion
+    from importlib.util import find_spec
+
+    target = _added[group][name] if name in _added.get(group, {}) else _declared(group).get(name)
+    if target is None:
+        return ""
+    if callable(target):
+        doc = getattr(import_module(target.__module__), "__doc__", None)
+    else:
+        spec = find_spec(target.partition(":")[0])
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return ""
+        doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8")))
+    line = " ".join((doc or "").strip().split("\n\n")[0].split())
+    # Command modules open with "`investigate word ARGS`: what it does; more"; a listing shows what it does.
+    line = line.split("`: ", 1)[1] if line.startswith("`") and "`: " in line else line
+    return line.split("; ")[0].rstrip(".")
 
 
 def refresh() -> None:

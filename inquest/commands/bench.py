@@ -1,5 +1,6 @@
-"""`investigate bench nezha|petshop [PATH]`: the engine scored on a public RCA benchmark, with trivial
-baselines computed on the same cases in the same run.
+"""`investigate bench nezha|petshop [PATH]`: the engine scored on a public RCA benchmark, beside baselines.
+
+Trivial baselines are computed on the same cases in the same run.
 
 PATH is the dataset archive (`.tar.xz`) or an unpacked copy; it is unpacked and converted into the work
 folder once, and later runs reuse both. Without PATH, the shared copy beside the repository is used.

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from inquest.commands.demo_world import ensure_demo_world
+from inquest.commands.options import CONFIG_HELP, STORE_HELP
 from inquest.config import load_config
 from inquest.connect import open_backend
 from inquest.exits import EXIT_OK
@@ -15,9 +16,10 @@ from inquest.render.json_report import iso_utc
 def main(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="investigate incidents", description="List known incidents, newest first.")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    parser.add_argument("--store", metavar="PATH", help=STORE_HELP)
     opts = parser.parse_args(args)
-    config = load_config(opts.config)
+    config = load_config(opts.config, opts.store)
     ensure_demo_world(config)
     backend = open_backend(config)
     try:

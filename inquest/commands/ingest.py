@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from inquest.commands.options import CONFIG_HELP, STORE_HELP
 from inquest.exits import EXIT_LOADED, EXIT_REJECTED, EXIT_UNREADABLE
 from inquest.ingest.driver import FileResult, IngestResult
 
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to load")
     parser.add_argument("--alert", action="append", default=[], metavar="FILE",
                         help="an Alertmanager webhook payload: each alert becomes an incident (repeatable)")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    parser.add_argument("--store", metavar="PATH", help=STORE_HELP)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--to", choices=("embedded", "elasticsearch"), default="embedded",
                         help="the embedded store (default) or the cluster in backend.elasticsearch, through the "
@@ -50,7 +52,7 @@ def main(args: list[str]) -> int:
     from inquest.config import load_config
     from inquest.ingest.driver import ingest
 
-    config = load_config(opts.config)
+    config = load_config(opts.config, opts.store)
     if opts.to == "elasticsearch":
         from inquest.ingest.es_loader import ingest_into_cluster
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inquest import __version__
+from inquest.commands.options import CONFIG_HELP, STORE_HELP
 from inquest.core import Report
 from inquest.errors import UnknownIncidentError
 from inquest.exits import EXIT_ATTACH_FAILED, EXIT_FOUND, EXIT_NOT_FOUND
@@ -20,22 +21,36 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "markdown", "html")
 
 DESCRIPTION = """\
-Finds the root cause of a production incident: specialist agents (trace, db, deployment, code-diff,
-customer-impact) investigate in parallel and the coordinator ranks what they found.
+Finds the root cause of a production incident: specialist agents (trace, db, metrics, logs, deployment,
+code-diff, customer-impact) investigate in parallel and the coordinator ranks what they found.
 
-  investigate INC-1042                  investigate an incident
+  investigate INC-1042                  investigate an incident (ids: `investigate incidents`)
   investigate INC-1042 --format json    the same, as JSON (schema: docs/report-schema.md)
   investigate INC-1042 --format html --output report.html
                                         a self-contained page: timeline chart, service graph
-  investigate INC-1042 --attach github  also post it to the incident's GitHub issue (docs/attach.md)
-  investigate incidents                 list known incidents
+  investigate INC-1042 --attach github  also post it to the incident's GitHub issue (docs/attach.md)"""
+
+EPILOG = """\
+global options (any command, anywhere): -v/--verbose (-vv: debug log), -q/--quiet, --debug (the full trace
+of an error); investigate alone prints this help and exits 2.
 
 exit codes: 0 root cause found, 1 none found, 2 usage/config error or unknown incident,
-            3 report written but attaching it failed"""
+            3 report written but attaching it failed, 70 internal error, 130 interrupted"""
+
+
+def command_listing() -> str:
+    """`commands:` and one line per command word, from the `inquest.commands` entry points."""
+    from inquest import registry
+
+    words = registry.names(registry.COMMANDS)
+    width = max((len(w) for w in words), default=0) + 2
+    lines = [f"  {word:<{width}}{registry.summary(registry.COMMANDS, word)}" for word in words]
+    return "commands (investigate COMMAND --help for each):\n" + "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="investigate", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="investigate", usage="investigate INCIDENT-ID [options] | COMMAND ...",
+                                     description=f"{DESCRIPTION}\n\n{command_listing()}", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("incident_id", metavar="INCIDENT-ID", help="the incident to investigate, or a command")
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
@@ -54,13 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("embedded", "elasticsearch"),
                         help="where the telemetry is (default: config.yaml's backend.kind); elasticsearch uses "
                              "backend.elasticsearch (docs/elasticsearch.md)")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $INQUEST_CONFIG, ./config.yaml)")
-    parser.add_argument("--version", action="version", version=f"inquest {__version__}")
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    parser.add_argument("--store", metavar="PATH", help=STORE_HELP)
+    parser.add_argument("-V", "--version", action="version", version=f"inquest {__version__}")
     return parser
 
 
 def main(args: list[str]) -> int:
-    opts = build_parser().parse_args(args)
+    parser = build_parser()
+    opts = parser.parse_args(args)
+    for flag, path in (("--output", opts.output), ("--trace-out", opts.trace_out)):
+        problem = path and unwritable(Path(path))
+        if problem:  # before any work: a whole investigation must not end in a path error
+            parser.error(f"{flag} {path}: {problem}")
     if opts.attach:
         from inquest.attach import check_targets
 
@@ -70,7 +91,7 @@ def main(args: list[str]) -> int:
     from inquest.connect import connect
     from inquest.coordinator.investigation import investigate
 
-    config = load_config(opts.config)
+    config = load_config(opts.config, opts.store)
     if opts.backend:
         config = config.model_copy(update={"backend": config.backend.model_copy(update={"kind": opts.backend})})
     if opts.llm:
@@ -103,6 +124,18 @@ def main(args: list[str]) -> int:
     if opts.attach and not attach(report, opts.format, opts.output, opts.attach, opts.ticket, config):
         return EXIT_ATTACH_FAILED
     return verdict
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a report could not be written at `path`, or None when it can."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "is a folder; name a file in it"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable"
+    return None
 
 
 def _tracing(trace_out: str | None) -> contextlib.AbstractContextManager[object]:

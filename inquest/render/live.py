@@ -80,6 +80,10 @@ class LiveAgentView:
     ) -> None:
         live, self._live = self._live, None
         if live is not None:
+            if exc_type is KeyboardInterrupt:
+                # Interrupted, the half-drawn table says nothing: clear it, so the one line saying
+                # "interrupted" is all that is left on screen.
+                live.transient = True
             live.stop()  # draws the final frame, so the finished states stay on screen unless transient
 
     def update(self, progress: AgentProgress) -> None:

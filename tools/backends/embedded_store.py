@@ -78,7 +78,14 @@ class EmbeddedStore:
             raise BackendError(f"cannot open embedded store {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        self._con.close()
+        # Closing while agents' questions still run (Ctrl-C, a timed-out agent) fails with "connection is
+        # busy": stop them first. A store that still refuses is abandoned, not an error: it is read-only,
+        # so nothing is lost, and the process is ending or moving on.
+        try:
+            self._con.interrupt()
+            self._con.close()
+        except duckdb.Error:
+            pass
 
     def _ask(self, question: str, sql: str) -> Table:
         # A cursor per question: agents ask from their own threads, and DuckDB runs them in parallel.

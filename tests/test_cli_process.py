@@ -1,0 +1,174 @@
+"""The command line as a new user meets it, through the installed console script (issue 14): help, typos,
+a fresh folder with their own data, clean exits. Each test runs `investigate` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from inquest import registry
+
+INVESTIGATE = f"{sys.prefix}/bin/investigate"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ingest"
+ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[()][0-9A-B]|[=>])")
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([INVESTIGATE, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """A user with no config anywhere: no ./config.yaml, an empty XDG config folder."""
+    (tmp_path / "xdg").mkdir()
+    return {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's ingest example loaded into a store of its own, through `--store`."""
+    store = tmp_path_factory.mktemp("example") / "store.duckdb"
+    done = run("ingest", str(EXAMPLE), "--store", str(store), cwd=store.parent)
+    assert done.returncode == 0, done.stderr
+    return store
+
+
+def test_help_names_every_command_with_a_line_each():
+    done = run("--help")
+    assert done.returncode == 0
+    listed = dict(re.findall(r"^  (\S+) +(\S.*)$", done.stdout.split("commands")[1], re.M))
+    assert set(registry.names(registry.COMMANDS)) <= set(listed)
+    assert {"incidents", "ingest", "init", "replay", "bench", "completion"} <= set(listed)
+
+
+def test_no_arguments_prints_the_help_and_exits_2_as_documented():
+    done = run()
+    assert done.returncode == 2 and "usage: investigate" in done.stdout and "incidents" in done.stdout
+    assert "investigate alone prints this help and exits 2" in done.stdout
+
+
+def test_version():
+    for flag in ("-V", "--version"):
+        done = run(flag)
+        assert done.returncode == 0 and re.fullmatch(r"inquest \d+\.\d+\.\d+\n", done.stdout)
+
+
+def test_a_typo_in_a_command_suggests_the_command():
+    done = run("incidnets")
+    assert done.returncode == 2 and "did you mean `investigate incidents`" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_folder_without_config_builds_nothing_and_says_what_to_do(tmp_path, home):
+    work = tmp_path / "work"
+    work.mkdir()
+    done = run("incidents", cwd=work, env=home)
+    assert done.returncode == 2 and "investigate ingest" in done.stderr and done.stderr.count("\n") == 1
+    assert list(work.iterdir()) == []
+
+
+def test_init_ingest_investigate_in_a_fresh_folder(tmp_path, home):
+    work = tmp_path / "work"
+    work.mkdir()
+    assert run("init", cwd=work, env=home).returncode == 0
+    assert "demo: false" in (work / "config.yaml").read_text()
+    assert run("init", cwd=work, env=home).returncode == 2  # never overwrites what the user edited
+    assert run("ingest", str(EXAMPLE), cwd=work, env=home).returncode == 0
+    done = run("INC-2001", "--format", "json", cwd=work, env=home)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["hypotheses"][0]["service"] == "payments"
+    assert sorted(p.name for p in work.iterdir()) == [".inquest", "config.yaml"]
+
+
+def test_config_from_xdg_and_the_store_from_the_environment(tmp_path, home, example_store):
+    work = tmp_path / "work"
+    work.mkdir()
+    (Path(home["XDG_CONFIG_HOME"]) / "inquest").mkdir()
+    (Path(home["XDG_CONFIG_HOME"]) / "inquest" / "config.yaml").write_text("investigation: {agent_timout_s: 3}\n")
+    done = run("incidents", cwd=work, env={**home, "INQUEST_STORE": str(example_store)})
+    assert done.returncode == 2 and "did you mean 'investigation.agent_timeout_s'" in done.stderr
+    (Path(home["XDG_CONFIG_HOME"]) / "inquest" / "config.yaml").write_text("investigation: {agent_timeout_s: 3}\n")
+    done = run("incidents", cwd=work, env={**home, "INQUEST_STORE": str(example_store)})
+    assert done.returncode == 0 and "INC-2001" in done.stdout
+
+
+def test_an_incident_id_in_another_case_suggests_the_known_one(example_store):
+    done = run("inc-2001", "--store", str(example_store))
+    assert done.returncode == 2 and "did you mean INC-2001?" in done.stderr
+
+
+def test_output_into_a_missing_folder_exits_2_before_any_work(tmp_path, example_store):
+    done = run("INC-2001", "--store", str(example_store), "--output", str(tmp_path / "nope" / "r.html"))
+    assert done.returncode == 2 and f"the folder {tmp_path / 'nope'} does not exist" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "nope").exists()
+
+
+def test_an_error_is_one_line_and_debug_shows_the_trace(tmp_path):
+    (tmp_path / "bad.yaml").write_text("investigation: {agent_timeout_s: soon}\n")
+    plain = run("incidents", "--config", str(tmp_path / "bad.yaml"))
+    debug = run("incidents", "--config", str(tmp_path / "bad.yaml"), "--debug")
+    assert plain.returncode == debug.returncode == 2
+    assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "investigation.agent_timeout_s" in debug.stderr
+
+
+def test_bash_completion_completes_command_words(tmp_path, home):
+    script = run("completion", "bash").stdout
+    done = subprocess.run(["bash", "-c", 'source /dev/stdin; COMP_WORDS=(investigate in); COMP_CWORD=1; '
+                           '_investigate; echo "${COMPREPLY[@]}"'], input=script, capture_output=True, text=True,
+                          timeout=30, cwd=tmp_path,
+                          env={**os.environ, **home, "PATH": f"{sys.prefix}/bin:{os.environ['PATH']}"})
+    assert done.stdout.split() == ["incidents", "ingest", "init"]
+    for shell in ("zsh", "fish"):
+        assert "replay" in run("completion", shell).stdout
+
+
+def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
+    seen = b""
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the other side closed
+                break
+    return seen
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_live_view_is_one_line_and_exit_130(demo_world, tmp_path):
+    """The live view draws on a terminal (a pty); Ctrl-C while agents query DuckDB on their threads."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([INVESTIGATE, "INC-1042", "--config", write_config(demo_world, tmp_path)],
+                            stdin=secondary, stdout=subprocess.PIPE, stderr=secondary)
+    os.close(secondary)
+    try:
+        drawn = _read_until(primary, b"running", time.monotonic() + 120)
+        assert b"running" in drawn, drawn.decode(errors="replace")
+        proc.send_signal(signal.SIGINT)
+        after = _read_until(primary, b"\0never", time.monotonic() + 30)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+        os.close(primary)
+    text = ANSI.sub("", after.decode(errors="replace")).replace("\r", "\n")
+    # Frames of the live view drawn before the signal landed are still in the pty's buffer; what is not a
+    # row of that table is what the interrupt printed.
+    table_row = re.compile(r"^\s*(Agent\s+State|─+$|(trace|db|metrics|logs|deployment|code_diff|impact)\s)")
+    lines = [line.strip() for line in text.split("\n") if line.strip() and not table_row.match(line)]
+    assert lines == ["investigate: interrupted"], text
+    assert "Traceback" not in text and "leaked" not in text
