@@ -93,6 +93,8 @@ def split_global_flags(args: list[str]) -> tuple[GlobalFlags, list[str]]:
 
 
 def _configure_logging(flags: GlobalFlags) -> None:
+    if flags == GlobalFlags():
+        return  # untouched: warnings reach stderr through logging's last resort, and a command (serve) may set its own
     level = logging.DEBUG if flags.debug or flags.verbosity >= 2 else {
         1: logging.INFO, 0: logging.WARNING}.get(flags.verbosity, logging.ERROR)
     logging.basicConfig(level=level, format="investigate: %(levelname)s: %(name)s: %(message)s", force=True)
