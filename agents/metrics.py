@@ -211,7 +211,7 @@ class MetricsAgent:
             unit = display_unit(top.series.meaning)
             inner = signal == "traffic" and service != entry
             out[signal] = book.record(
-                "telemetry:metrics", now_t,
+                "telemetry:metrics", now_t.query_for(top.series.key.metric),
                 f"{service} {signal}: {top.series.key.metric} {_fmt(top.score.before)} → {_fmt(top.score.now)} {unit} "
                 f"(score {top.score.score:.1f} of {10:.0f} against {top.compared_with}), {scope_text}"
                 + (" — traffic inside the system, what callers send: a symptom" if inner else ""),
@@ -219,7 +219,7 @@ class MetricsAgent:
                  "before": top.score.before, "now": top.score.now, "score": top.score.score,
                  "spread": round(top.score.spread, 6), "flat_baseline": top.score.flat_baseline,
                  "compared_with": top.compared_with, "hosts": where, "host_local": local,
-                 "baseline_query": before_t.query})
+                 "baseline_query": before_t.query_for(top.series.key.metric)})
         return out
 
     @staticmethod

@@ -5,6 +5,7 @@ carrying PromQL; and when Prometheus fails, only the metrics view fails, named i
 from __future__ import annotations
 
 import json
+import re
 import socket
 from dataclasses import replace
 
@@ -42,8 +43,12 @@ def test_the_cli_with_metrics_from_prometheus_ranks_the_orders_deploy_first(held
     assert report["agents"]["metrics"]["status"] == "ok"
     from_store = metric_evidence([{"agent": e.agent, "summary": e.summary} for e in reference.evidence])
     assert from_store and metric_evidence(report["evidence"]) == from_store
-    for piece in (e for e in report["evidence"] if e["agent"] == "metrics"):
-        assert "_over_time(" in piece["query"] and "label_replace(" in piece["query"], piece["query"][:200]
+    quoted = [e for e in report["evidence"] if e["agent"] == "metrics" and "metric" in e["data"]]
+    assert quoted
+    for piece in quoted:  # each quotes the PromQL of its own metric, not of every metric asked
+        asked = set(re.findall(r'"inquest", "\w+ ([^"]+)"', piece["query"]))
+        assert asked == {piece["data"]["metric"]} and "_over_time(" in piece["query"], piece["query"][:300]
+        assert set(re.findall(r'"inquest", "\w+ ([^"]+)"', piece["data"]["baseline_query"])) == asked
 
 
 def _unanswered(held, url: str, timeout_s: float) -> Report:

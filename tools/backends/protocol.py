@@ -25,6 +25,14 @@ class Table:
     query: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    # (metric name, the query that reproduces that metric's rows alone), where a store asks per metric
+    # anyway (Prometheus): evidence about one metric can then quote its own query, not the whole table's.
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def query_for(self, metric: str) -> str:
+        """The query behind `metric`'s rows (a histogram's: its .bucket, .sum and .count parts), else the table's."""
+        own = [q for name, q in self.parts if name in (metric, f"{metric}.bucket", f"{metric}.sum", f"{metric}.count")]
+        return "\n\n".join(own) if own else self.query
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]

@@ -65,7 +65,7 @@ class PrometheusMetricStore:
             "max": lambda x: f"max by ({by}) (max_over_time({x}{r}))",
             "last": lambda x: f"avg by ({by}) (last_over_time({x}{r}))",
         }
-        query, groups = self._window_question(window, names, parts)
+        query, own, groups = self._window_question(window, names, parts)
         rows = []
         for (svc, host, name), stat in groups.items():
             if service is not None and svc != service:
@@ -73,7 +73,7 @@ class PrometheusMetricStore:
             points = int(stat["points"])
             rows.append((svc, host, name, _round(stat["sum"] / points if points else None, 3),
                          _round(stat.get("max"), 3), _round(stat.get("last"), 3), points))
-        return Table("metric_summary", query, SUMMARY_COLUMNS, tuple(sorted(rows, key=lambda row: _order(row[:3]))))
+        return Table("metric_summary", query, SUMMARY_COLUMNS, tuple(sorted(rows, key=lambda row: _order(row[:3]))), own)
 
     def metric_stats(self, window: Window, names: Sequence[str]) -> Table:
         r, by, end = promql.window_range(window.start, window.end), self.grouping.by(), promql.last_instant(window.end)
@@ -92,11 +92,11 @@ class PrometheusMetricStore:
             "first": lambda x: f"avg by ({by}) (last_over_time({x}{first_range} @ {first_at.timestamp():.3f}))",
             "last": lambda x: f"avg by ({by}) (last_over_time({x}{r}))",
         }
-        query, groups = self._window_question(window, names, parts)
+        query, own, groups = self._window_question(window, names, parts)
         rows = [(svc, host, name, int(stat["points"]),
                  *(_round(stat.get(k), 4) for k in ("median", "mad", "p90", "max", "first", "last")))
                 for (svc, host, name), stat in groups.items()]
-        return Table("metric_stats", query, STATS_COLUMNS, tuple(sorted(rows, key=lambda row: _order(row[:3]))))
+        return Table("metric_stats", query, STATS_COLUMNS, tuple(sorted(rows, key=lambda row: _order(row[:3]))), own)
 
     def metric_series(self, window: Window, names: Sequence[str], cumulative: Sequence[str] = (),
                       bucket_seconds: int = 60) -> Table:
@@ -107,44 +107,57 @@ class PrometheusMetricStore:
         if not found:
             return Table("metric_series", _nothing(names), SERIES_COLUMNS, ())
         by = self.grouping.by("le")
-        queries, totals = [], defaultdict(lambda: [0.0, 0.0])  # key -> [points, total]
+        queries, per_name = [], defaultdict(list)
+        totals: dict[GroupKey, list[float]] = defaultdict(lambda: [0.0, 0.0])  # key -> [points, total]
         for run in promql.runs(promql.buckets(window.start, window.end, seconds)):
             r = promql.window_range(run[0].low, run[0].high)
-            parts = []
-            for stored, name in found.items():
-                growth = f"increase({stored}{r})" if stored in counters else f"sum_over_time({stored}{r})"
-                parts.append(promql.tagged(f"sum by ({by}) (count_over_time({stored}{r}))", "points", name))
-                parts.append(promql.tagged(f"sum by ({by}) ({growth})", "total", name))
-            expression = promql.union(parts)
+            own = {name: promql.union([
+                promql.tagged(f"sum by ({by}) (count_over_time({stored}{r}))", "points", name),
+                promql.tagged(f"sum by ({by}) (increase({stored}{r}))" if stored in counters
+                              else f"sum by ({by}) (sum_over_time({stored}{r}))", "total", name)])
+                for stored, name in found.items()}
             start, end = promql.last_instant(run[0].high), promql.last_instant(run[-1].high)
             step = (run[0].high - run[0].low).total_seconds()
-            queries.append(f"# query_range start={start.isoformat()} end={end.isoformat()} step={step:g}s\n{expression}")
-            labels_of = {round(promql.last_instant(b.high).timestamp(), 3): b.start for b in run}
-            for sample in self.client.series(expression, start, end, step):
-                bucket = labels_of.get(round(sample.at, 3))
-                stat, name = promql.parse_tag(sample.labels.get(promql.TAG, ""))
-                if bucket is None or sample.value != sample.value:  # NaN: nothing to add
-                    continue
-                key = (*self._where(sample, version=True), name, sample.labels.get("le"), utc(bucket))
-                totals[key][0 if stat == "points" else 1] += sample.value
+            header = f"# query_range start={start.isoformat()} end={end.isoformat()} step={step:g}s\n"
+            expression = promql.union(list(own.values()))
+            queries.append(header + expression)
+            for name, text in own.items():
+                per_name[name].append(header + text)
+            self._add_run(totals, run, self.client.series(expression, start, end, step))
         kinds = {name: "cumulative" if stored in counters else "gauge" for stored, name in found.items()}
-        rows = [(svc, host, version, name, le, None, kinds[name], bucket, int(points),
+        rows = [(svc, host, version, name, le, None, kinds[str(name)], bucket, int(points),
                  round(total / points, 6), round(total, 6))
                 for (svc, host, version, name, le, bucket), (points, total) in totals.items() if points]
         rows.sort(key=lambda row: _order((row[0], row[1], row[3], row[4], row[7])))
-        return Table("metric_series", "\n\n".join(queries), SERIES_COLUMNS, tuple(rows))
+        return Table("metric_series", "\n\n".join(queries), SERIES_COLUMNS, tuple(rows),
+                     tuple((name, "\n\n".join(texts)) for name, texts in per_name.items()))
+
+    def _add_run(self, totals: dict[GroupKey, list[float]], run: list[promql.Bucket], samples: list[Sample]) -> None:
+        """Adds a query_range's points and totals to their (service, host, version, name, le, bucket) rows."""
+        labels_of = {round(promql.last_instant(b.high).timestamp(), 3): b.start for b in run}
+        for sample in samples:
+            bucket = labels_of.get(round(sample.at, 3))
+            stat, name = promql.parse_tag(sample.labels.get(promql.TAG, ""))
+            if bucket is None or sample.value != sample.value:  # NaN: nothing to add
+                continue
+            key = (*self._where(sample, version=True), name, sample.labels.get("le"), utc(bucket))
+            totals[key][0 if stat == "points" else 1] += sample.value
 
     # -- shared steps ----------------------------------------------------------------------------
 
     def _window_question(self, window: Window, names: Sequence[str],
-                         parts: dict[str, Callable[[str], str]]) -> tuple[str, dict[GroupKey, dict[str, float]]]:
-        """One instant query at the window's last millisecond: every statistic of every name, by group."""
+                         parts: dict[str, Callable[[str], str]]) -> tuple[str, tuple[tuple[str, str], ...],
+                                                                      dict[GroupKey, dict[str, float]]]:
+        """One instant query at the window's last millisecond: every statistic of every name, by group; and
+        each name's own part of it."""
         found = self.resolve(names, window.start, window.end)
         if not found:
-            return _nothing(names), {}
-        expression = promql.union([promql.tagged(build(stored), stat, name)
-                                   for stored, name in found.items() for stat, build in parts.items()])
+            return _nothing(names), (), {}
+        own = {name: promql.union([promql.tagged(build(stored), stat, name) for stat, build in parts.items()])
+               for stored, name in found.items()}
+        expression = promql.union(list(own.values()))
         at = promql.last_instant(window.end)
+        header = f"# query time={at.isoformat()}\n"
         groups: dict[GroupKey, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for sample in self.client.instant(expression, at):
             stat, name = promql.parse_tag(sample.labels.get(promql.TAG, ""))
@@ -155,8 +168,7 @@ class PrometheusMetricStore:
         # counts and sums add up, maxima take the larger, the rest are averaged.
         merged = {key: {stat: _merge(stat, values) for stat, values in stats.items()}
                   for key, stats in groups.items() if stats.get("points")}
-        query = f"# query time={at.isoformat()}\n{expression}"
-        return query, merged
+        return header + expression, tuple((name, header + text) for name, text in own.items()), merged
 
     def _where(self, sample: Sample, version: bool) -> GroupKey:
         labels = dict(sample.labels)
