@@ -113,3 +113,42 @@ def test_serving_beyond_loopback_without_a_token_is_refused_before_listening(tmp
     (tmp_path / "config.yaml").write_text("backend:\n  embedded:\n    demo: false\n")
     with pytest.raises(ConfigError, match="serve.token: listening on 0.0.0.0 .*needs a bearer token"):
         main(["--config", str(tmp_path / "config.yaml"), "--listen", "0.0.0.0:8087"])
+
+
+def _workers_with(monkeypatch, tmp_path, job_body):
+    from inquest.config import Config, ServeConfig
+    from inquest.serve import worker
+    from inquest.serve.metrics import ServeMetrics
+
+    monkeypatch.setattr(worker, "run_job", lambda *_args: job_body())
+    queue, _ = _queue(tmp_path)
+    workers = worker.Workers(queue, Config(base_dir=tmp_path, serve=ServeConfig(concurrency=1)), ServeMetrics())
+    queue.offer(parse_group(notification("Busy")))
+    return queue, workers
+
+
+def _persisted(tmp_path):
+    import json
+
+    return [(job["payload"]["groupKey"], job["attempts"]) for job in json.loads((tmp_path / "state.json").read_text())["jobs"]]
+
+
+def test_a_stop_lets_the_running_investigation_finish_within_the_grace(monkeypatch, tmp_path):
+    started, release = threading.Event(), threading.Event()
+    queue, workers = _workers_with(monkeypatch, tmp_path, lambda: (started.set(), release.wait(30)))
+    workers.start()
+    assert started.wait(30)
+    threading.Timer(0.2, release.set).start()  # finishes while stop is waiting for it
+    assert workers.stop(grace_s=30) == 0
+    assert _persisted(tmp_path) == []
+
+
+def test_a_stop_past_the_grace_keeps_the_running_job_as_interrupted(monkeypatch, tmp_path):
+    started, release = threading.Event(), threading.Event()
+    queue, workers = _workers_with(monkeypatch, tmp_path, lambda: (started.set(), release.wait(30)))
+    workers.start()
+    assert started.wait(30)
+    assert workers.stop(grace_s=0) == 1
+    release.set()  # it finishes after the shutdown: too late to drop it from the persisted queue
+    workers._threads[0].join(30)
+    assert _persisted(tmp_path) == [('{}:{alertname="Busy"}', 1)]
