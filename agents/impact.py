@@ -71,4 +71,5 @@ class ImpactAgent:
             error_budget_burn=round(burn, 1), onset=onset, peak=peak.at if peak else None,
             peak_error_rate=round(peak.error_rate, 4) if peak else 0.0,
         )
-        return book.finding("ok", impact=impact, timeline=tuple(points))
+        # The baseline's buckets travel too, so a picture of the incident can show what normal looked like.
+        return book.finding("ok", impact=impact, timeline=(*buckets(base_timeline), *points))

@@ -213,7 +213,7 @@ class Finding:
     error: str | None = None  # why, when status is error or timeout
     anomalies: tuple[Anomaly, ...] = ()  # per service and signal: what the coordinator fuses and ranks
     impact: Impact | None = None  # who was hurt (the impact agent)
-    timeline: tuple[Bucket, ...] = ()  # requests, errors and p95 at the entry service per bucket (impact)
+    timeline: tuple[Bucket, ...] = ()  # requests, errors and p95 at the entry service per bucket, baseline then window (impact)
     call_graph: tuple[CallEdge, ...] = ()  # calls between services in the incident window (trace)
     anomalous_services: tuple[str, ...] = ()  # where errors start or time is added (trace)
     loaded_by: Mapping[str, LoadSource] = field(default_factory=_empty)  # service -> whose load it suffers (trace)
@@ -335,7 +335,7 @@ class Report:
     facts: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)  # per agent, free-form, for display only
     trace_id: str | None = None  # the engine's own OpenTelemetry trace of this investigation (32 hex digits)
     narrative: tuple[Claim, ...] = ()  # LLM mode: the story for the on-call engineer, every claim grounded
-    timeline: tuple[Bucket, ...] = ()  # the entry service's requests, errors and p95 per bucket
+    timeline: tuple[Bucket, ...] = ()  # the entry service's requests, errors and p95 per bucket: baseline, then window
     call_graph: tuple[CallEdge, ...] = ()  # calls between services in the incident window
     anomalous_services: tuple[str, ...] = ()  # where the traces show errors starting or time added
 

@@ -105,3 +105,116 @@ def test_a_screenshot_of_the_page_is_taken(demo_html, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (1100, 1400)
     assert len(png) > 50_000  # a blank page compresses to a few kilobytes; the charts do not
+
+
+# What a person reading the page would trip over: labels on top of each other or struck through by a
+# line, a baseline not drawn, axis ticks at odd values, literal backticks, a caption promising what is not there.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const all = (sel) => Array.from(document.querySelectorAll(sel));
+  const box = (el) => { const r = el.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
+  const centre = (el) => { const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; };
+  const svgBox = (el) => { const b = el.getBBox(); return {x: b.x, y: b.y, w: b.width, h: b.height}; };
+  const onTop = (el) => { el.scrollIntoView({block: "center"}); const [x, y] = centre(el);
+    const hit = document.elementFromPoint(x, y);
+    return hit === el || (hit !== null && hit.classList.contains("edge-label-bg")); };
+  const probe = {
+    markerLabels: all("#timeline .change-label, #timeline .onset-label").map((t) => ({text: t.textContent, box: box(t)})),
+    markerLines: all("#timeline line.change, #timeline line.onset").map(box),
+    baseline: all("#timeline rect.baseline-band").map(svgBox),
+    normal: all("#timeline line.normal-p95").length,
+    p95Points: all("#timeline polyline.p95").flatMap((p) => Array.from(p.points).map((q) => q.x)),
+    p95Ticks: all("#timeline .p95-tick").map((t) => t.textContent),
+    rateTicks: all("#timeline text.axis[text-anchor=end]").map((t) => t.textContent),
+    edgeLabels: all("#service-graph text.edge-label").map((t) => ({box: svgBox(t), onTop: onTop(t)})),
+    legends: all("p.legend").map((p) => p.textContent),
+    anomalousNodes: all("#service-graph .node.anomalous").length,
+    visibleText: document.querySelector("main").innerText,
+    codes: all("td code, .verdict code").map((c) => c.textContent),
+    groups: all("#evidence-groups .group").map((g) => ({id: g.id, cards: Array.from(g.querySelectorAll(".evidence")).map((c) => c.id)})),
+    footer: document.querySelector("footer") && document.querySelector("footer").textContent,
+  };
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify(probe);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _overlap(a, b) -> bool:
+    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+
+@pytest.fixture(scope="module")
+def layout(demo_html, tmp_path_factory):
+    _, page = demo_html
+    path = tmp_path_factory.mktemp("layout") / "report.html"
+    path.write_text(page.replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    dom = headless_dom(path)
+    return json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL).group(1)))
+
+
+def test_change_labels_neither_collide_nor_are_crossed_by_lines(layout):
+    labels = layout["markerLabels"]
+    assert len(labels) == 7  # six changes and the onset
+    for i, a in enumerate(labels):
+        assert not any(_overlap(a["box"], b["box"]) for b in labels[i + 1:]), a["text"]
+        crossing = [line for line in layout["markerLines"]
+                    if a["box"]["x"] + 1 < line["x"] < a["box"]["x"] + a["box"]["w"] - 1
+                    and line["y"] < a["box"]["y"] + a["box"]["h"] - 2]
+        assert not crossing, (a["text"], crossing)
+
+
+def test_the_baseline_is_drawn_so_normal_is_visible(layout):
+    [band] = layout["baseline"]
+    inside = [x for x in layout["p95Points"] if band["x"] <= x <= band["x"] + band["w"]]
+    assert len(inside) >= 30 and layout["normal"] == 1  # a p95 point per baseline minute, and its median
+
+
+def test_axis_ticks_step_one_two_five(layout):
+    values = [t for t in layout["p95Ticks"] if t != "p95"]
+    assert values == ["0 ms", "500 ms", "1 s", "1.5 s", "2 s"]
+    rates = [t for t in layout["rateTicks"] if t.endswith("%")]
+    assert rates == ["0%", "5%", "10%", "15%"]
+
+
+def test_edge_labels_sit_on_top_of_every_edge_and_apart(layout):
+    labels = layout["edgeLabels"]
+    assert len(labels) >= 2 and all(label["onTop"] for label in labels)
+    assert not any(_overlap(a["box"], b["box"]) for i, a in enumerate(labels) for b in labels[i + 1:])
+
+
+def test_captions_promise_only_what_is_drawn_and_backticks_become_code(layout):
+    graph_legend = layout["legends"][1]
+    assert ("orange" in graph_legend) == (layout["anomalousNodes"] > 0)
+    assert "`" not in layout["visibleText"]
+    assert "SELECT price FROM products WHERE sku = $1" in layout["codes"]
+
+
+def test_evidence_is_grouped_under_the_hypothesis_it_supports(demo_html, layout):
+    report, _ = demo_html
+    groups = layout["groups"]
+    assert groups[0]["id"] == "hyp-1"
+    top = report.hypotheses[0]
+    assert [c.removeprefix("ev-") for c in groups[0]["cards"]][:len(top.evidence)] == list(top.evidence)
+    cards = [c for g in groups for c in g["cards"]]
+    assert sorted(cards) == sorted(f"ev-{e.id}" for e in report.evidence)  # each piece shown once
+
+
+def test_the_footer_says_when_and_by_which_version(layout):
+    from inquest import __version__
+
+    assert re.search(r"Generated \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by Inquest " + re.escape(__version__),
+                     layout["footer"])
+
+
+def test_data_without_root_spans_gets_a_message_not_an_empty_chart(demo_html):
+    from dataclasses import replace
+
+    report, _ = demo_html
+    bare = replace(report, timeline=(), scope=replace(report.scope, entry_service=None))
+    page = render(bare, "html")
+    assert "No request timeline to draw:" in page and "no root spans in the incident window" in page
+    timeline = page[page.index('<svg id="timeline"'):page.index("</svg>", page.index('<svg id="timeline"'))]
+    assert 'class="bar' not in timeline and ">errors<" not in timeline and "p95-tick" not in timeline
