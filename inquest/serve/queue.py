@@ -135,6 +135,11 @@ class WorkQueue:
 
     def _episode_for(self, group: AlertGroup) -> Episode:
         episode = self._episodes.get(group.key)
+        if (episode is not None and episode.last_run is not None and group.firing
+                and min(a.starts_at for a in group.firing).timestamp() > episode.last_run):
+            # Every alert started after the group's last investigation: the episode ended without its resolve
+            # reaching us (send_resolved: false, or a lost notification). A new incident, not an old one updated.
+            episode = None
         if episode is None:
             alerts = group.firing or group.alerts
             episode = Episode(incident_started=min(a.starts_at for a in alerts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,14 +13,14 @@ from inquest.serve.payload import group_incident, parse_group
 from inquest.serve.queue import QueueFull, WorkQueue
 from inquest.serve.worker import route
 
-from .conftest import notification
+from .conftest import ALERT_START, notification
 
 QUIET_S = 300.0
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = ALERT_START.timestamp() + 3600  # an hour after the test alerts started firing
 
     def __call__(self) -> float:
         return self.now
@@ -65,6 +66,19 @@ def test_a_resolve_is_never_held_back_and_ends_the_episode(tmp_path):
     queue.offer(parse_group(notification("Ends")))  # fires again after resolving: a new episode, a new incident
     _, later = _run(queue)
     assert later is not first
+
+
+def test_a_group_whose_alerts_all_started_after_its_last_investigation_is_a_new_incident(tmp_path):
+    # Alertmanager without send_resolved: the resolve never arrives, the next firing must not reopen the old report.
+    queue, clock = _queue(tmp_path)
+    queue.offer(parse_group(notification("Unresolved")))
+    _, first = _run(queue)
+    clock.now += QUIET_S + 1
+    again = notification("Unresolved")
+    again["alerts"][0]["startsAt"] = datetime.fromtimestamp(clock.now - 30, UTC).isoformat()
+    queue.offer(parse_group(again))
+    _, later = _run(queue)
+    assert later is not first and later.incident_started > first.incident_started
 
 
 def test_a_full_queue_refuses_and_a_restart_resumes_what_was_waiting(tmp_path):
