@@ -92,6 +92,16 @@ def _ms(span: timedelta) -> int:
     return round(span.total_seconds() * 1000)
 
 
+def growth(counter: str, span: timedelta) -> str:
+    """A counter's increase over the `span` ending at the evaluation time, as the store computes it: its
+    last value minus its last value before the span, so a step between two buckets' samples is counted in
+    the later bucket. `increase()` alone sees only the samples inside the span and extrapolates their
+    slope to its edges: a restart counted between buckets would be lost, or doubled. Where that difference
+    is negative the counter was reset, and `increase()` (which knows resets) answers instead."""
+    ms = _ms(span)
+    return f"(({counter} - {counter} offset {ms}ms) >= 0 or increase({counter}[{max(ms - 1, 1)}ms]))"
+
+
 def tagged(expression: str, stat: str, name: str) -> str:
     return f'label_replace({expression}, "{TAG}", "{stat} {name}", "", "")'
 

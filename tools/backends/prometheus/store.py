@@ -6,9 +6,10 @@ summed `by` the service, host and version labels, so only a row per group (and b
 a series' samples. The expression is the table's `query`, ready for Prometheus's console.
 
 Against the embedded store's answers (docs/prometheus.md): counts, sums, means, maxima and last values
-are the same numbers; a running total's increase per bucket is Prometheus's `increase`, which
-extrapolates to the bucket's edges; a window's first value and its median absolute deviation are read
-on the scrape grid (`backend.metrics.step_s`). Where a group (service, host) holds several series
+are the same numbers, and so is a running total's increase per bucket (the last value against the one
+before the bucket; only across a counter reset is it Prometheus's `increase`, which extrapolates); a
+window's first value and its median absolute deviation are read on the scrape grid
+(`backend.metrics.step_s`). Where a group (service, host) holds several series
 (labels beyond the mapping), its quantiles, first and last are the mean of theirs.
 """
 
@@ -113,8 +114,8 @@ class PrometheusMetricStore:
             r = promql.window_range(run[0].low, run[0].high)
             own = {name: promql.union([
                 promql.tagged(f"sum by ({by}) (count_over_time({stored}{r}))", "points", name),
-                promql.tagged(f"sum by ({by}) (increase({stored}{r}))" if stored in counters
-                              else f"sum by ({by}) (sum_over_time({stored}{r}))", "total", name)])
+                promql.tagged(f"sum by ({by}) ({promql.growth(stored, run[0].high - run[0].low)})"
+                              if stored in counters else f"sum by ({by}) (sum_over_time({stored}{r}))", "total", name)])
                 for stored, name in found.items()}
             start, end = promql.last_instant(run[0].high), promql.last_instant(run[-1].high)
             step = (run[0].high - run[0].low).total_seconds()
