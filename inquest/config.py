@@ -169,7 +169,7 @@ class PrometheusLabels(_Section):
     Prometheus label names hold no dots or slashes: `app.kubernetes.io/name` is read as
     `app_kubernetes_io_name`, the name Kubernetes service discovery gives it."""
 
-    service: tuple[str, ...] = ("service", "app.kubernetes.io/name", "job")
+    service: tuple[str, ...] = Field(default=("service", "app.kubernetes.io/name", "job"), min_length=1)
     host: tuple[str, ...] = ("pod", "instance")
     version: tuple[str, ...] = ("version", "service_version", "app.kubernetes.io/version")
 
@@ -187,6 +187,13 @@ class PrometheusMetrics(_Section):
     # A metric name -> its Prometheus name, where the usual translation (dots to underscores, with or
     # without a unit or _total suffix) does not find it.
     names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL of the Prometheus server")
+        return url
 
 
 class BackendConfig(_Section):
