@@ -92,7 +92,7 @@ def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
             yield Fault.SLOW_QUERY, row["service"], row["statement"], book.record(
                 "telemetry:spans", now,
                 f"regressed query in {row['service']}: `{row['statement']}` mean {old['mean_ms']} ms → "
-                f"{row['mean_ms']} ms, p95 {old['p95_ms']} → {row['p95_ms']} ms{why}",
+                f"{row['mean_ms']} ms, p95 {old['p95_ms']} ms → {row['p95_ms']} ms{why}",
                 {**row, "baseline": old, "hints_removed": lost, "baseline_query": before.query})
     for key, old in baseline.items():
         if key not in seen and old["calls"] >= MIN_CALLS:

@@ -22,6 +22,7 @@ from inquest.agents.load import (
     served,
 )
 from inquest.agents.metric_change import series_of
+from inquest.agents.metric_semconv import display_unit, quantity_change
 from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.faults import Fault
@@ -215,8 +216,9 @@ def _metric_trouble(deps: Deps, scope: Scope, services: set[str]) -> dict[str, s
                 or m.signal not in ("errors", "latency") or m.series.meaning.side == "client"):
             continue
         where = f"on its new pod {m.series.key.host}" if "same minutes" in m.compared_with else "service-wide"
-        trouble[m.service] = (f"its metrics show {m.signal} {where}: {m.series.key.metric} {m.score.before:.3g} → "
-                              f"{m.score.now:.3g} against {m.compared_with} (score {m.score.score:.1f})")
+        change = quantity_change(m.score.before, m.score.now, display_unit(m.series.meaning))
+        trouble[m.service] = (f"its metrics show {m.signal} {where}: {m.series.key.metric} {change} "
+                              f"against {m.compared_with} (score {m.score.score:.1f})")
     return trouble
 
 

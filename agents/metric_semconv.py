@@ -14,6 +14,7 @@ docs/metrics.md lists this table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -153,3 +154,31 @@ def display_unit(meaning: MetricMeaning) -> str:
     if meaning.signal == "latency" and meaning.unit in _TIME_UNITS:
         return "ms"
     return "1" if meaning.unit == "%" else meaning.unit
+
+
+def number_text(value: float) -> str:
+    """3 significant digits below 100, whole numbers with separators above, millions as M."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.0f}M"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def quantity(value: float, unit: str) -> str:
+    """A value with its unit as a person reads it: `1.39 s`, `512 MiB`, `20 connections`."""
+    if unit == "By":
+        size, prefix = next(((value / 1024 ** p, n) for p, n in ((3, "GiB"), (2, "MiB"), (1, "KiB"))
+                             if abs(value) >= 1024 ** p), (value, "B"))
+        return f"{number_text(size)} {prefix}"
+    # UCUM annotations name what is counted: {request}/s is requests per second.
+    word = re.sub(r"\{([^}]*)\}", lambda m: m.group(1) + ("" if value == 1 else "s"), unit)
+    return number_text(value) if word in ("", "1") else f"{number_text(value)} {word}"
+
+
+def quantity_change(before: float, now: float, unit: str) -> str:
+    """`0.243 s → 1.39 s`, `0% → 48.6%`: both ends with their unit, so nobody guesses the scale. A
+    dimensionless value within 0..1.5 at both ends is a ratio (an error rate, a utilisation): a percentage."""
+    if unit == "1" and max(abs(before), abs(now)) <= 1.5:
+        return f"{before * 100:.3g}% → {now * 100:.3g}%"
+    return f"{quantity(before, unit)} → {quantity(now, unit)}"

@@ -29,7 +29,7 @@ from inquest.agents.metric_change import (
     relative_spread,
     series_of,
 )
-from inquest.agents.metric_semconv import Semconv, display_unit
+from inquest.agents.metric_semconv import Semconv, display_unit, quantity_change
 from inquest.core import Anomaly, Finding, Incident, Scope
 from inquest.faults import Fault
 
@@ -212,7 +212,7 @@ class MetricsAgent:
             inner = signal == "traffic" and service != entry
             out[signal] = book.record(
                 "telemetry:metrics", now_t.query_for(top.series.key.metric),
-                f"{service} {signal}: {top.series.key.metric} {_fmt(top.score.before)} → {_fmt(top.score.now)} {unit} "
+                f"{service} {signal}: {top.series.key.metric} {quantity_change(top.score.before, top.score.now, unit)} "
                 f"(score {top.score.score:.1f} of {10:.0f} against {top.compared_with}), {scope_text}"
                 + (" — traffic inside the system, what callers send: a symptom" if inner else ""),
                 {"service": service, "signal": signal, "metric": top.series.key.metric, "unit": unit,
@@ -289,10 +289,3 @@ def _onset(move: Move) -> datetime | None:
 def _bucket_floor(at: datetime) -> datetime:
     return at - timedelta(seconds=at.timestamp() % BUCKET_SECONDS)
 
-
-def _fmt(value: float) -> str:
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:,.0f}M"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"

@@ -93,7 +93,7 @@ def test_an_otel_request_duration_histogram_in_seconds_with_cumulative_temporali
     assert latency.data["metric"] == "http.server.request.duration" and latency.data["unit"] == "ms"
     assert latency.data["before"] == pytest.approx(175, rel=0.05)
     assert latency.data["now"] == pytest.approx(975, rel=0.05)
-    assert "175 → 975 ms" in latency.summary
+    assert "175 ms → 975 ms" in latency.summary  # a unit on both ends
     # read as increases, not lifetime totals: the steady edge service did not move, nor did its traffic
     assert not any(e.data.get("service") == "edge" for e in finding.evidence)
     assert finding.hypotheses[0].service == "cart"
@@ -191,3 +191,17 @@ def test_a_too_short_metric_baseline_is_named_in_the_finding_and_the_report(tmp_
     finding = investigate(tmp_path, rows, entry="cart")
     assert any("holds only 1 minute(s) of metric points" in e.summary for e in finding.evidence)
     assert any("metrics baseline" in note and "only 1 minute(s)" in note for note in _notes([finding]))
+
+
+@pytest.mark.parametrize("before, now, unit, said", [
+    (0.243, 1.389, "s", "0.243 s → 1.39 s"),
+    (0.0, 0.486, "1", "0% → 48.6%"),  # a dimensionless 0..1 value is a ratio: an error rate, a utilisation
+    (2, 20, "{connection}", "2 connections → 20 connections"),
+    (1.67, 0.867, "{request}/s", "1.67 requests/s → 0.867 requests/s"),
+    (3e8, 9e8, "By", "286 MiB → 858 MiB"),
+    (4, 12, "1", "4 → 12"),  # beyond a ratio's range: a plain count
+])
+def test_evidence_values_carry_their_unit_on_both_ends(before, now, unit, said):
+    from inquest.agents.metric_semconv import quantity_change
+
+    assert quantity_change(before, now, unit) == said
