@@ -25,6 +25,10 @@ def test_the_shipped_config_is_valid():
     ("impact: {slo_availability: 1.5}\n", "impact.slo_availability"),
     ("- just\n- a list\n", "top level must be a mapping"),
     ("backend: [unclosed\n", "not valid YAML"),
+    ("backend: {metrics: {kind: graphite, url: 'http://x'}}\n", "backend.metrics.kind"),
+    ("backend: {metrics: {kind: prometheus, url: 'prometheus:9090'}}\n", "backend.metrics.url"),
+    ("backend: {metrics: {kind: prometheus, timeout_s: 0}}\n", "backend.metrics.timeout_s"),
+    ("backend: {metrics: {kind: prometheus, labels: {service: []}}}\n", "backend.metrics.labels.service"),
 ])
 def test_bad_config_is_one_clear_error_naming_the_key(text: str, names: str):
     with pytest.raises(ConfigError) as err:
