@@ -71,3 +71,31 @@ def test_an_incident_without_a_service_is_investigated_from_the_entry_service(tm
     report = json.loads(capsys.readouterr().out)
     assert any("names no service; investigating from the entry service" in n for n in report["notes"])
     assert report["incident"]["service"] and report["hypotheses"][0]["service"] == "payments"
+
+
+def test_the_console_script_maps_a_kube_state_metrics_alert_to_its_deployment(tmp_path):
+    import subprocess
+    import sys
+
+    payload = {"version": "4", "status": "firing", "commonLabels": {}, "alerts": [
+        {"labels": KUBE_STATE_METRICS, "annotations": {"summary": "orders has 1 of 3 replicas available"},
+         "startsAt": "2026-03-12T10:00:00Z", "fingerprint": "5e1c"}]}
+    (tmp_path / "alert.json").write_text(json.dumps(payload))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"backend:\n  embedded:\n    path: {tmp_path / 'store.duckdb'}\n    demo: false\n")
+    investigate = f"{sys.prefix}/bin/investigate"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([investigate, *args, "--config", str(config)], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+
+    loaded = run("ingest", "--alert", str(tmp_path / "alert.json"))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "note:" not in loaded.stdout  # a workload was named: nothing to warn about
+    listed = run("incidents", "--format", "json")
+    assert [(i["service"], i["title"]) for i in json.loads(listed.stdout)] == [
+        ("orders", "orders has 1 of 3 replicas available")]
+    (tmp_path / "bare.json").write_text(json.dumps({"alerts": [{"labels": {"alertname": "Watchdog"},
+                                                                "startsAt": "2026-03-12T11:00:00Z"}]}))
+    bare = run("ingest", "--alert", str(tmp_path / "bare.json"))
+    assert bare.returncode == 0 and "note: " in bare.stdout and "investigating from the entry service" in bare.stdout
