@@ -166,3 +166,20 @@ def test_a_stop_past_the_grace_keeps_the_running_job_as_interrupted(monkeypatch,
     release.set()  # it finishes after the shutdown: too late to drop it from the persisted queue
     workers._threads[0].join(30)
     assert _persisted(tmp_path) == [('{}:{alertname="Busy"}', 1)]
+
+
+def test_an_investigation_that_cannot_run_is_counted_failed_not_raised(tmp_path, caplog):
+    from inquest.config import BackendConfig, Config, EmbeddedBackend
+    from inquest.serve.metrics import ServeMetrics
+    from inquest.serve.worker import run_job
+
+    config = Config(base_dir=tmp_path, backend=BackendConfig(embedded=EmbeddedBackend(path=tmp_path / "gone.duckdb",
+                                                                                      demo=False)))
+    queue, _ = _queue(tmp_path)
+    queue.offer(parse_group(notification("NoStore")))
+    job, episode = queue.take(threading.Event())
+    metrics = ServeMetrics()
+    run_job(job, episode, config, metrics)
+    assert (metrics.started, metrics.finished, metrics.failed) == (1, 0, 1)
+    assert "investigation failed: ConfigError: no store: " in caplog.text  # one line naming what is missing
+    assert "inquest_serve_investigations_failed_total 1" in metrics.exposition(queue.depth(), queue.running())
