@@ -29,7 +29,8 @@ SUMMARY_COLUMNS = ("service", "host", "name", "mean", "max", "last", "points")
 STATS_COLUMNS = ("service", "host", "name", "points", "median", "mad", "p90", "max", "first", "last")
 SERIES_COLUMNS = ("service", "host", "version", "name", "le", "unit", "temporality", "bucket", "points", "mean",
                   "total")
-GroupKey = tuple[str | None, ...]
+GroupKey = tuple[str | None, ...]  # service, host[, version], name
+SeriesKey = tuple[str | datetime | None, ...]  # service, host, version, name, le, bucket
 
 
 class PrometheusMetricStore:
@@ -109,7 +110,7 @@ class PrometheusMetricStore:
             return Table("metric_series", _nothing(names), SERIES_COLUMNS, ())
         by = self.grouping.by("le")
         queries, per_name = [], defaultdict(list)
-        totals: dict[GroupKey, list[float]] = defaultdict(lambda: [0.0, 0.0])  # key -> [points, total]
+        totals: dict[SeriesKey, list[float]] = defaultdict(lambda: [0.0, 0.0])  # key -> [points, total]
         for run in promql.runs(promql.buckets(window.start, window.end, seconds)):
             r = promql.window_range(run[0].low, run[0].high)
             own = {name: promql.union([
@@ -133,7 +134,7 @@ class PrometheusMetricStore:
         return Table("metric_series", "\n\n".join(queries), SERIES_COLUMNS, tuple(rows),
                      tuple((name, "\n\n".join(texts)) for name, texts in per_name.items()))
 
-    def _add_run(self, totals: dict[GroupKey, list[float]], run: list[promql.Bucket], samples: list[Sample]) -> None:
+    def _add_run(self, totals: dict[SeriesKey, list[float]], run: list[promql.Bucket], samples: list[Sample]) -> None:
         """Adds a query_range's points and totals to their (service, host, version, name, le, bucket) rows."""
         labels_of = {round(promql.last_instant(b.high).timestamp(), 3): b.start for b in run}
         for sample in samples:
@@ -189,7 +190,7 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _order(key: tuple) -> tuple:
+def _order(key: tuple[object, ...]) -> tuple[tuple[bool, object], ...]:
     """Sorts like SQL's ORDER BY with NULLs last."""
     return tuple((v is None, v if v is not None else "") for v in key)
 
