@@ -94,9 +94,12 @@ def _files_sql(paths: Sequence[Path]) -> str:
 
 def _read_sql(paths: Sequence[Path]) -> str:
     # null_padding: a file cut short mid-line (a partial snapshot) yields a row with NULLs, which the
-    # TRY_CASTs then drop and count, instead of a file the reader refuses.
+    # TRY_CASTs then drop and count, instead of a file the reader refuses. strict_mode off: a log message
+    # with unescaped quotes (real in the dataset's log files) is read as its field's text instead of
+    # failing the sniffer and the whole benchmark; ignore_errors: a row that still cannot be parsed is
+    # skipped (DuckDB cannot count those with union_by_name; rows read but unusable are counted below).
     return (f"read_csv({_files_sql(paths)}, header=true, all_varchar=true, union_by_name=true, filename=true, "
-            "null_padding=true, quote='\"', escape='\"', delim=',')")
+            "null_padding=true, quote='\"', escape='\"', delim=',', strict_mode=false, ignore_errors=true)")
 
 
 def _services_table(con: duckdb.DuckDBPyConnection, source: str) -> None:

@@ -204,8 +204,25 @@ def load_store(store: Path | str, client: Elasticsearch, settings: Elasticsearch
             loaded[kind] = bulk_lines(client, settings, _lines(con, document_sql(kind, settings)), kind, progress)
     finally:
         con.close()
+    for kind in (kind for kind, stored in loaded.items() if not stored):
+        create_empty(client, settings, kind)
     refresh(client, settings)
     return loaded
+
+
+def create_empty(client: Elasticsearch, settings: ElasticsearchBackend, kind: str) -> None:
+    """The write index of a kind that had nothing to load, mapped by its template: a
+    question about it then finds no data, as in the embedded store, instead of failing with
+    `no such index` (the db agent did, on the ingest example, which has no database statistics)."""
+    index = settings.write_index(kind)
+    if kind in STREAMS and settings.data_streams:
+        return  # a data stream is made by its first document (not every server has PUT _data_stream)
+    try:
+        client.indices.create(index=index)
+    except Exception as exc:  # one BackendError naming the host; an index already there is what we wanted
+        if getattr(exc, "status_code", None) == 400 and "already_exists" in str(exc):
+            return
+        raise describe_failure(exc, settings, f"creating the empty index {index}") from exc
 
 
 def _lines(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[str, str]]:

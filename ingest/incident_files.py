@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from inquest import safe_yaml
 from inquest.core import CHANGE_KINDS, Incident, Window
 from inquest.errors import InputError
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents, iter_lines
@@ -86,7 +87,7 @@ def iter_incident_records(path: Path | str, max_bytes: int = MAX_LINE_BYTES) -> 
         if size > max_bytes:
             raise InputError(f"{name}: an incident file larger than {max_bytes:,} bytes is not an incident file")
     try:
-        documents = list(yaml.compose_all("".join(parts), Loader=yaml.SafeLoader))
+        documents = list(safe_yaml.compose_all("".join(parts)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         yield Rejection(name, mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}")
@@ -98,7 +99,7 @@ def iter_incident_records(path: Path | str, max_bytes: int = MAX_LINE_BYTES) -> 
         for node in nodes:
             line = node.start_mark.line + 1
             try:
-                value = yaml.SafeLoader("").construct_document(node)
+                value = safe_yaml.construct(node)
                 yield Record("incidents", incident_row(declared_incident(value)))
             except Invalid as exc:
                 yield Rejection(name, line, str(exc))

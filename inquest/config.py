@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from inquest import registry
+from inquest import registry, safe_yaml
 from inquest.errors import ConfigError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -531,9 +531,9 @@ def _near_key(loc: tuple[int | str, ...]) -> str | None:
 
 def parse_config(text: str, source: str, base_dir: Path) -> Config:
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = safe_yaml.load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{source}: not valid YAML: {safe_yaml.one_line(exc)}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

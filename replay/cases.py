@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from inquest import safe_yaml
 from inquest.errors import InquestError
 
 CASE_FILE = "case.yaml"
@@ -133,11 +134,11 @@ def load_case(path: Path) -> Case:
     path = Path(path)
     file = path / CASE_FILE if path.is_dir() else path
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = safe_yaml.load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CaseError(f"{file}: no such case file") from None
     except yaml.YAMLError as exc:
-        raise CaseError(f"{file}: not valid YAML: {exc}") from exc
+        raise CaseError(f"{file}: not valid YAML: {safe_yaml.one_line(exc)}") from None
     if not isinstance(raw, dict):
         raise CaseError(f"{file}: the top level must be a mapping, got {type(raw).__name__}")
     _unknown_keys(raw, {"id", "incident", "world", "telemetry", "store", "baseline", "code", "truth", "notes",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,6 +188,19 @@ def test_logs_get_severity_from_json_or_text_and_are_kept_once(prepared):
     assert rows == [("cartservice", "INFO", 9, 10), ("cartservice", "ERROR", 17, 2), ("frontend", "WARN", 13, 12)]
     [(body,)] = _sql(prepared, "SELECT min(body) FROM logs WHERE severity_number = 17")
     assert body.startswith("charge failed for order")
+
+
+def test_a_log_row_with_unescaped_quotes_does_not_stop_the_load(dataset, tmp_path):
+    copy = tmp_path / "nezha-tiny"
+    shutil.copytree(dataset, copy)
+    at = T0 + timedelta(hours=9, minutes=31, seconds=30)
+    with (copy / "construct_data" / DAY / "log" / "09_31_log.csv").open("a") as log:
+        log.write(f'{at:%Y-%m-%dT%H:%M:%S}.000000Z,{_ns(at)},10.0.0.1,{PODS["frontend"]},server,{"t" * 32},'
+                  f'{"s" * 16},"{{"log": "he said "hi" twice"}}"\n')
+    with duckdb.connect(str(prepare(copy, tmp_path / "work").store_path), read_only=True) as con:
+        services = con.execute('SELECT "service.name", count(*) FROM logs GROUP BY 1 ORDER BY 1').fetchall()
+    # The 24 lines of the other rows all load, and the odd row's line with them (its quotes read as text).
+    assert services == [("cartservice", 12), ("frontend", 13)]
 
 
 def test_metrics_use_the_time_string_map_names_and_drop_nan_and_unreported_series(prepared):

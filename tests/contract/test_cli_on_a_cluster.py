@@ -78,3 +78,10 @@ def test_ingest_to_elasticsearch_loads_otlp_files_and_a_second_load_adds_nothing
     window = incidents[0].window
     assert cluster.entry_services(window).rows == local.entry_services(window).rows
     assert cluster.changes(window).items == local.changes(window).items
+
+    # The example holds no database statistics: the db agent finds no such rows, it does not fail on a
+    # missing index (the loader creates an empty one for every kind it had nothing for).
+    incident = incidents[0].id
+    assert main([incident, "--backend", "elasticsearch", "--format", "json", "--no-live", "--config", config]) in (0, 1)
+    agents = json.loads(capsys.readouterr().out)["agents"]
+    assert agents["db"]["status"] in ("ok", "no_data"), agents["db"]
