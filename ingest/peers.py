@@ -11,7 +11,8 @@ peer with the child's service.
 
 Service meshes and the Collector's servicegraph connector publish the call graph as metrics whose
 labels name both ends (`istio_requests_total{source_workload, destination_workload}`,
-`traces_service_graph_request_total{client, server}`): those become declared dependencies.
+`traces_service_graph_request_total{client, server}`, Linkerd's `response_total{deployment,
+dst_deployment}`): those become declared dependencies.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ _CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc")
 # (caller label, callee label) pairs that carry a call graph on a metric's data points, and label values
 # that mean "not known" rather than a workload.
 EDGE_LABELS = (("source_workload", "destination_workload"), ("source_app", "destination_app"),
-               ("client", "server"), ("source_service", "destination_service"))
+               ("client", "server"), ("source_service", "destination_service"),
+               ("deployment", "dst_deployment"))  # the last: Linkerd's outbound response_total
 _UNKNOWN_ENDS = ("", "unknown", "unknown_service")
 
 

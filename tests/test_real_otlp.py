@@ -14,7 +14,7 @@ import pytest
 
 from inquest.core import Window
 from inquest.ingest.driver import ingest
-from inquest.ingest.peers import infer_peer
+from inquest.ingest.peers import edge_of, infer_peer
 from inquest.tools.backends.embedded_store import EmbeddedStore
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "otlp"
@@ -83,3 +83,14 @@ def test_dotnet_severity_names_and_upper_case_ids(store):
 ])
 def test_peer_inference_order(kind, attributes, db, expected):
     assert infer_peer(kind, attributes, db) == expected
+
+
+@pytest.mark.parametrize("labels, edge", [
+    ({"source_workload": "frontend", "destination_workload": "cart"}, ("frontend", "cart")),
+    ({"client": "cart", "server": "redis"}, ("cart", "redis")),
+    ({"deployment": "web", "dst_deployment": "api", "direction": "outbound"}, ("web", "api")),
+    ({"source_workload": "unknown", "destination_workload": "cart"}, None),  # Istio's name for "no workload"
+    ({"deployment": "web"}, None),
+])
+def test_edge_labels(labels, edge):
+    assert edge_of(labels) == edge

@@ -150,8 +150,7 @@ def timeline_svg(report: Report) -> Drawing:
 
 def _why_no_timeline(report: Report) -> str:
     if report.scope.entry_service is None:
-        return ("no root spans in the incident window, so no entry service whose requests could be counted "
-                "(the impact agent says so in the table below)")
+        return "no root spans in the incident window, so there is no entry service whose requests could be counted"
     return f"no requests at {report.scope.entry_service} in the baseline or the incident window"
 
 
