@@ -39,7 +39,7 @@ from inquest.ingest.driver import IngestResult, ingest
 from inquest.tools.backends.elasticsearch.connection import describe_failure, hosts_of, open_client
 from inquest.tools.backends.elasticsearch.percentiles import BUCKET_SQL
 from inquest.tools.backends.embedded_schema import quote
-from inquest.tools.backends.embedded_store import _TEMPLATE_SQL
+from inquest.tools.backends.embedded_store import _TEMPLATE_SQL, register_redaction
 
 KINDS = ("spans", "logs", "metrics", "changes", "db_query_stats", "incidents")
 STREAMS = ("spans", "logs", "metrics")  # time series: data streams when the cluster has them
@@ -198,6 +198,7 @@ def load_store(store: Path | str, client: Elasticsearch, settings: Elasticsearch
     con.execute("SET enable_progress_bar = false")
     con.execute(f"ATTACH {json.dumps(str(store))} AS store (READ_ONLY)")
     con.execute("USE store")
+    register_redaction(con)  # the template is derived from the redacted body, as the embedded store does
     loaded: dict[str, int] = {}
     try:
         for kind in KINDS:

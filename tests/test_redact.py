@@ -7,58 +7,17 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from secret_corpus import CORPUS, ORDINARY
 
 from inquest.redact import Redactor, describe, redact, redact_report
 
 # (kind, the secret itself, a line that carries it)
-PLANTED: tuple[tuple[str, str, str], ...] = (
-    ("private_key", "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB",
-     "key loaded: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"
-     "aR3xQ==\n-----END RSA PRIVATE KEY----- done"),
-    ("private_key", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz",
-     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz"),
-    ("private_key", "MC4CAQAwBQYDK2VwBCIEIFd1eXBhc3N3b3JkZm9yZWQyNTUxOWtleXRlc3Q=",
-     '{"key": "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIFd1eXBhc3N3b3JkZm9yZWQyNTUxOWtleXRlc3Q=\\n'
-     '-----END PRIVATE KEY-----"}'),
-    ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEyMyJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg",
-     "rejected session token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEyMyJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg: expired"),
-    ("connection_string", "s3cr3t-P4ss", "connecting to postgresql://orders_app:s3cr3t-P4ss@db.internal:5432/orders"),
-    ("connection_string", "mongoPass99", "MONGO_URL=mongodb+srv://svc:mongoPass99@cluster0.abcde.mongodb.net/shop"),
-    ("connection_string", "redisPw123", "cache at redis://default:redisPw123@cache:6379/0 unreachable"),
-    ("connection_string", "amqpSecret7", "amqp://broker:amqpSecret7@rabbit.internal:5672/vhost"),
-    ("connection_string", "Adm1nPwd!", "Server=tcp:db.example;Database=shop;User Id=sa;Password=Adm1nPwd!;Encrypt=true"),
-    ("api_key", "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "ANTHROPIC_API_KEY sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"),
-    ("api_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "charge failed with key sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
-    ("api_key", "AKIAIOSFODNN7EXAMPLE", "aws credentials AKIAIOSFODNN7EXAMPLE used from pod"),
-    ("api_key", "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "git clone https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/x/y"),
-    ("api_key", "xoxb-1234567890-abcdefghijklmnop", "slack token xoxb-1234567890-abcdefghijklmnop posted"),
-    ("api_key", "AIzaSyA-1234567890abcdefghijklmnopqrstu", "maps key=AIzaSyA-1234567890abcdefghijklmnopqrstu"),
-    ("api_key", "glpat-xxxxxxxxxxxxxxxxxxxx", "CI_JOB_TOKEN glpat-xxxxxxxxxxxxxxxxxxxx"),
-    ("token", "abcdef0123456789ABCDEF", "GET /v1/orders Authorization: Bearer abcdef0123456789ABCDEF"),
-    ("token", "dXNlcjpodW50ZXIy", "proxy sent Authorization: Basic dXNlcjpodW50ZXIy"),
-    ("token", "t0k3n-value-42", "callback https://hooks.example/notify?session_token=t0k3n-value-42&x=1"),
-    ("token", "9f8e7d6c5b4a", '{"api_key": "9f8e7d6c5b4a", "region": "eu"}'),
-    ("token", "c1i3nt-s3cr3t", "OAUTH_CLIENT_SECRET=c1i3nt-s3cr3t"),
-    ("password", "hunter22", "login failed for admin password=hunter22"),
-    ("password", "Tr0ub4dor&3", "{'db_password': 'Tr0ub4dor&3'}"),
-    ("password", "correct-horse", 'config: {"smtp_passwd": "correct-horse"}'),
-    ("email", "jane.doe@example.com", "sending order confirmation to jane.doe@example.com"),
-    ("email", "o'brien+orders@shop.co.uk", "customer o'brien+orders@shop.co.uk complained"),
-    ("email", "dev@acme.io", "Author: Dev Person <dev@acme.io>"),
-)
+PLANTED: tuple[tuple[str, str, str], ...] = tuple((p.kind, p.secret, p.line) for p in CORPUS)
+UNTOUCHED = ORDINARY
 
-UNTOUCHED = (
-    "SELECT price FROM products WHERE sku = $1",
-    "UPDATE users SET password = $1 WHERE id = $2",
-    "SELECT * FROM sessions WHERE token = ? AND user_id = :user",
-    "deploy dep-orders-2.14.0 (orders 2.14.0, commit 34aa27fcf74b13f48a1685e8d9cbab4138dbf5dc) at 13:58 UTC",
-    "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
-    "evidence db-2, code_diff-4 and metrics-5; input_tokens: 1200, max_tokens=4096, tokens: 300",
-    "p95 412.5 ms → 2310.0 ms between 13:58:00 and 14:10:00",
-    "git -C /tmp/shop-repo show 34aa27fcf74b13f48a1685e8d9cbab4138dbf5dc",
-    "version 1.2.3 of the client; pool size 20, timeout acquiring connection after 5000ms",
-    "secret_rotation job ran; token bucket refilled; password policy enforced",
-)
+
+def test_the_corpus_is_large_and_varied():
+    assert len(CORPUS) >= 60 and len({p.shape for p in CORPUS}) >= 20
 
 
 @pytest.mark.parametrize("kind,secret,line", PLANTED, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(PLANTED)])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inquest.errors import CodeHistoryError
+from inquest.redact import redact
 
 if TYPE_CHECKING:
     import git
@@ -106,9 +107,10 @@ class CodeHistory:
             path = diff.b_path or diff.a_path or "?"
             files.append(path)
             patch = diff.diff.decode("utf-8", "replace") if isinstance(diff.diff, bytes) else str(diff.diff)
-            hunks.extend(parse_patch(path, patch))
+            # The whole patch, before it is split into lines: a key committed by mistake spans many.
+            hunks.extend(parse_patch(path, redact(patch)[0]))
         return CommitDiff(
-            sha=commit.hexsha, message=commit.message.strip(), author=str(commit.author),
+            sha=commit.hexsha, message=redact(str(commit.message).strip())[0], author=str(commit.author),
             authored_at=commit.authored_datetime, files=tuple(files), hunks=tuple(hunks),
             command=f"git -C {repo.working_dir} show {commit.hexsha}",
         )

@@ -194,7 +194,8 @@ class Toolbox:
         spec = QUESTIONS[question]
         args = spec.args.model_validate(arguments)
         self.budget.admit_tool_call()  # raises once the LLM work has stopped: the agent's run ends there
-        query, body, rows = _shape(spec.ask(self, args))
+        # Redacted whole, before _shape cuts long cells: a key or a DSN cut in half no longer matches.
+        query, body, rows = _shape(self.redactor.value(spec.ask(self, args)))
         with self._lock:
             self.asked.append((question, args.model_dump()))
             evidence_id = f"{self.agent}-{len(self.evidence) + 1}"
