@@ -73,7 +73,8 @@ def message(report: Report, link: str | None) -> dict[str, Any]:
     if report.trace_id:
         context += f" · trace `{report.trace_id}`"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": f"{report.incident.id}: {headline(report)}", "blocks": blocks}
+    # The notification text is mrkdwn too: `<!channel>` or `<url|label>` from a title would ping or link.
+    return {"text": _escape(f"{report.incident.id}: {headline(report)}"), "blocks": blocks}
 
 
 @register("slack", order=2)

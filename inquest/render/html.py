@@ -179,8 +179,19 @@ def _footer(report: Report) -> str:
     return f"<footer>{run}</footer>"
 
 
+# Inside <script>, "</script>" ends the element and "<!--" switches the parser into a state where it no
+# longer does; U+2028/9 end a line in older JavaScript. JSON lets each be written as an escape instead.
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                "\u2029": "\\u2029"})
+
+
+def _script_json(value: object) -> str:
+    """JSON that is inert inside a <script> element whatever text telemetry put in it."""
+    return json.dumps(value, ensure_ascii=False).translate(_SCRIPT_UNSAFE)
+
+
 def render_html(report: Report) -> str:
-    data = json.dumps(report_to_dict(report), ensure_ascii=False).replace("</", "<\\/")
+    data = _script_json(report_to_dict(report))
     notes = "".join(f"<li>{rich(n)}</li>" for n in report.notes)
     timeline = timeline_svg(report)
     graph, graph_caption = service_graph_svg(report)

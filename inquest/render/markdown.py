@@ -44,9 +44,17 @@ def render_markdown(report: Report) -> str:
 # --- escaping ---------------------------------------------------------------------------------------
 
 
+# A mention (@here, @channel, @user, @org/team) pings people wherever the ticket is shown; in code it is text.
+_MENTION = re.compile(r"(?<![\w`/@.])@[A-Za-z0-9][\w-]*(?:/[\w.-]+)?")
+
+
 def _text(value: str) -> str:
-    """Free text from agents, made safe to inline: one line, and no raw HTML a ticket would interpret."""
-    return " ".join(value.split()).replace("<", "&lt;").replace(">", "&gt;")
+    """Free text from agents and telemetry, made safe to inline: one line, no raw HTML a ticket would
+    interpret, no link or image (its label hides the target, and `javascript:` works there: with the
+    brackets escaped the target is shown as text), and no live mention."""
+    value = " ".join(value.split()).replace("\\", "\\\\").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("[", "\\[").replace("]", "\\]")
+    return _MENTION.sub(lambda m: _code(m.group(0)), value)
 
 
 def _cell(value: str) -> str:
