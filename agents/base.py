@@ -11,7 +11,7 @@ import contextvars
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from inquest import registry
@@ -96,11 +96,29 @@ class Notebook:
         """Records how unusual one signal of one service was: what the coordinator fuses across agents."""
         self.anomalies.append(anomaly)
 
+    def _with_subjects(self) -> tuple[Evidence, ...]:
+        """Each piece of evidence with the services and changes this agent tied it to: the hypotheses
+        citing it (for or against) and the anomalies it shows."""
+        services: dict[str, set[str]] = {}
+        changes: dict[str, set[str]] = {}
+        for h in self.hypotheses:
+            for evidence_id in (*h.supports, *h.contradicts):
+                if h.service:
+                    services.setdefault(evidence_id, set()).add(h.service)
+                if h.change:
+                    changes.setdefault(evidence_id, set()).add(h.change.id)
+        for a in self.anomalies:
+            if a.evidence:
+                services.setdefault(a.evidence, set()).add(a.service)
+        return tuple(replace(e, services=tuple(sorted(services.get(e.id, set()) | set(e.services))),
+                             changes=tuple(sorted(changes.get(e.id, set()) | set(e.changes))))
+                     for e in self.evidence)
+
     def finding(self, status: str = "ok", error: str | None = None, **channels: Any) -> Finding:
         """The Finding, with the typed channels this agent fills (impact, call_graph, loaded_by, ...)."""
         return Finding(
             agent=self.agent, status=status,  # type: ignore[arg-type]
-            evidence=tuple(self.evidence), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
+            evidence=self._with_subjects(), hypotheses=tuple(sorted(self.hypotheses, key=lambda h: -h.confidence)),
             duration_ms=int((time.perf_counter() - self._started) * 1000), facts=dict(self.facts), error=error,
             anomalies=tuple(self.anomalies), notes=tuple(self.notes), **channels,
         )

@@ -113,6 +113,10 @@ class Evidence:
     query: str  # the exact SQL / DSL / git command that produced it
     summary: str
     data: Mapping[str, Any] = field(default_factory=_empty)
+    # What it is about: the services and change ids its agent tied it to. A claim about a service or a
+    # change must cite evidence about that service or change (LLM grounding); empty means about none.
+    services: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 Pure: text in, values out. An answer that is not the JSON object asked for, or breaks its schema, is
 `InvalidAnswer` (the caller retries once with the reason). A valid answer is then grounded: a hypothesis
 or narrative claim that cites no evidence, cites an id that does not exist, or blames a change that does
-not exist is dropped and counted — the report only says what the evidence says.
+not exist is dropped and counted — the report only says what the evidence says. A hypothesis must also
+cite evidence about the service and the change it names, and the change must be that service's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -88,6 +89,14 @@ class Grounded:
     reasons: tuple[str, ...]  # one line per dropped item, for the report's notes
 
 
+@dataclass(frozen=True)
+class Subjects:
+    """What one piece of evidence is about: the services and change ids it was tied to."""
+
+    services: frozenset[str] = frozenset()
+    changes: frozenset[str] = frozenset()
+
+
 def _problem(cited: Iterable[str], contradicting: Iterable[str], known: Collection[str]) -> str | None:
     cited = list(cited)
     if not cited:
@@ -98,19 +107,35 @@ def _problem(cited: Iterable[str], contradicting: Iterable[str], known: Collecti
     return None
 
 
-def ground(hypotheses: Iterable[ModelHypothesis], claims: Iterable[ModelClaim], evidence_ids: Collection[str],
-           change_ids: Collection[str]) -> Grounded:
+def _mismatch(h: ModelHypothesis, about: Mapping[str, Subjects], owners: Mapping[str, str | None]) -> str | None:
+    """Why the hypothesis's evidence does not concern what it names, if it does not: existing evidence
+    about something else (an impact figure, another service's deploy) proves nothing about this."""
+    if h.change_id and h.change_id not in owners:
+        return f"blames a change that does not exist ({h.change_id})"
+    owner = owners.get(h.change_id) if h.change_id else None
+    if h.service and owner and owner != h.service:
+        return f"names service {h.service} but change {h.change_id} is {owner}'s"
+    cited = [about.get(i, Subjects()) for i in h.evidence]
+    if h.service and not any(h.service in c.services for c in cited):
+        return f"cites no evidence about service {h.service}"
+    if h.change_id and not any(h.change_id in c.changes for c in cited):
+        return f"cites no evidence about change {h.change_id}"
+    return None
+
+
+def ground(hypotheses: Iterable[ModelHypothesis], claims: Iterable[ModelClaim], about: Mapping[str, Subjects],
+           owners: Mapping[str, str | None]) -> Grounded:
+    """Keeps what cites existing evidence about what it names. `about` maps every citable evidence id
+    to its subjects; `owners` maps every known change id to its service."""
     kept_h, kept_c, why = [], [], []
     for h in hypotheses:
-        problem = _problem(h.evidence, h.contradicting, evidence_ids)
-        if problem is None and h.change_id and h.change_id not in change_ids:
-            problem = f"blames a change that does not exist ({h.change_id})"
+        problem = _problem(h.evidence, h.contradicting, about) or _mismatch(h, about, owners)
         if problem:
             why.append(f"hypothesis {h.summary[:80]!r} {problem}")
         else:
             kept_h.append(h)
     for c in claims:
-        problem = _problem(c.evidence, (), evidence_ids)
+        problem = _problem(c.evidence, (), about)
         if problem:
             why.append(f"claim {c.text[:80]!r} {problem}")
         else:

@@ -30,9 +30,11 @@ from inquest.agents.llm.grounding import (
     InvalidAnswer,
     ModelHypothesis,
     SpecialistAnswer,
+    Subjects,
     ground,
     parse_answer,
 )
+from inquest.agents.llm.ranking_guard import hold_to_the_run
 from inquest.core import (
     AgentProgress,
     AgentRun,
@@ -84,12 +86,25 @@ class Session:
     redactor: Redactor
     llm_factory: Callable[[], Any]
     changes: dict[str, ChangeRef]
+    owners: dict[str, str | None]  # change id → the service it changed
     nonce: str = field(default_factory=briefing.nonce)
     retried: list[str] = field(default_factory=list)  # who needed the retry, and why
 
-    @property
-    def evidence_ids(self) -> set[str]:
-        return {e.id for f in self.findings for e in f.evidence}
+    def about(self, extra: Sequence[Evidence] = ()) -> dict[str, Subjects]:
+        """Every citable evidence id → what it is about: the subjects its agent gave it, and the services
+        and changes of the deterministic hypotheses that cite it (the fusion ties evidence across agents)."""
+        services: dict[str, set[str]] = {}
+        changes: dict[str, set[str]] = {}
+        for e in [*(e for f in self.findings for e in f.evidence), *extra]:
+            services.setdefault(e.id, set()).update(e.services)
+            changes.setdefault(e.id, set()).update(e.changes)
+        for h in self.ranked:
+            for evidence_id in (*h.evidence, *h.contradicting):
+                if h.service and evidence_id in services:
+                    services[evidence_id].add(h.service)
+                if h.change and evidence_id in changes:
+                    changes[evidence_id].add(h.change.id)
+        return {i: Subjects(frozenset(services[i]), frozenset(changes[i])) for i in services}
 
     def ask(self, who: str, shape: type[A], template: str, values: dict[str, str], tools: Sequence[Any] = ()) -> A:
         """Runs one agent's task and validates its answer; one retry, told why, on an invalid answer."""
@@ -136,8 +151,7 @@ class ModelSpecialist:
                   "focus": templates.sections("focus").get(self.base.agent, templates.sections("focus")["default"]),
                   "briefing": briefing.to_prompt(brief, s.redactor)}
         answer = s.ask(self.name, SpecialistAnswer, "specialist", values, tools_for(self.base.agent, box))
-        grounded = ground(answer.hypotheses, answer.observations, s.evidence_ids | {e.id for e in box.evidence},
-                          s.changes)
+        grounded = ground(answer.hypotheses, answer.observations, s.about(box.evidence), s.owners)
         return Finding(
             agent=self.name, status="ok", evidence=tuple(box.evidence),
             hypotheses=tuple(s.hypothesis(h) for h in grounded.hypotheses),
@@ -166,7 +180,8 @@ class ModelCoordinator:
                  "specialists": briefing.specialists_brief(self.specialists)}
         values = {"incident_id": incident.id, "nonce": s.nonce, "briefing": briefing.to_prompt(brief, s.redactor)}
         answer = s.ask(self.name, CoordinatorAnswer, "coordinator", values)
-        grounded = ground(answer.ranking, answer.narrative, {e.id for e in evidence}, s.changes)
+        grounded = ground(answer.ranking, answer.narrative, s.about([e for f in self.specialists for e in f.evidence]),
+                          s.owners)
         return Finding(agent=self.name, status="ok", hypotheses=tuple(s.hypothesis(h) for h in grounded.hypotheses),
                        duration_ms=int((time.perf_counter() - started) * 1000),
                        review=ModelReview(claims=_claims(grounded),
@@ -196,9 +211,10 @@ def review_findings(incident: Incident, scope: Scope, findings: Sequence[Finding
         gateway = ModelGateway(budget, Redactor(settings.redact_ips), retries=settings.retries,
                                request_timeout_s=settings.request_timeout_s,
                                count_tokens=token_counter(settings, api_key))
+        known = deps.backend.changes(scope.lookback).items
         session = Session(incident, scope, findings, ranked, deps, budget, Redactor(settings.redact_ips),
-                          lambda: claude(settings, api_key, gateway),
-                          {c.id: ChangeRef.of(c) for c in deps.backend.changes(scope.lookback).items})
+                          lambda: claude(settings, api_key, gateway), {c.id: ChangeRef.of(c) for c in known},
+                          {c.id: c.service for c in known})
         specialists = [ModelSpecialist(f, session) for f in findings]
         done = run_parallel(specialists, incident, scope, deps, budget.remaining_seconds() + GRACE_S, on_progress)
         coordinator: Finding | None = None
@@ -233,9 +249,12 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
     if s.redactor.counts:
         notes.append(f"redacted {describe(s.redactor.counts)} from what was sent to the model")
     partial = budget.stop_reason is not None and budget.stopped_by_budget
-    hypotheses, narrative, mode = tuple(s.ranked), (), MODE
+    hypotheses, narrative, mode, held_out = tuple(s.ranked), (), MODE, 0
     if coordinator is not None and coordinator.status == "ok" and coordinator.hypotheses:
-        hypotheses = _ranked(coordinator, s, specialists)
+        tools = [e for f in specialists for e in f.evidence]
+        held = hold_to_the_run(_ranked(coordinator, s, specialists), s.ranked, s.about(tools), {e.id for e in tools})
+        hypotheses, held_out = held.hypotheses, len(held.dropped)
+        notes += [*held.notes, *(f"dropped an ungrounded claim: {r}" for r in held.dropped[:5])]
         narrative = coordinator.review.claims if coordinator.review else ()
     elif partial:
         hypotheses = tuple(s.ranked) + _leads(s, specialists, budget.stop_reason or "")
@@ -248,7 +267,7 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
                else "its ranking cited no existing evidence")
         notes.append(f"the LLM review was abandoned ({why}); this is the deterministic report")
     cited = {i for h in hypotheses for i in (*h.evidence, *h.contradicting)} | {i for c in narrative for i in c.evidence}
-    usage = _usage(budget, settings.model, sum(f.review.ungrounded for f in runs if f.review), partial)
+    usage = _usage(budget, settings.model, held_out + sum(f.review.ungrounded for f in runs if f.review), partial)
     return Review(
         hypotheses=hypotheses, evidence=tuple(e for f in specialists for e in f.evidence if e.id in cited),
         agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in runs),

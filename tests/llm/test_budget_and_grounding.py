@@ -15,11 +15,13 @@ from inquest.agents.llm.grounding import (
     ModelClaim,
     ModelHypothesis,
     SpecialistAnswer,
+    Subjects,
     ground,
     parse_answer,
 )
+from inquest.agents.llm.ranking_guard import hold_to_the_run
 from inquest.config import LLMBudgets, ModelPrice
-from inquest.core import Evidence, Finding, Hypothesis, Incident, Scope, Window
+from inquest.core import ChangeRef, Evidence, Finding, Hypothesis, Incident, RankedHypothesis, Scope, Window
 from inquest.redact import Redactor
 
 PRICE = ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0)
@@ -89,22 +91,64 @@ def test_a_service_failure_stops_the_work_for_a_different_reason_than_a_budget()
     assert not budget.stopped_by_budget
 
 
-def _h(evidence, change=None, contradicting=()):
-    return ModelHypothesis(summary="s", service="orders", change_id=change, confidence=0.5, evidence=list(evidence),
+def _h(evidence, change=None, contradicting=(), service="billing"):
+    return ModelHypothesis(summary="s", service=service, change_id=change, confidence=0.5, evidence=list(evidence),
                            contradicting=list(contradicting))
 
 
+# Invented names that occur in no shipped world: the billing service, its deploy, the mailer's.
+ABOUT = {"db-1": Subjects(frozenset({"billing"}), frozenset({"dep-billing-7.1"})),
+         "deployment-5": Subjects(frozenset({"mailer"}), frozenset({"dep-mailer-3.2"})),
+         "impact-2": Subjects()}
+OWNERS = {"dep-billing-7.1": "billing", "dep-mailer-3.2": "mailer"}
+
+
 def test_grounding_keeps_what_cites_existing_evidence_and_counts_the_rest():
-    known, changes = {"db-1", "deployment-5"}, {"dep-orders-2.14.0"}
     grounded = ground(
-        [_h(["db-1"], "dep-orders-2.14.0"), _h([]), _h(["db-1", "db-9"]), _h(["db-1"], "dep-imaginary"),
+        [_h(["db-1"], "dep-billing-7.1"), _h([]), _h(["db-1", "db-9"]), _h(["db-1"], "dep-imaginary"),
          _h(["db-1"], contradicting=["nope-1"])],
         [ModelClaim(text="ok", evidence=["deployment-5"]), ModelClaim(text="bare", evidence=[])],
-        known, changes)
-    assert [h.change_id for h in grounded.hypotheses] == ["dep-orders-2.14.0"]
+        ABOUT, OWNERS)
+    assert [h.change_id for h in grounded.hypotheses] == ["dep-billing-7.1"]
     assert [c.text for c in grounded.claims] == ["ok"]
     assert grounded.dropped == 5
     assert any("db-9" in r for r in grounded.reasons) and any("dep-imaginary" in r for r in grounded.reasons)
+
+
+@pytest.mark.parametrize("hypothesis, why", [
+    (_h(["impact-2"], "dep-billing-7.1", service="mailer"), "change dep-billing-7.1 is billing's"),
+    (_h(["impact-2"], "dep-billing-7.1"), "no evidence about service billing"),
+    (_h(["deployment-5"], service="billing"), "no evidence about service billing"),
+    (_h(["db-1"], "dep-mailer-3.2", service=None), "no evidence about change dep-mailer-3.2"),
+])
+def test_a_hypothesis_whose_evidence_is_about_something_else_is_dropped_and_counted(hypothesis, why):
+    grounded = ground([hypothesis], [], ABOUT, OWNERS)
+    assert grounded.hypotheses == () and grounded.dropped == 1 and why in grounded.reasons[0]
+
+
+def _ranked(service, change, evidence=(), contradicting=(), rank=1):
+    return RankedHypothesis(rank=rank, summary=f"{service} {change}", service=service, confidence=0.5,
+                            evidence=tuple(evidence), contradicting=tuple(contradicting),
+                            change=ChangeRef(change, "deploy") if change else None)
+
+
+def test_the_model_reorders_only_candidates_and_keeps_the_deterministic_first_without_contrary_evidence():
+    deterministic = [_ranked("billing", "dep-billing-7.1", ["db-1"]), _ranked("mailer", "dep-mailer-3.2", rank=2)]
+    invented = _ranked("search", None, ["deployment-5"])
+    held = hold_to_the_run([deterministic[1], invented, deterministic[0]], deterministic, ABOUT, set())
+    assert [h.service for h in held.hypotheses] == ["billing", "mailer"] and [h.rank for h in held.hypotheses] == [1, 2]
+    assert len(held.dropped) == 1 and "search" in held.dropped[0]
+    assert "stays first" in held.notes[0]
+
+
+def test_the_model_moves_the_deterministic_first_down_with_evidence_against_it_and_the_report_says_so():
+    deterministic = [_ranked("billing", "dep-billing-7.1", ["db-1"]), _ranked("mailer", "dep-mailer-3.2", rank=2)]
+    demoted = _ranked("billing", "dep-billing-7.1", ["db-1"], contradicting=["db-1"])
+    tool_found = _ranked("search", None, ["llm-trace-1"])
+    about = {**ABOUT, "llm-trace-1": Subjects(frozenset({"search"}))}
+    held = hold_to_the_run([deterministic[1], demoted, tool_found], deterministic, about, {"llm-trace-1"})
+    assert [h.service for h in held.hypotheses] == ["mailer", "billing", "search"] and held.dropped == ()
+    assert "citing evidence against it: db-1" in held.notes[0]
 
 
 @pytest.mark.parametrize("text, why", [
@@ -150,3 +194,11 @@ def test_a_briefing_is_bounded_and_redacted():
     assert max(len(e["summary"]) for e in data["finding"]["evidence"]) <= briefing.MAX_TEXT
     assert "jane@example.com" not in text and redactor.counts["email"] == 1
     assert len(text) < 25_000
+
+
+def test_prompt_examples_name_no_service_or_change_of_a_world_we_ship():
+    from inquest.evals.world import GUILTY_CHANGE_ID
+
+    text = "".join(templates.render(name, part, agent="db", incident_id="INC-1", nonce="n", focus="f", briefing="{}")
+                   for name in ("specialist", "coordinator") for part in ("task", "expected_output"))
+    assert "ledger" in text and "orders" not in text and GUILTY_CHANGE_ID not in text

@@ -145,6 +145,25 @@ def test_an_invalid_answer_is_retried_once_with_the_reason(serve, investigated):
     assert any("llm-coordinator's first answer was not valid" in n for n in result.notes)
 
 
+def test_a_hypothesis_whose_evidence_is_about_another_service_and_change_is_dropped_and_counted(serve, investigated):
+    """The issue's case: a service that did not deploy the change it is blamed with, on impact evidence,
+    put first at 0.99. It passed before because the cited ids existed."""
+    def coordinator(request: Request, n: int):
+        answer = scripts.coordinator_answer(request)
+        impact = [e["id"] for e in scripts.briefing(request)["evidence"] if e["id"].startswith("impact-")]
+        answer["ranking"].insert(0, {"summary": "notifications broke checkout", "service": "notifications",
+                                     "change_id": GUILTY_CHANGE_ID, "fault": "bad_deploy", "confidence": 0.99,
+                                     "evidence": impact[:2], "contradicting": [], "reasons": []})
+        return Text(json.dumps(answer))
+
+    serve(scripts.with_coordinator(coordinator))
+    result = review(investigated)
+    assert result.mode == "llm" and "notifications" not in [h.service for h in result.hypotheses[:1]]
+    assert result.hypotheses[0].change.id == GUILTY_CHANGE_ID and result.hypotheses[0].service == "orders"
+    assert result.usage.ungrounded_claims == 3 + 1  # the well-behaved coordinator's three, and this one
+    assert any("notifications broke checkout" in n and "is orders's" in n for n in result.notes)
+
+
 def test_an_answer_invalid_twice_yields_the_deterministic_report(serve, investigated):
     serve(scripts.with_coordinator(lambda request, n: Text('{"ranking": "everything"}')))
     result = review(investigated)
