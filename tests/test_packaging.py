@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def test_wheel_claims_only_the_inquest_package_and_its_command_runs(tmp_path: Pa
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"inquest"}
     names = zipfile.ZipFile(wheel).namelist()
     assert "inquest/agents/trace.py" in names and "inquest/tools/backends/embedded_store.py" in names
+    # A package folder missing from pyproject's list works in the editable install and fails after pip install.
+    missing = _modules_in_the_checkout() - set(names)
+    assert not missing, f"not in the wheel (add the package to pyproject's packages and package-dir): {sorted(missing)}"
 
     # A fresh venv gets the wheel itself; its third-party dependencies are borrowed from the project's
     # environment through a path line (tests stay offline, and uv cannot resolve a registry offline).
@@ -47,3 +51,17 @@ def test_wheel_claims_only_the_inquest_package_and_its_command_runs(tmp_path: Pa
     done = subprocess.run([str(venv / "bin/investigate"), "--help"], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)
     assert done.returncode == 0 and "INCIDENT-ID" in done.stdout
+
+
+def _modules_in_the_checkout() -> set[str]:
+    """Where each module of every package folder (one holding __init__.py) lands in the wheel."""
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    expected = set()
+    for package, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            inside = init.parent.relative_to(ROOT / folder)
+            if any(part.startswith(".") or part == "__pycache__" for part in inside.parts):
+                continue
+            target = "/".join([*package.split("."), *inside.parts])
+            expected |= {f"{target}/{module.name}" for module in init.parent.glob("*.py")}
+    return expected
