@@ -142,6 +142,7 @@ def rank(findings: Sequence[Finding], evidence: dict[str, Evidence], entry_servi
     model = model or load_calibration()
     ranked: list[RankedHypothesis] = []
     leader = weighed[0].candidate if weighed else None
+    ceiling = MAX_CONFIDENCE  # evidence is never proof
     for position, item in enumerate(weighed, start=1):
         cand = item.candidate
         best = cand.best_by_agent()
@@ -156,9 +157,12 @@ def rank(findings: Sequence[Finding], evidence: dict[str, Evidence], entry_servi
         if leader is not None and cand is not leader:
             reasons.insert(0, _why_lower(cand, leader))
         fault, query = _fault(cand)
+        # A candidate the ranking puts lower is never more likely than the one above it: its own
+        # anomaly or witnesses may look stronger, but the ranking already weighed them against the call graph.
+        ceiling = min(model.probability(item.features), ceiling)
         ranked.append(RankedHypothesis(
             rank=position, summary=item.summary or headline(cand), service=cand.service,
-            confidence=min(model.probability(item.features), MAX_CONFIDENCE),  # evidence is never proof
+            confidence=ceiling,
             evidence=supports, contradicting=contradicts,
             agents=tuple(cand.supporters()), change=cand.change, query=query, fault=fault, reasons=tuple(reasons),
             features=item.features,

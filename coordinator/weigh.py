@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inquest.coordinator.anomalies import anomalies_of, call_edges
+from inquest.coordinator.evidence_features import features
 from inquest.coordinator.fusion import ServiceRank, rank_services
-from inquest.core import ANOMALY_SCORE_CAP, Finding
+from inquest.core import Finding
 
 if TYPE_CHECKING:
     from inquest.coordinator.ranking import Candidate
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 class Weighed:
     candidate: Candidate
     score: float  # the walk's mass on its service × its support relative to the service's best candidate
-    features: tuple[float, ...]  # what calibration reads: share of all candidates' score, strongest anomaly, first
+    features: tuple[float, ...]  # what calibration reads (evidence_features.NAMES)
     why: str
     summary: str | None = None  # for a service no agent named
 
@@ -65,8 +66,7 @@ def weigh(candidates: Sequence[Candidate], findings: Sequence[Finding], entry_se
         if r.service not in named and r.mass > uniform:
             summary = f"{r.service}: unmeasured or quiet itself, but below services whose trouble it may explain"
             scored.append((Candidate(r.service, None), r.mass, _why(r, position), summary))
-    total = sum(score for _, score, _, _ in scored) or 1.0
-    strongest = max((r.evidence.total for r in ranks), default=0.0) / ANOMALY_SCORE_CAP
     scored.sort(key=lambda s: (-s[1], -len(s[0].supporters()), str(s[0].service)))
-    return [Weighed(c, score, (round(score / total, 4), round(strongest, 4), 1.0 if i == 0 else 0.0), why, summary)
-            for i, (c, score, why, summary) in enumerate(scored)]
+    calibration_features = features([(c.service, score) for c, score, _, _ in scored], ranks, findings)
+    return [Weighed(c, score, feats, why, summary)
+            for (c, score, why, summary), feats in zip(scored, calibration_features)]

@@ -1,13 +1,6 @@
 """Fusion on synthetic anomalies: one fact counts once, blame moves to the dependency that explains it,
 load blame moves up to where it comes from, a quiet service's change borrows nothing; calibration."""
 
-from inquest.coordinator.calibration import (
-    Sample,
-    brier,
-    expected_calibration_error,
-    fit,
-    reliability,
-)
 from inquest.coordinator.fusion import fuse, rank_services
 from inquest.coordinator.ranking import rank
 from inquest.core import Anomaly, CallEdge, ChangeRef, Finding, Hypothesis
@@ -77,17 +70,6 @@ def test_a_change_on_a_quiet_service_does_not_borrow_the_blame():
     catalog = next(h for h in ranked if h.change and h.change.id == "dep-catalog")
     assert catalog.confidence < ranked[0].confidence and catalog.rank > 2
     assert ranked == sorted(ranked, key=lambda h: -h.confidence)  # calibrated confidence keeps the order
-
-
-def test_calibration_fits_a_monotone_model_and_measures_its_error():
-    samples = [Sample((share, 0.5, 1.0), share > 0.5, "synthetic") for share in (0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9)]
-    samples += [Sample((0.55, 0.5, 1.0), False, "synthetic"), Sample((0.45, 0.5, 1.0), True, "synthetic")]
-    model = fit(samples, "test")
-    probabilities = [model.probability((s, 0.5, 1.0)) for s in (0.1, 0.5, 0.9)]
-    assert probabilities == sorted(probabilities) and probabilities[0] < 0.5 < probabilities[2]
-    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == 0.1
-    assert brier([1.0, 0.0], [True, True]) == 0.5
-    assert reliability([0.95, 0.05], [True, False]) == [(0.05, 0.0, 1), (0.95, 1.0, 1)]
 
 
 def test_the_scorecard_draws_one_dot_per_confidence_bin():
