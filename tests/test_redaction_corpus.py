@@ -123,3 +123,23 @@ def test_a_commit_diff_holds_no_secret_in_any_hunk_or_its_message(planted_world)
     assert _leaks("\n".join(lines)) == [] and _leaks(diff.message) == []
     # A key spread over lines is one redaction that keeps the lines around it where they were.
     assert len(lines) >= len(CORPUS) and any("[REDACTED:private_key]" in line for line in lines)
+
+
+def test_the_evidence_queries_run_in_a_plain_duckdb(report, planted_world):
+    """The store redacts through a function only Inquest registers; the evidence keeps a statement the
+    duckdb CLI can run on its own."""
+    logs = [e for e in report.evidence if e.source.startswith("telemetry") and "FROM logs" in e.query]
+    assert logs and all("inquest_redact" not in e.query for e in report.evidence)
+    con = duckdb.connect(str(planted_world.store_path), read_only=True)
+    try:
+        assert con.execute(logs[0].query).fetchall()
+    finally:
+        con.close()
+
+
+def test_the_incident_list_shows_titles_and_symptoms_redacted(planted_world, capsys):
+    from inquest.commands.incidents import main
+
+    assert main(["--store", str(planted_world.store_path), "--format", "json"]) == 0
+    listed = capsys.readouterr().out
+    assert planted_world.incident_id in listed and _leaks(listed) == []

@@ -146,7 +146,9 @@ class ModelSpecialist:
         started = time.perf_counter()
         s = self.session
         box = Toolbox(self.name, deps, scope, s.budget, s.redactor)
-        brief = {**briefing.incident_brief(incident, scope), "deterministic_finding": briefing.finding_brief(self.base)}
+        # Redacted before a brief cuts long text: a secret cut in half no longer matches a rule.
+        brief = {**briefing.incident_brief(s.redactor.value(incident), scope),
+                 "deterministic_finding": briefing.finding_brief(s.redactor.value(self.base))}
         values = {"agent": self.base.agent, "incident_id": incident.id, "nonce": s.nonce,
                   "focus": templates.sections("focus").get(self.base.agent, templates.sections("focus")["default"]),
                   "briefing": briefing.to_prompt(brief, s.redactor)}
@@ -173,11 +175,12 @@ class ModelCoordinator:
         started = time.perf_counter()
         s = self.session
         evidence = [e for f in [*s.findings, *self.specialists] for e in f.evidence]
-        brief = {**briefing.incident_brief(incident, scope),
-                 "deterministic_ranking": briefing.ranking_brief(s.ranked),
-                 "evidence": [{"id": e.id, "agent": e.agent, "source": e.source, "summary": briefing.cut(e.summary)}
+        brief = {**briefing.incident_brief(s.redactor.value(incident), scope),
+                 "deterministic_ranking": briefing.ranking_brief(s.redactor.value(list(s.ranked))),
+                 "evidence": [{"id": e.id, "agent": e.agent, "source": e.source,
+                               "summary": briefing.cut(s.redactor.text(e.summary))}
                               for e in evidence[:MAX_EVIDENCE_BRIEFED]],
-                 "specialists": briefing.specialists_brief(self.specialists)}
+                 "specialists": briefing.specialists_brief(s.redactor.value(list(self.specialists)))}
         values = {"incident_id": incident.id, "nonce": s.nonce, "briefing": briefing.to_prompt(brief, s.redactor)}
         answer = s.ask(self.name, CoordinatorAnswer, "coordinator", values)
         grounded = ground(answer.ranking, answer.narrative, s.about([e for f in self.specialists for e in f.evidence]),

@@ -10,6 +10,7 @@ from inquest.commands.options import CONFIG_HELP, STORE_HELP
 from inquest.config import load_config
 from inquest.connect import open_backend
 from inquest.exits import EXIT_OK
+from inquest.redact import Redactor
 from inquest.render.json_report import iso_utc
 
 
@@ -23,7 +24,8 @@ def main(args: list[str]) -> int:
     ensure_demo_world(config)
     backend = open_backend(config)
     try:
-        incidents = backend.incidents()
+        # Titles and symptoms come from alerts, which quote what production leaked: redacted like reports.
+        incidents = Redactor(config.llm.redact_ips).value(backend.incidents())
     finally:
         getattr(backend, "close", lambda: None)()
     if opts.format == "json":

@@ -125,7 +125,10 @@ class EmbeddedStore:
             raise BackendError(f"embedded store: {question} failed: {exc}") from exc
         finally:
             cursor.close()
-        return Table(question=question, query=" ".join(sql.split()), columns=columns, rows=rows)
+        # The evidence keeps a statement anyone can run with the duckdb CLI, which has no inquest_redact:
+        # the same statement over the raw body (the answer only differs where a secret was redacted).
+        return Table(question=question, query=" ".join(sql.replace(_BODY_SQL, "body").split()), columns=columns,
+                     rows=rows)
 
     # -- incidents and changes -------------------------------------------------------------------
 
