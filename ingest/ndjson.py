@@ -28,6 +28,8 @@ MAX_LINE_BYTES = 20 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SNIFF_BYTES = 8192
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r", "\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\x85",
+                           "\v": "\\v", "\f": "\\f", "\x1c": "\\x1c", "\x1d": "\\x1d", "\x1e": "\\x1e"})
 _BLOCK = 1024 * 1024
 # A whole line, newline included, holding a non-space byte; anchored at line starts and possessive, so
 # that a long run of spaces is scanned once, not once per starting position.
@@ -64,6 +66,10 @@ class Rejection(_AtLine):
     """A record (or a whole line) that could not be loaded, and why."""
 
     reason: str
+
+    def __post_init__(self) -> None:
+        # Reasons quote the input (a key, a value): its line breaks would split the one-line error.
+        object.__setattr__(self, "reason", self.reason.translate(_ONE_LINE))
 
     @property
     def text(self) -> str:

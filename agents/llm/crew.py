@@ -37,9 +37,15 @@ class _FromCrewai(logging.Filter):
 
 # crewai logs every failed model call as an error, twice: on its own logger and on the root logger itself.
 # With no logging set up, Python prints both to stderr in the middle of a report whose notes already say
-# what failed and why. So crewai's own loggers reach only handlers an application installed (never the
-# last-resort one), and its duplicates on the root logger are dropped.
-logging.getLogger("crewai").addHandler(logging.NullHandler())
+# what failed and why. Its root-logger call (logging.error) also runs logging.basicConfig, which gives the
+# root a stderr handler: from then on its own loggers' records (`ERROR:crewai.flow...`) reached stderr by
+# propagation, which a filter on the root logger does not see. So unless the application set up logging
+# before (`investigate -v` does), crewai's loggers do not propagate, and its root-logger duplicates are
+# dropped. litellm, which crewai may route through, is kept quiet the same way.
+for _name in ("crewai", "LiteLLM", "litellm"):
+    _logger = logging.getLogger(_name)
+    _logger.addHandler(logging.NullHandler())
+    _logger.propagate = bool(logging.getLogger().handlers)
 logging.getLogger().addFilter(_FromCrewai())
 
 

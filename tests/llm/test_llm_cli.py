@@ -105,3 +105,13 @@ def test_the_default_mode_needs_no_key_and_never_imports_crewai(demo_world, tmp_
     assert report["usage"]["mode"] == "deterministic" and report["usage"]["llm_calls"] == 0
     assert report["usage"]["narrative"] == []
     assert "CREWAI-NOT-LOADED" in result.stderr
+
+
+def test_crewai_log_lines_stay_off_stderr_after_its_implicit_basic_config():
+    # crewai calls logging.error on the root logger, which runs basicConfig: a stderr handler on the root.
+    program = ("import logging\nimport inquest.agents.llm.crew\nlogging.basicConfig()\n"
+               "logging.getLogger('crewai.flow.flow').error('flow failed')\n"
+               "logging.getLogger('inquest.probe').error('ours still shows')\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "flow failed" not in result.stderr and "ours still shows" in result.stderr
