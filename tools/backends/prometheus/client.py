@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from inquest.config import PrometheusMetrics
+from inquest.deadline import timeout_for
 from inquest.errors import BackendError
 
 
@@ -71,14 +72,17 @@ class PrometheusClient:
         return set(data) if isinstance(data, list) else set()
 
     def _call(self, path: str, params: dict[str, str], method: str = "POST") -> Any:
+        # Cut to what is left of the investigation's deadline (inquest/deadline.py), so a slow Prometheus
+        # cannot hold the report past it.
+        timeout = timeout_for(self.settings.timeout_s, f"Prometheus at {self.url}: {path}")
         try:
             if method == "POST":
-                response = self._http.post(path, data=params)
+                response = self._http.post(path, data=params, timeout=timeout)
             else:
-                response = self._http.get(path, params=params)
+                response = self._http.get(path, params=params, timeout=timeout)
         except httpx.TimeoutException:
             raise PrometheusError(f"Prometheus at {self.url}: no answer to {path} within "
-                                  f"{self.settings.timeout_s:g} s (backend.metrics.timeout_s)") from None
+                                  f"{timeout:.3g} s (backend.metrics.timeout_s, or the investigation's deadline)") from None
         except httpx.HTTPError as exc:
             raise PrometheusError(f"cannot reach Prometheus at {self.url} (backend.metrics.url): "
                                   f"{type(exc).__name__}: {exc}") from None
