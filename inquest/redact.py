@@ -17,6 +17,7 @@ numbers are what an investigation is made of, so "looks random" is never a reaso
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -40,18 +41,24 @@ def redact(text: str, ips: bool = False) -> tuple[str, Counter[str]]:
 
 
 T = TypeVar("T")
+_MARK = re.compile(r"\[REDACTED:(\w+)\]")
 
 
 class Redactor:
     """Redacts nested values (dataclasses, mappings, sequences, strings) and keeps count across calls."""
 
-    def __init__(self, ips: bool = False) -> None:
+    def __init__(self, ips: bool = False, count_marks: bool = False) -> None:
         self.ips = ips
+        # Count every [REDACTED:kind] in the result, not only the ones made here: a store redacts log
+        # lines at the source, and a report should still say what it holds redacted.
+        self.count_marks = count_marks
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()  # one redactor serves the parallel agents of an investigation
 
     def text(self, value: str) -> str:
         cleaned, found = redact(value, self.ips)
+        if self.count_marks:
+            found = Counter(kind for kind in _MARK.findall(cleaned) if kind in NAMES)
         if found:
             with self._lock:
                 self.counts.update(found)
@@ -86,5 +93,5 @@ def describe(counts: Mapping[str, int]) -> str:
 def redact_report(report: T, ips: bool = False) -> tuple[T, Counter[str]]:
     """The report with every string in it redacted — hypotheses, evidence (summaries, queries, data),
     notes, facts, narrative — and the counts; ids and numbers are untouched."""
-    redactor = Redactor(ips)
+    redactor = Redactor(ips, count_marks=True)
     return redactor.value(report), redactor.counts

@@ -139,3 +139,10 @@ def test_ip_addresses_leave_every_report_when_the_config_says_so(demo_world):
     report = investigate(incident, quiet)
     assert "203.0.113.7" not in render_json(report)
     assert report.mode == "deterministic" and any(n.startswith("redacted ") and "IP address" in n for n in report.notes)
+
+
+def test_a_report_counts_what_was_redacted_at_the_source_too():
+    """The store redacts log lines before templating; the report's note still says what it holds redacted."""
+    _, counts = redact_report(["rejected session token [REDACTED:jwt]: expired", "key [REDACTED:api_key] and a@b.io"])
+    assert counts == {"jwt": 1, "api_key": 1, "email": 1}
+    assert describe(counts) == "1 JWT, 1 API key, 1 email address"
