@@ -50,6 +50,8 @@ for _name in SIMULATED:  # the simulator's library (evals/sim): each scenario is
 
 
 def build_scenario(name: str, data_dir: Path, seed: int = 7, scale: float = 1.0) -> BuiltWorld:
+    """Replay's world builder (entry point `inquest.worlds: scenarios`); KeyError's text completes replay's
+    one-line error about the case."""
     if name not in SCENARIOS:
-        raise KeyError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
+        raise KeyError(f"names {name!r}, which is not a scenario; known: {', '.join(sorted(SCENARIOS))}")
     return SCENARIOS[name](Path(data_dir), seed, scale)

@@ -1,7 +1,8 @@
 """The one way to plug into Inquest: Python entry points, loaded lazily.
 
 Each kind of plug-in is an entry-point group — `inquest.agents`, `inquest.backends`, `inquest.attach`,
-`inquest.renderers`, `inquest.commands` (the CLI's command words). An entry point names `module:factory`; the built-ins are declared in pyproject.toml
+`inquest.renderers`, `inquest.commands` (the CLI's command words), `inquest.worlds` (the builder replay asks for a
+case's named scenario world: the simulator's library plugs in there, so replay never imports the harness). An entry point names `module:factory`; the built-ins are declared in pyproject.toml
 the same way a third-party distribution declares its own, so there is no hand-kept list in the code.
 Listing the names reads only installed metadata; a module is imported when its name is first used, so
 a cold start does not import every agent.
@@ -23,6 +24,7 @@ BACKENDS = "inquest.backends"
 ATTACH = "inquest.attach"
 RENDERERS = "inquest.renderers"
 COMMANDS = "inquest.commands"
+WORLDS = "inquest.worlds"
 
 _added: dict[str, dict[str, Callable[..., Any]]] = {}
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from inquest import safe_yaml
+from inquest import registry, safe_yaml
 from inquest.errors import InquestError
 
 CASE_FILE = "case.yaml"
@@ -391,13 +391,14 @@ def _prune_stale(cache_dir: Path, key: str) -> None:
 
 
 def _build_scenario(case: Case, folder: Path) -> tuple[Path, Path]:
-    from inquest.evals.scenarios import SCENARIOS, build_scenario
-
+    """Builds a scenario's world with the builder plugged into the `inquest.worlds` group (the simulator's
+    scenario library declares itself there), so replay, a product package, never names the harness."""
     assert case.world is not None
-    if case.world.scenario not in SCENARIOS:
-        raise CaseError(f"{case.source}: 'world.scenario' names {case.world.scenario!r}, which is not a scenario; "
-                        f"known: {', '.join(sorted(SCENARIOS))}")
-    built = build_scenario(case.world.scenario, folder, case.world.seed, case.world.scale)
+    build = registry.load(registry.WORLDS, "scenarios")
+    try:
+        built = build(case.world.scenario, folder, case.world.seed, case.world.scale)
+    except KeyError as unknown:
+        raise CaseError(f"{case.source}: 'world.scenario' {unknown.args[0]}") from None
     return Path(built.store_path), Path(built.repo_path)
 
 

@@ -176,6 +176,18 @@ def test_worlds_are_built_once_and_reused(worlds, tmp_path):
     assert sum("building" in line for line in said) <= 1  # the module's first test may have built it
 
 
+def test_a_case_naming_no_scenario_is_one_line_naming_the_case_and_the_known_ones(tmp_path):
+    folder = tmp_path / "typo"
+    folder.mkdir()
+    (folder / "case.yaml").write_text("id: typo\nincident: INC-1\nworld: {scenario: n_plus_one_deploi}\n"
+                                      "truth: {service: orders}\n", encoding="utf-8")
+    with pytest.raises(CaseError) as caught:
+        materialise(load_case(folder), tmp_path / "worlds")
+    message = str(caught.value)
+    assert "case.yaml" in message and "'n_plus_one_deploi', which is not a scenario" in message
+    assert "n_plus_one_deploy" in message.split("known:")[1] and "\n" not in message
+
+
 @pytest.mark.parametrize("text, complaint", [
     ("id: x\nincident: INC-1\ntruth: {service: orders, change: null}\n", "exactly one of 'world'"),
     ("id: x\nincident: INC-1\nworld: {scenario: n_plus_one_deploy, seed: seven}\ntruth: {service: a}\n",
