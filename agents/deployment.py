@@ -26,6 +26,7 @@ from inquest.agents.metric_semconv import display_unit, quantity_change
 from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
 from inquest.faults import Fault
+from inquest.tails import fisher_greater_p
 from inquest.tools.backends.protocol import Table
 
 ONSET_TOLERANCE_MIN = 1.0  # onset is known to a one-minute bucket
@@ -174,8 +175,6 @@ def version_trouble(table: Table, deploys: list[Change]) -> dict[str, str]:
     """service -> how the deployed version's pods fare against the other versions' over the same minutes.
     Errors: more, by a one-sided Fisher exact test at 1%. Latency: p95 half again as long and 5 ms more
     (the same bar own_trouble sets for exclusive time)."""
-    from scipy.stats import fisher_exact
-
     out: dict[str, str] = {}
     rows = [r for r in table.records() if r["version"] is not None]
     for change in deploys:
@@ -186,7 +185,7 @@ def version_trouble(table: Table, deploys: list[Change]) -> dict[str, str]:
         n_req, n_err = sum(r["requests"] for r in new), sum(r["errors"] for r in new)
         o_req, o_err = sum(r["requests"] for r in old), sum(r["errors"] for r in old)
         others = ", ".join(sorted({r["version"] for r in old}))
-        p = fisher_exact([[n_err, n_req - n_err], [o_err, o_req - o_err]], alternative="greater")[1]
+        p = fisher_greater_p([[n_err, n_req - n_err], [o_err, o_req - o_err]])
         if n_err and p < 0.01:
             out[change.service] = (f"its {change.version} pods fail {n_err / n_req:.0%} of {n_req} requests while "
                                    f"its {others} pods fail {o_err / max(o_req, 1):.0%} of {o_req} over the same "

@@ -12,7 +12,6 @@ service's templates (Benjamini-Hochberg); and a shift must also double or halve 
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 
 from inquest.agents.log_templates import TemplateMiner, TemplateSettings
 from inquest.core import ANOMALY_SCORE_CAP
+from inquest.tails import binomial_tail
 
 MIN_EXPECTED = 5.0  # Cochran's rule for count tests
 ALPHA = 0.01  # false discovery rate among a service's templates
@@ -27,38 +27,8 @@ FOLD = 2.0  # a template's share must at least double or halve
 EXCEPTION = re.compile(r"\b((?:[a-z_][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Fault|Panic))\b|\b(panic|Traceback)\b")
 
 
-# -- the tests, in the standard library: scipy.stats takes seconds to import, and the demo's cold start
-# is about one second. tests/test_log_mix.py checks them against scipy.
-
-def _log_pmf(k: int, n: int, p: float) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p) + (n - k) * math.log1p(-p)
-
-
-def _tail_sum(start: int, stop: int, step: int, n: int, p: float) -> float:
-    """Sum of the binomial pmf from `start` towards `stop`, moving away from the mean: the terms shrink,
-    so the sum ends once they no longer add anything."""
-    total, k = 0.0, start
-    while k != stop + step:
-        term = math.exp(_log_pmf(k, n, p))
-        total += term
-        if term < total * 1e-16:
-            break
-        k += step
-    return total
-
-
-def binomial_tail(k: int, n: int, p: float, upper: bool) -> float:
-    """P(X >= k) (upper) or P(X <= k) for X ~ Binomial(n, p), exact."""
-    if p <= 0.0 or p >= 1.0:
-        inside = (k <= 0 if p <= 0.0 else k <= n) if upper else (k >= 0 if p <= 0.0 else k >= n)
-        return 1.0 if inside else 0.0
-    if upper and k <= 0 or not upper and k >= n:
-        return 1.0
-    mean = n * p
-    if upper:
-        return min(1.0, _tail_sum(k, n, 1, n, p) if k >= mean else 1.0 - _tail_sum(k - 1, 0, -1, n, p))
-    return min(1.0, _tail_sum(k, 0, -1, n, p) if k <= mean else 1.0 - _tail_sum(k + 1, n, 1, n, p))
-
+# -- the tests, in the standard library (inquest.tails): scipy.stats takes seconds to import, and the
+# demo's cold start is under one second. tests/test_log_mix.py checks them against scipy.
 
 def binomial_test(k: int, n: int, p: float) -> float:
     """Two-sided exact binomial test by doubling the smaller tail."""

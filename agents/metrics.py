@@ -32,6 +32,7 @@ from inquest.agents.metric_change import (
 from inquest.agents.metric_semconv import Semconv, display_unit, quantity_change
 from inquest.core import Anomaly, Finding, Incident, Scope
 from inquest.faults import Fault
+from inquest.tails import theil_sen_interval
 
 BUCKET_SECONDS = 60
 FLAG = 3.0  # "clearly unusual" on the Anomaly scale: a move this far is worth a sentence
@@ -132,12 +133,10 @@ def _values_by_metric(series: list[Series]) -> dict[tuple[str, str], list[list[f
 
 def climbing(series: Series) -> bool:
     """Memory that keeps rising through the window: the Theil–Sen slope is positive with 95% confidence."""
-    from scipy.stats import theilslopes
-
     points = [(at.timestamp(), v) for at, v in series.points]
     if len(points) < 4:
         return False
-    _, _, low, _ = theilslopes([v for _, v in points], [t for t, _ in points], 0.95)
+    low, _ = theil_sen_interval([v for _, v in points], [t for t, _ in points], 0.95)
     rise = low * (points[-1][0] - points[0][0])
     return low > 0 and rise > 0.1 * abs(points[0][1])
 

@@ -23,9 +23,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from scipy import stats
-
 from inquest.core import ANOMALY_SCORE_CAP
+from inquest.tails import chi2_contingency_p, norm_isf
 from inquest.tools.backends.protocol import Table
 
 SIGNIFICANT_P = 1e-3  # as the spectrum's: many services and operations are tested at once
@@ -46,7 +45,7 @@ class PathChange:
     @property
     def score(self) -> float:
         """The p-value as a one-sided normal quantile: the common anomaly scale, capped."""
-        return min(ANOMALY_SCORE_CAP, float(stats.norm.isf(max(self.p_value, 1e-300))))
+        return min(ANOMALY_SCORE_CAP, norm_isf(max(self.p_value, 1e-300)))
 
     def describe(self) -> str:
         verb = "stopped" if self.per_request_now < self.per_request_before else "started"
@@ -71,14 +70,14 @@ def _callers_mix_moved(before: dict[str, int], now: dict[str, int]) -> bool:
     table = [[before.get(op, 0) for op in operations], [now.get(op, 0) for op in operations]]
     if min(sum(col) for col in zip(*table, strict=True)) == 0:
         return True  # an operation served in one window only: its callers changed what they ask for
-    return float(stats.chi2_contingency(table).pvalue) < MIX_STABLE_P
+    return chi2_contingency_p(table) < MIX_STABLE_P
 
 
 def _mix_test(served: tuple[int, int], before: dict[str, int], now: dict[str, int], operations: list[str]) -> float:
     """p of the service's spans per operation (and requests served) being mixed alike in both windows: one
     chi-square test of the 2 x k table, since a path that stops takes several operations with it."""
     table = [[served[0], *(before.get(op, 0) for op in operations)], [served[1], *(now.get(op, 0) for op in operations)]]
-    return float(stats.chi2_contingency(table).pvalue)
+    return chi2_contingency_p(table)
 
 
 def path_changes(now: Table, before: Table) -> list[PathChange]:

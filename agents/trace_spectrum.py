@@ -20,11 +20,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import networkx as nx
-from scipy import stats
-
 from inquest.core import ANOMALY_SCORE_CAP
+from inquest.tails import binom_sf, norm_isf
 from inquest.tools.backends.protocol import OperationLimit, Table
+from inquest.walk import WeightedGraph, pagerank
 
 LIMIT_QUANTILE = 0.99  # the baseline quantile operation_latency's limits are taken at
 EXPECTED_OVER = 1.0 - LIMIT_QUANTILE  # the share of spans over a 99th-percentile limit when nothing changed
@@ -71,14 +70,14 @@ class ServiceSpectrum:
         """The test's p-value as a one-sided normal z, bounded: 0 as usual, ~3 clearly unusual."""
         if self.slow_self <= EXPECTED_OVER * self.judged:
             return 0.0
-        z = float(stats.norm.isf(max(self.p_value, 1e-300)))
+        z = norm_isf(max(self.p_value, 1e-300))
         return round(min(max(z, 0.0), ANOMALY_SCORE_CAP), 2)
 
 
 def slow_traces_p_value(failing: int, traces: int) -> float:
     """The chance of at least `failing` slow traces among `traces` when each root span passes its
     99th-percentile limit 1 % of the time, as in the baseline."""
-    return float(stats.binom.sf(failing - 1, traces, EXPECTED_OVER)) if traces and failing else 1.0
+    return binom_sf(failing - 1, traces, EXPECTED_OVER) if traces and failing else 1.0
 
 
 def spectrum(table: Table) -> dict[str, ServiceSpectrum]:
@@ -95,7 +94,7 @@ def spectrum(table: Table) -> dict[str, ServiceSpectrum]:
         ochiai = ef / math.sqrt(failing * (ef + ep)) if failing and ef else 0.0
         dstar = ef ** 2 / (ep + (failing - ef)) if ef and (ep + failing - ef) else float(ef ** 2)
         judged, slow = int(r["judged"] or 0), int(r["slow_self"] or 0)
-        p = min(1.0, tests * float(stats.binom.sf(slow - 1, judged, EXPECTED_OVER))) if judged and slow else 1.0
+        p = min(1.0, tests * binom_sf(slow - 1, judged, EXPECTED_OVER)) if judged and slow else 1.0
         out[r["service"]] = ServiceSpectrum(r["service"], round(ochiai, 4), round(dstar, 2), judged, slow,
                                             float(r["over_self_ms"] or 0.0), p)
     return out
@@ -108,17 +107,17 @@ def personalised_pagerank(edges: Iterable[tuple[str, str]], scores: dict[str, Se
     weight = {s: v.ochiai if v.significant else 0.0 for s, v in scores.items()}
     if not any(weight.values()):
         return {}
-    graph = nx.DiGraph()
+    graph = WeightedGraph()
     graph.add_nodes_from(weight)
     for caller, callee in edges:
         if caller == callee:
             continue
-        graph.add_edge(caller, callee, weight=weight.get(callee, 0.0) + 1e-6)
+        graph.add_edge(caller, callee, weight.get(callee, 0.0) + 1e-6)
         if not graph.has_edge(callee, caller):
-            graph.add_edge(callee, caller, weight=BACKWARD * weight.get(caller, 0.0) + 1e-6)
+            graph.add_edge(callee, caller, BACKWARD * weight.get(caller, 0.0) + 1e-6)
     for node in graph.nodes:
-        graph.add_edge(node, node, weight=weight.get(node, 0.0) + 1e-6)
+        graph.add_edge(node, node, weight.get(node, 0.0) + 1e-6)
     personal = {n: weight.get(n, 0.0) for n in graph.nodes}
-    rank = nx.pagerank(graph, alpha=DAMPING, personalization=personal, weight="weight")
+    rank = pagerank(graph, personal, alpha=DAMPING)
     top = max(rank.values()) or 1.0
     return {n: round(v / top, 4) for n, v in rank.items()}

@@ -32,10 +32,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from scipy.optimize import isotonic_regression, minimize
+# numpy and scipy.optimize are imported inside the fitting functions: fitting is an offline step, and
+# importing them here would cost every investigation's start (ranking only reads the fitted model).
+if TYPE_CHECKING:
+    import numpy as np
 
 from inquest.coordinator.evidence_features import NAMES
 
@@ -96,6 +98,8 @@ class Sample:
 
 def _platt(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Maximum-likelihood logistic regression with a small ridge penalty: (intercept, weights…)."""
+    import numpy as np
+    from scipy.optimize import minimize
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         z = x @ theta[1:] + theta[0]
@@ -112,6 +116,9 @@ def _platt(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _isotonic(z: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
     """Pool-adjacent-violators on the Platt score; each pooled step's rate Laplace-smoothed, then kept
     monotone. The knots are each step's first and last score."""
+    import numpy as np
+    from scipy.optimize import isotonic_regression
+
     order = np.argsort(z, kind="stable")
     zs, ys = z[order], y[order]
     pooled = isotonic_regression(ys).x
@@ -128,6 +135,8 @@ def _isotonic(z: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], ...]:
 
 def _fit_both(x: np.ndarray, y: np.ndarray, columns: Sequence[int] | None = None) -> dict[Kind, Calibration]:
     """Both kinds, from one logistic fit on `columns` of x (all by default); other features get weight 0."""
+    import numpy as np
+
     columns = list(range(x.shape[1])) if columns is None else list(columns)
     fitted = _platt(x[:, columns], y)
     theta = np.zeros(x.shape[1] + 1)
@@ -138,6 +147,8 @@ def _fit_both(x: np.ndarray, y: np.ndarray, columns: Sequence[int] | None = None
 
 
 def _log_loss(model: Calibration, x: np.ndarray, y: np.ndarray) -> float:
+    import numpy as np
+
     p = np.clip([model.probability(row) for row in x], 1e-3, 1 - 1e-3)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
@@ -146,6 +157,8 @@ def cross_validated(samples: Sequence[Sample], columns: Sequence[int] | None = N
                     folds: int = FOLDS) -> dict[Kind, float]:
     """Per kind, the mean held-out log-loss over `folds` folds, cases dealt to folds in turn (sorted, so
     reproducible)."""
+    import numpy as np
+
     cases = sorted({s.case or str(i) for i, s in enumerate(samples)})
     fold_of = {c: i % folds for i, c in enumerate(cases)}
     keys = np.array([fold_of[s.case or str(i)] for i, s in enumerate(samples)])
@@ -181,6 +194,8 @@ def _select(samples: Sequence[Sample]) -> tuple[Kind, list[int], dict[Kind, floa
 
 def fit(samples: Sequence[Sample], version: str) -> Calibration:
     """The kind and features that predict held-out cases best, refitted on every sample."""
+    import numpy as np
+
     if not samples:
         raise ValueError("no labelled cases to fit a calibration on")
     x = np.array([s.features for s in samples], dtype=float)

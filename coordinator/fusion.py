@@ -27,9 +27,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from inquest.core import Anomaly
+from inquest.walk import WeightedGraph, pagerank
 
 LOAD_SIGNALS = frozenset({"traffic", "amplification"})
 # Signals a caller shows when something below it misbehaves (it waits, it relays the failure). Every other
@@ -112,7 +111,7 @@ def _evidence(score: float) -> float:
 
 
 def _walk_graph(services: Sequence[str], edges: Iterable[tuple[str, str]],
-                fused: Mapping[str, ServiceEvidence]) -> nx.DiGraph:
+                fused: Mapping[str, ServiceEvidence]) -> WeightedGraph:
     fault = {s: fused[s].fault if s in fused else 0.0 for s in services}
     load = {s: fused[s].load if s in fused else 0.0 for s in services}
     shaped = {s: fused[s].shaped if s in fused else 0.0 for s in services}
@@ -120,23 +119,23 @@ def _walk_graph(services: Sequence[str], edges: Iterable[tuple[str, str]],
     # service with nothing unusual passes the walk on, one whose trouble is its own CPU keeps it.
     relayed = {s: (fused[s].relayed + BACKGROUND) / (fused[s].fault + BACKGROUND) if s in fused else 1.0
                for s in services}
-    graph = nx.DiGraph()
+    graph = WeightedGraph()
     graph.add_nodes_from(services)
     for service in services:  # staying put is as likely as the service's own anomaly
-        graph.add_edge(service, service, weight=_evidence(fused[service].total if service in fused else 0.0))
+        graph.add_edge(service, service, _evidence(fused[service].total if service in fused else 0.0))
     for caller, callee in set(edges):
         if caller == callee:
             continue
         # Failure came from below, for the share of the caller's anomaly a dependency could explain; the
         # rest of that step stays with the caller, so a service whose trouble is its own holds its mass as
         # a leaf does, instead of losing it to whatever it calls just for having callees.
-        graph.add_edge(caller, callee, weight=_evidence(fault[callee]) * relayed[caller])
-        graph[caller][caller]["weight"] += _evidence(fault[callee]) * (1.0 - relayed[caller])
+        graph.add_edge(caller, callee, _evidence(fault[callee]) * relayed[caller])
+        graph.add_weight(caller, caller, _evidence(fault[callee]) * (1.0 - relayed[caller]))
         up = _evidence(load[caller]) - BACKGROUND if load[caller] > 0 else 0.0  # load came from above
         if shaped[caller] > 0 and shaped[callee] > 0:  # so did the requests that changed the callee's path
             up += _evidence(shaped[caller]) * shaped[callee] / fault[callee]
         if up > 0:
-            graph.add_edge(callee, caller, weight=up)
+            graph.add_edge(callee, caller, up)
     return graph
 
 
@@ -149,7 +148,7 @@ def propagate(fused: Mapping[str, ServiceEvidence], edges: Iterable[tuple[str, s
         return []
     graph = _walk_graph(names, edges, fused)
     restart = {s: _evidence(fused[s].total if s in fused else 0.0) for s in names}
-    mass = nx.pagerank(graph, alpha=DAMPING, personalization=restart, weight="weight", max_iter=500, tol=1e-10)
+    mass = pagerank(graph, restart, alpha=DAMPING, max_iter=500, tol=1e-10)
     ranks = []
     for s in names:
         ranks.append(ServiceRank(s, mass[s], fused.get(s, ServiceEvidence(s, 0.0, 0.0, 0.0, 0.0, ())),
@@ -157,17 +156,17 @@ def propagate(fused: Mapping[str, ServiceEvidence], edges: Iterable[tuple[str, s
     return sorted(ranks, key=lambda r: (-r.mass, r.service))
 
 
-def _explained_by(service: str, graph: nx.DiGraph, mass: Mapping[str, float],
+def _explained_by(service: str, graph: WeightedGraph, mass: Mapping[str, float],
                   fused: Mapping[str, ServiceEvidence]) -> str | None:
     """The anomalous neighbour the walk hands most of this service's mass to, when it outranks it."""
     if service not in fused:
         return None
     best = None
-    for _, other, data in graph.out_edges(service, data=True):
+    for other, weight in graph.out[service].items():
         if other == service or other not in fused or mass[other] <= mass[service]:
             continue
-        if best is None or data["weight"] > best[1]:
-            best = (other, data["weight"])
+        if best is None or weight > best[1]:
+            best = (other, weight)
     return best[0] if best else None
 
 
