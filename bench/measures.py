@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,15 +63,20 @@ def cold_start(runs: int = 7) -> dict:
     from inquest.evals.world import ensure_demo_world
 
     ensure_demo_world(DATA)
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        # CPU time beside wall time: on a shared machine the wall clock measures the neighbours too
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([str(INVESTIGATE), "INC-1042", "--format", "json"], cwd=ROOT,
                               capture_output=True, text=True)
         times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"investigate failed ({done.returncode}): {done.stderr[-2000:]}")
-    return {"cold_start_s": round(statistics.median(times), 3), "cold_start_runs_s": [round(t, 3) for t in times]}
+    return {"cold_start_s": round(statistics.median(times), 3), "cold_start_runs_s": [round(t, 3) for t in times],
+            "cold_start_cpu_s": round(statistics.median(cpu), 3)}
 
 
 def _fanout_once(deps, latency_s: float, memo: bool) -> dict:
@@ -171,7 +177,8 @@ def scale() -> dict:
 
 
 _ROWS = [
-    ("cold_start_s", "process start → report, demo, median", "≤ 1.0 s"),
+    ("cold_start_s", "process start → report, demo, median", "≤ 0.6 s"),
+    ("cold_start_cpu_s", "the same in CPU time (user + system)", ""),
     ("fanout_speedup", "parallel vs sequential agents", "≥ 0.85 × agents"),
     ("fanout_vs_slowest", "parallel wall / slowest agent", "≤ 1.15"),
     ("fanout_speedup_live", "the same, DuckDB computing locally", ""),
