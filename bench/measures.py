@@ -170,6 +170,13 @@ def es() -> dict:
     return measure()
 
 
+def ingest() -> dict:
+    """`investigate ingest` of a 0.3M, 1M and 3M-span collector file (bench/ingest_speed.py)."""
+    from ingest_speed import measure_ingest
+
+    return measure_ingest(DATA / "ingest")
+
+
 def scale() -> dict:
     from scale_world import measure_scale
 
@@ -188,6 +195,8 @@ _ROWS = [
     ("nezha_as1", "Nezha OnlineBoutique AS@1 (paper: Nezha 92.86)", ""),
     ("nezha_as3", "Nezha OnlineBoutique AS@3 (paper: Nezha 96.43)", ""),
     ("nezha_seconds", "Nezha: unpack, convert and score all cases", "< 120 s"),
+    ("ingest_spans_per_s", "investigate ingest, 1M-span collector file", "≥ 200,000/s"),
+    ("ingest_growth", "time per span at 3M ÷ at 0.3M", "≤ 1.2"),
     ("scale_records", "log records + spans in the scale world", "≥ 12M"),
     ("scale_ingest_records_per_s", "generation + load throughput", ""),
     ("scale_investigation_s", "investigation on the scale world", "≤ 5 s"),

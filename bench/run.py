@@ -23,6 +23,7 @@ SUITES = {
     "cold_start": measures.cold_start,
     "fanout": measures.fanout,
     "replay": measures.replay,
+    "ingest": measures.ingest,
     "scale": measures.scale,
     "nezha": measures.nezha,
     "es": measures.es,
