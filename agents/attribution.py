@@ -9,6 +9,8 @@ fault is the caller's configuration.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from inquest.tools.backends.protocol import Table
 
@@ -22,12 +24,12 @@ def peer_latency(stats: Table) -> dict[tuple[str, str], float]:
             if r["kind"] == "CLIENT" and r["peer"] and not r["is_db"]}
 
 
-def origin_of(row: dict, now: dict[tuple[str, str], float], before: dict[tuple[str, str], float]) -> str:
+def origin_of(row: Mapping[str, Any], now: dict[tuple[str, str], float], before: dict[tuple[str, str], float]) -> str:
     """The service an error_origins row belongs to."""
     if row["kind"] != "CLIENT" or row.get("is_db") or not row.get("peer"):
-        return row["service"]
+        return str(row["service"])
     key = (row["service"], row["peer"])
     gave_up = bool(row.get("message")) and bool(_TIMEOUT.search(row["message"]))
     if gave_up and key in before and now.get(key, 0.0) < PEER_SLOWER * before[key]:
-        return row["service"]
-    return row["peer"]
+        return str(row["service"])
+    return str(row["peer"])

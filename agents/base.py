@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from inquest import registry
 from inquest.config import Config
@@ -37,6 +37,9 @@ class Agent(Protocol):
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding: ...
 
 
+AgentT = TypeVar("AgentT", bound=Agent)  # register() hands back the class it was given, typed as an agent
+
+
 def ask_together(*questions: Callable[[], Any]) -> list[Any]:
     """Asks independent backend questions at once and returns their answers in order. Against a remote
     cluster each question is a round trip; asked together they cost one. An exception from any
@@ -49,12 +52,12 @@ def ask_together(*questions: Callable[[], Any]) -> list[Any]:
         return [f.result() for f in futures]
 
 
-def register(name: str) -> Callable[[type], type]:
+def register(name: str) -> Callable[[type[AgentT]], type[AgentT]]:
     """Class decorator: makes an agent constructible by name in this process (replay's `plugins`,
     tests), replacing a built-in of the same name. Distributions declare an `inquest.agents` entry
     point instead, which needs no import to be known."""
 
-    def decorate(cls: type) -> type:
+    def decorate(cls: type[AgentT]) -> type[AgentT]:
         cls.name = name
         registry.add(registry.AGENTS, name, cls)
         return cls

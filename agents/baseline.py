@@ -81,4 +81,4 @@ def detect_onset(baseline: Sequence[Bucket], incident: Sequence[Bucket], persist
 
 def proximity(minutes_before: float, half_life_minutes: float = 10.0) -> float:
     """1.0 for a change right before onset, halving every `half_life_minutes` further back."""
-    return 0.5 ** (max(minutes_before, 0.0) / half_life_minutes)
+    return math.pow(0.5, max(minutes_before, 0.0) / half_life_minutes)

@@ -9,6 +9,8 @@ use pinned at the maximum with waiters queueing; lock trouble as lock-wait time 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
 from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.baseline import shift
@@ -63,7 +65,7 @@ class DatabaseAgent:
         return book.finding("ok")
 
 
-def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
+def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope) -> Iterator[tuple[Fault, str, str, str]]:
     baseline = {(r["service"], normalize(r["statement"])): r for r in before.records()}
     seen = set()
     for row in now.records():
@@ -101,9 +103,9 @@ def _statement_changes(book: Notebook, now: Table, before: Table, scope: Scope):
                         "at all in the incident window", {"service": old["service"], "statement": old["statement"]})
 
 
-def _pool_exhaustion(book: Notebook, now: Table, before: Table):
-    def by_service(table: Table) -> dict[str, dict[str, dict]]:
-        out: dict[str, dict[str, dict]] = defaultdict(dict)
+def _pool_exhaustion(book: Notebook, now: Table, before: Table) -> Iterator[tuple[str, str]]:
+    def by_service(table: Table) -> dict[str, dict[str, dict[str, Any]]]:  # service -> metric -> its row
+        out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for r in table.records():
             metric = r["name"].rsplit(".", 1)[-1]
             prev = out[r["service"]].get(metric)
@@ -134,7 +136,7 @@ def _pool_exhaustion(book: Notebook, now: Table, before: Table):
                  "wait_ms": wait_now, "baseline_wait_ms": wait_before, "baseline_query": before.query})
 
 
-def _lock_waits(book: Notebook, now: Table, before: Table, scope: Scope):
+def _lock_waits(book: Notebook, now: Table, before: Table, scope: Scope) -> Iterator[tuple[str, str, str]]:
     baseline = {(r["service"], normalize(r["statement"])): r for r in before.records()}
     for row in now.records():
         old = baseline.get((row["service"], normalize(row["statement"])))

@@ -9,6 +9,7 @@ service itself misbehaves. Every change gets a verdict, so the report can say wh
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.base import Deps, Notebook, ask_together
@@ -135,7 +136,7 @@ class DeploymentAgent:
             self._judge(book, change, onset, path, moved, changes.query, previous, incident.service, spanned)
         return book.finding("ok", onset=onset, rollback_to=rollback_to)
 
-    def _judge(self, book: Notebook, change: Change, onset, path: set[str], moved: dict[str, str], query: str,
+    def _judge(self, book: Notebook, change: Change, onset: datetime, path: set[str], moved: dict[str, str], query: str,
                previous: str | None, alerting: str, spanned: set[str]) -> None:
         minutes_before = (onset - change.at).total_seconds() / 60
         label = _label(change)

@@ -7,8 +7,8 @@ callers retried away does not count and one that reached a customer does.
 from __future__ import annotations
 
 from inquest.agents.base import Deps, Notebook, ask_together
-from inquest.agents.baseline import Bucket, detect_onset
-from inquest.core import Finding, Impact, Incident, Scope
+from inquest.agents.baseline import detect_onset
+from inquest.core import Bucket, Finding, Impact, Incident, Scope
 from inquest.tools.backends.protocol import Table
 
 

@@ -31,7 +31,7 @@ def covered_minutes(table: Table, nominal: float) -> float:
 
 
 def poisson_z(observed: float, expected: float) -> float:
-    return (observed - expected) / (expected + 1.0) ** 0.5
+    return (observed - expected) / math.sqrt(expected + 1.0)
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class EntryTraffic:
         (traces collected for a few seconds) cannot by itself make a surge."""
         if self.factor < SURGE_FACTOR or not self.baseline_count:
             return False
-        spread = (1.0 / (self.baseline_count + 0.5) + 1.0 / (self.incident_count + 0.5)) ** 0.5
+        spread = math.sqrt(1.0 / (self.baseline_count + 0.5) + 1.0 / (self.incident_count + 0.5))
         return math.log(self.factor) / spread >= MIN_POISSON_Z
 
 

@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import SupportsInt
 
 from inquest.agents.log_templates import TemplateMiner, TemplateSettings
 from inquest.core import ANOMALY_SCORE_CAP
@@ -104,14 +105,25 @@ class ServiceMix:
 
     @property
     def p_value(self) -> float | None:
-        values = [s.p_value for s in self.shifts] + ([self.error_p_value] if self.errors_emerged else [])
+        values = [s.p_value for s in self.shifts]
+        if self.errors_emerged and self.error_p_value is not None:  # errors_emerged implies it is set
+            values.append(self.error_p_value)
         return min(values) if values else None
 
 
 def patterns_of(rows: Iterable[Mapping[str, object]]) -> list[Pattern]:
-    return [Pattern(str(r["service"]), r["pattern"] if r["pattern"] is None else str(r["pattern"]),
-                    int(r["lines"] or 0), int(r["errors"] or 0), r.get("example") and str(r["example"]))  # type: ignore[arg-type]
+    return [Pattern(str(r["service"]), _text_or_none(r["pattern"]), _count(r["lines"]), _count(r["errors"]),
+                    _text_or_none(r.get("example")))
             for r in rows]
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _count(value: object) -> int:
+    """A count cell: an int from the store, NULL (no lines) as 0."""
+    return int(value) if isinstance(value, (SupportsInt, str)) else 0
 
 
 @dataclass

@@ -22,7 +22,7 @@ from inquest.agents.log_mix import ALPHA, MIN_EXPECTED, ServiceMix, TemplateShif
 from inquest.agents.log_templates import Mask, TemplateSettings
 from inquest.core import Anomaly, Finding, Incident, Scope
 from inquest.faults import Fault
-from inquest.tools.backends.protocol import Table
+from inquest.tools.backends.protocol import Table, TelemetryBackend
 
 FLAG = 3.0  # "clearly unusual" on the Anomaly scale
 MAX_ORIGIN_PATTERNS = 100  # patterns asked about again for trace attribution: the busiest rising ones
@@ -181,7 +181,7 @@ def _counted_share(patterns: Table) -> dict[str, float]:
     return {s: min(1.0, n / totals[s]) if totals.get(s) else 1.0 for s, n in lines.items()}
 
 
-def _ask_origins(backend, scope: Scope, moved: dict[str, ServiceMix], sample: float) -> Table | None:
+def _ask_origins(backend: TelemetryBackend, scope: Scope, moved: dict[str, ServiceMix], sample: float) -> Table | None:
     rising = [s for m in moved.values() for s in m.shifts if s.rising]
     rising.sort(key=lambda s: (-s.window, s.service, s.template))
     patterns = sorted({p for s in rising for p in s.patterns}, key=lambda p: p)[:MAX_ORIGIN_PATTERNS]
@@ -196,9 +196,11 @@ def _ask_origins(backend, scope: Scope, moved: dict[str, ServiceMix], sample: fl
 def _relays(book: Notebook, origins: Table | None, where: dict[str, Attribution],
             moved: dict[str, ServiceMix]) -> dict[str, list[str]]:
     """Evidence, per originating service, that other services' log lines relay trouble that started there."""
+    if origins is None:  # nothing was asked: no service relays anything
+        return {}
     relayed_from: dict[str, list[str]] = defaultdict(list)
     for service, attribution in sorted(where.items()):
-        if service in moved and attribution.relays and origins is not None:
+        if service in moved and attribution.relays:
             relayed_from[attribution.relayed.most_common(1)[0][0]].append(service)
     out: dict[str, list[str]] = {}
     for origin, relayers in sorted(relayed_from.items()):

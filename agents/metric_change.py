@@ -75,7 +75,7 @@ def _quartile_spread(values: Sequence[float]) -> float:
     if len(values) < 4:
         return 0.0
     ordered = sorted(values)
-    def q(p):
+    def q(p: float) -> float:
         return ordered[round(p * (len(ordered) - 1))]
     return (q(0.75) - q(0.25)) / 1.349
 
@@ -135,8 +135,10 @@ def _le(text: str | None) -> float:
 
 def series_of(table: Table, semconv: Semconv, bucket_seconds: int) -> list[Series]:
     """One series per (service, host, version, metric, signal) from metric_series rows."""
-    plain: dict[tuple, dict[datetime, float]] = defaultdict(dict)
-    hist: dict[tuple, dict[datetime, dict[str, list]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    # (service, host, version, metric) -> bucket -> value; for a histogram, part -> (le, value) pairs
+    plain: dict[tuple[str, str, str, str], dict[datetime, float]] = defaultdict(dict)
+    hist: dict[tuple[str, str, str, str], dict[datetime, dict[str, list[tuple[str | None, float]]]]] = \
+        defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     meanings: dict[str, MetricMeaning] = {}
     for r in table.records():
         found = semconv.lookup(r["name"])

@@ -30,9 +30,10 @@ from inquest.agents.metric_change import (
     series_of,
 )
 from inquest.agents.metric_semconv import Semconv, display_unit, quantity_change
-from inquest.core import Anomaly, Finding, Incident, Scope
+from inquest.core import Anomaly, Finding, Incident, Scope, Window
 from inquest.faults import Fault
 from inquest.tails import theil_sen_interval
+from inquest.tools.backends.protocol import Table
 
 BUCKET_SECONDS = 60
 FLAG = 3.0  # "clearly unusual" on the Anomaly scale: a move this far is worth a sentence
@@ -63,7 +64,7 @@ def semconv_for(deps: Deps) -> Semconv:
     return Semconv.from_config(deps.config.metrics.names)
 
 
-def ask_series(deps: Deps, semconv: Semconv, *windows):
+def ask_series(deps: Deps, semconv: Semconv, *windows: Window) -> list[Table]:
     cumulative = tuple(m.name for m in semconv.by_name.values() if m.differenced)
     return ask_together(*(lambda w=w: deps.backend.metric_series(w, semconv.stored_names(), cumulative,
                                                                  BUCKET_SECONDS) for w in windows))
@@ -138,7 +139,7 @@ def climbing(series: Series) -> bool:
         return False
     low, _ = theil_sen_interval([v for _, v in points], [t for t, _ in points], 0.95)
     rise = low * (points[-1][0] - points[0][0])
-    return low > 0 and rise > 0.1 * abs(points[0][1])
+    return bool(low > 0 and rise > 0.1 * abs(points[0][1]))
 
 
 class MetricsAgent:
@@ -179,7 +180,7 @@ class MetricsAgent:
                               discount=surge if surge >= SURGE_FACTOR else 1.0)
         return _with_anomalies(book.finding("ok"), anomalies)
 
-    def _note_baseline(self, book: Notebook, before: list[Series], before_t, scope: Scope) -> None:
+    def _note_baseline(self, book: Notebook, before: list[Series], before_t: Table, scope: Scope) -> None:
         buckets = max((len(s.points) for s in before), default=0)
         if buckets < MIN_BASELINE_BUCKETS:
             what = "no metric points" if not buckets else f"only {buckets} minute(s) of metric points"
@@ -196,7 +197,7 @@ class MetricsAgent:
                if m.signal == "traffic" and m.score.before > 0 and m.score.score >= FLAG]
         return max(ups, default=1.0)
 
-    def _record(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now_t, before_t,
+    def _record(self, book: Notebook, service: str, found: list[Move], hosts: set[str], now_t: Table, before_t: Table,
                 entry: str) -> dict[str, str]:
         """One evidence per signal that moved, quoting its strongest series; signal -> evidence id."""
         out: dict[str, str] = {}

@@ -10,7 +10,9 @@ queries. Both are normalised by the change in traffic so a busier hour is not mi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from inquest.agents.attribution import origin_of, peer_latency
 from inquest.agents.base import Deps, Notebook, ask_together
@@ -30,6 +32,8 @@ from inquest.core import ANOMALY_SCORE_CAP, Anomaly, CallEdge, Finding, Incident
 from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 
+Credit = Callable[[Mapping[str, Any]], str]  # the service a row's count is credited to
+
 MIN_ORIGINS_PER_MIN = 0.5
 MIN_ADDED_SELF_MS_PER_MIN = 2000.0  # two seconds of extra work a minute: below that, nobody notices
 
@@ -44,14 +48,14 @@ class Suspect:
     evidence: tuple[str, ...]
 
 
-def _credit_to(row: dict) -> str:
+def _credit_to(row: Mapping[str, Any]) -> str:
     if row["kind"] == "CLIENT" and not row["is_db"] and row.get("peer"):
-        return row["peer"]
-    return row["service"]
+        return str(row["peer"])
+    return str(row["service"])
 
 
 def _per_service(current: Table, baseline: Table, value: str, minutes: tuple[float, float],
-                 traffic: float, credit) -> dict[str, Shift]:
+                 traffic: float, credit: Credit) -> dict[str, Shift]:
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for row in baseline.records():
         totals[credit(row)][0] += float(row[value] or 0) * traffic  # what the incident's traffic would cost
@@ -90,7 +94,7 @@ class TraceAgent:
         book.facts["traffic_source"] = entry.source
 
         latency_now, latency_before = peer_latency(stats_now), peer_latency(stats_before)
-        def error_origin(row: dict) -> str:
+        def error_origin(row: Mapping[str, Any]) -> str:
             return origin_of(row, latency_now, latency_before)
 
         errors = _per_service(origins_now, origins_before, "origins", minutes, traffic, error_origin)
@@ -172,7 +176,7 @@ def _code_paths(book: Notebook, now: Table, before: Table) -> None:
                      confidence=change.score / ANOMALY_SCORE_CAP, supports=[evidence], fault=Fault.CODE_PATH)
 
 
-def _top_rows(table: Table, service: str, by: str, credit, limit: int = 3) -> list[dict]:
+def _top_rows(table: Table, service: str, by: str, credit: Credit, limit: int = 3) -> list[dict[str, Any]]:
     """The rows that made up `service`'s tally, credited the same way the tally was."""
     rows = [r for r in table.records() if credit(r) == service]
     rows.sort(key=lambda r: -(r[by] or 0))

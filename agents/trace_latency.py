@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from inquest.agents.base import Notebook, ask_together
 from inquest.agents.trace_edges import EdgeVerdict, judge_edges
@@ -34,7 +35,7 @@ class LatencyView:
     cleared: set[str] = field(default_factory=set)  # slow only on the wire of a caller slow on all its calls
 
 
-def _keys(table: Table, *columns: str) -> set[tuple]:
+def _keys(table: Table, *columns: str) -> set[tuple[Any, ...]]:
     return {tuple(r[c] for c in columns) for r in table.records()}
 
 
@@ -152,7 +153,7 @@ def _summary(score: ServiceSpectrum, rank: float, reference: str, table: Table) 
             f"personalised PageRank on the call graph {rank:.2f} of the top")
 
 
-def _data(score: ServiceSpectrum, rank: float, baseline_query: str) -> dict:
+def _data(score: ServiceSpectrum, rank: float, baseline_query: str) -> dict[str, Any]:
     return {"service": score.service, "slow_self_spans": score.slow_self, "judged_spans": score.judged,
             "over_self_ms": round(score.over_self_ms, 1), "p_value": score.p_value, "ochiai": score.ochiai,
             "dstar": score.dstar, "pagerank": rank, "baseline_query": baseline_query}

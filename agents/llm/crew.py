@@ -24,6 +24,7 @@ from typing import Any
 
 from anthropic import Anthropic
 from crewai import LLM, Agent, Crew, Process, Task
+from crewai.crews.crew_output import CrewOutput
 from crewai.tools import BaseTool
 
 from inquest.agents.llm.gateway import ModelGateway
@@ -84,4 +85,7 @@ def run_task(llm: LLM, *, role: str, goal: str, backstory: str, description: str
     task = Task(description=description, expected_output=expected_output, agent=agent)
     crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False, cache=False,
                 planning=False, tracing=False)
-    return str(crew.kickoff().raw)
+    output = crew.kickoff()
+    if not isinstance(output, CrewOutput):  # a streaming output only comes back when a crew asks for streaming
+        raise TypeError(f"crewai returned {type(output).__name__}, not a CrewOutput: streaming is not asked for")
+    return str(output.raw)

@@ -159,7 +159,7 @@ class ModelSpecialist:
             hypotheses=tuple(s.hypothesis(h) for h in grounded.hypotheses),
             duration_ms=int((time.perf_counter() - started) * 1000),
             review=ModelReview(claims=_claims(grounded), ungrounded=grounded.dropped, dropped=grounded.reasons,
-                               asked=tuple(box.asked)))
+                               asked=tuple(question for question, _ in box.asked)))
 
 
 class ModelCoordinator:
@@ -252,7 +252,8 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
     if s.redactor.counts:
         notes.append(f"redacted {describe(s.redactor.counts)} from what was sent to the model")
     partial = budget.stop_reason is not None and budget.stopped_by_budget
-    hypotheses, narrative, mode, held_out = tuple(s.ranked), (), MODE, 0
+    narrative: tuple[Claim, ...] = ()
+    hypotheses, mode, held_out = tuple(s.ranked), MODE, 0
     if coordinator is not None and coordinator.status == "ok" and coordinator.hypotheses:
         tools = [e for f in specialists for e in f.evidence]
         held = hold_to_the_run(_ranked(coordinator, s, specialists), s.ranked, s.about(tools), {e.id for e in tools})

@@ -241,7 +241,8 @@ class QuestionTool(BaseTool):
     toolbox: Any = Field(default=None, exclude=True)
 
     def _run(self, **arguments: Any) -> str:
-        return self.toolbox.ask(self.name, arguments)
+        toolbox: Toolbox = self.toolbox  # an Any field only because pydantic cannot validate a Toolbox
+        return toolbox.ask(self.name, arguments)
 
 
 def tools_for(base_agent: str, toolbox: Toolbox) -> list[BaseTool]:
