@@ -139,7 +139,7 @@ def climbing(series: Series) -> bool:
         return False
     low, _ = theil_sen_interval([v for _, v in points], [t for t, _ in points], 0.95)
     rise = low * (points[-1][0] - points[0][0])
-    return bool(low > 0 and rise > 0.1 * abs(points[0][1]))
+    return low > 0 and rise > 0.1 * abs(points[0][1])
 
 
 class MetricsAgent:
