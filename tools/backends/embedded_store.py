@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -99,9 +100,19 @@ class EmbeddedStore:
             # Without a cap DuckDB's buffer pool grows with the data while six agents ask at once (2 GB
             # peak on 12M records); capped, the same investigation peaks near 450 MB and is no slower.
             self._con.execute(f"SET memory_limit = {literal(memory_limit)}")
-            register_redaction(self._con)
         except duckdb.Error as exc:
             raise BackendError(f"cannot open embedded store {self.path}: {exc}") from exc
+        # Registered by the first question that reads log text, not here: DuckDB imports numpy to register
+        # a Python function (~0.15 s), which then runs in that agent's thread beside the others instead
+        # of before any of them can start.
+        self._redaction_ready = False
+        self._redaction_lock = threading.Lock()
+
+    def _ensure_redaction(self) -> None:
+        with self._redaction_lock:
+            if not self._redaction_ready:
+                register_redaction(self._con)
+                self._redaction_ready = True
 
     def close(self) -> None:
         # Closing while agents' questions still run (Ctrl-C, a timed-out agent) fails with "connection is
@@ -117,6 +128,8 @@ class EmbeddedStore:
         # A cursor per question: agents ask from their own threads, and DuckDB runs them in parallel.
         cursor = self._con.cursor()
         try:
+            if "inquest_redact" in sql:
+                self._ensure_redaction()
             result = cursor.execute(sql)
             columns = tuple(d[0] for d in result.description)
             # The store keeps naive UTC timestamps; everything above it works with aware ones.
