@@ -513,7 +513,13 @@ def _describe(error: ValidationError, source: str) -> str:
             lines.append(f"{source}: unknown key '{key}'" + (f" (did you mean '{near}'?)" if near else ""))
         else:
             lines.append(f"{source}: {key}: {item['msg']}")
-    return "\n".join(lines)
+    return "\n".join(map(_printable, lines))
+
+
+def _printable(line: str) -> str:
+    """One problem, one line: a key or value quoted from the file may hold line breaks or control
+    characters, shown escaped instead."""
+    return line if line.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 def _near_key(loc: tuple[int | str, ...]) -> str | None:
@@ -533,7 +539,7 @@ def parse_config(text: str, source: str, base_dir: Path) -> Config:
     try:
         raw = safe_yaml.load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {safe_yaml.one_line(exc)}") from None
+        raise ConfigError(_printable(f"{source}: not valid YAML: {safe_yaml.one_line(exc)}")) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -544,7 +550,7 @@ def parse_config(text: str, source: str, base_dir: Path) -> Config:
         _reject_literal_secrets(raw, "")
         expanded = _expand_env(raw, "")
     except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(_printable(f"{source}: {exc}")) from None
     try:
         return Config.model_validate({**expanded, "base_dir": base_dir})
     except ValidationError as exc:
