@@ -4,6 +4,7 @@ Messages API server on 127.0.0.1 through the real `anthropic` client, against th
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -116,6 +117,18 @@ def test_a_wall_time_budget_stops_a_hanging_service(serve, investigated):
     result = review(investigated, with_llm(investigated.deps, budgets={"wall_seconds": 2}))
     assert result.usage.partial and result.usage.llm_calls == 0
     assert any("wall-time budget (2 s) ran out" in n and "best report so far" in n for n in result.notes)
+    assert structure(result.hypotheses) == structure(investigated.ranked)
+
+
+def test_the_wall_time_budget_counts_from_the_investigations_start(serve, investigated):
+    from inquest.deadline import Deadline, bounded
+
+    server = serve(scripts.well_behaved)
+    # The deterministic stage has already spent the whole budget: the LLM stage must not start a call.
+    with bounded(Deadline(at=time.monotonic() + 1, started=time.monotonic() - 30)):
+        result = review(investigated, with_llm(investigated.deps, budgets={"wall_seconds": 30}))
+    assert not server.messages_requests() and result.usage.llm_calls == 0
+    assert any("wall-time budget (30 s) ran out" in n for n in result.notes)
     assert structure(result.hypotheses) == structure(investigated.ranked)
 
 
