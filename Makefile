@@ -27,8 +27,9 @@ env: $(VENV)/.synced-all
 demo: $(VENV)/.synced-core
 	$(VENV)/bin/investigate INC-1042
 
+# --durations: the slowest tests at the end of every run, so a test that got expensive is seen where it lands.
 test: $(VENV)/.synced-all system-deps
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=15
 
 # Tests run real programs from Debian's packages, installed with apt when missing (CI runs as root on Debian);
 # never a downloaded build: chromium checks the HTML report, prometheus (with promtool) and

@@ -7,7 +7,7 @@ from inquest.agents.base import Deps, Notebook, ask_together
 from inquest.agents.diff_rules import Risk, classify, inert
 from inquest.agents.sql_text import normalize
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
-from inquest.errors import CodeHistoryError
+from inquest.errors import CodeHistoryError, NoRepositoryError
 from inquest.faults import Fault
 from inquest.tools.backends.protocol import Table
 from inquest.tools.code_history import CommitDiff
@@ -26,16 +26,24 @@ class CodeDiffAgent:
         if not changes:
             book.record("changes", everything, "no changes with a commit to read")
             return book.finding("no_data")
-        unread = 0
+        unread, no_repository = 0, []
         for change in changes:
             try:
                 diff = deps.code.commit_diff(change.service, change.commit or "")
             except CodeHistoryError as exc:
                 unread += 1
+                if isinstance(exc, NoRepositoryError):
+                    no_repository.append(change.service)
                 book.record("git", f"git show {change.commit}", f"could not read {change.commit} for "
                             f"{change.id}: {exc}", {"change": change.id})
                 continue
             self._judge(book, change, diff, now, before)
+        if no_repository:
+            # Not a failure: nobody told us where that code lives. Say how to, beside what was read.
+            book.notes.append(f"no repository for {', '.join(sorted(set(no_repository)))}: set code.repositories "
+                              f"(service: path of its git checkout) or code.repository in config.yaml")
+        if len(no_repository) == len(changes):
+            return book.finding("skipped")
         if unread == len(changes):
             return book.finding("error", error=f"none of the {len(changes)} commits could be read: "
                                               f"{book.evidence[-1].summary}")

@@ -113,7 +113,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
     ranked = [replace(h, mitigation=mitigation_for(h.service, h.change, h.fault, rollback_to)) for h in ranked]
     report = Report(
         incident=incident, scope=scope, hypotheses=tuple(ranked), evidence=evidence,
-        agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in findings),
+        agents=tuple(AgentRun.of(f) for f in findings),
         impact=_first(findings, lambda f: f.impact) or Impact(), started_at=started_at,
         duration_ms=int((time.perf_counter() - clock) * 1000),
         notes=tuple(notes + _notes(findings)), facts={f.agent: dict(f.facts) for f in findings},

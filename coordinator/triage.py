@@ -7,10 +7,12 @@ that a slowly building fault does not leak into what "normal" means.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from inquest.agents.baseline import detect_onset
 from inquest.config import InvestigationConfig
+from inquest.coordinator.coverage import coverage_notes, measure
 from inquest.core import Bucket, Incident, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import TelemetryBackend
@@ -19,7 +21,7 @@ from inquest.tools.backends.protocol import TelemetryBackend
 def plan_scope(incident: Incident, settings: InvestigationConfig) -> Scope:
     window = incident.window
     baseline_end = window.start - timedelta(minutes=settings.baseline_gap_minutes)
-    baseline = Window(baseline_end - timedelta(minutes=settings.baseline_minutes), baseline_end)
+    baseline = incident.baseline or Window(baseline_end - timedelta(minutes=settings.baseline_minutes), baseline_end)
     lookback = Window(window.start - timedelta(minutes=settings.lookback_minutes), window.end)
     return Scope(window=window, baseline=baseline, lookback=lookback)
 
@@ -39,6 +41,7 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
             for table in (backend.service_timeline(w, alerting) for w in (scope.baseline, scope.window))
         ] if alerting else [[], []]
         onset = detect_onset(series[0], series[1])
+        coverage = measure(backend, replace(scope, entry_service=entry), incident)
     except BackendError as exc:
         notes.append(f"triage could not refine the scope: {exc}")
         return scope, notes
@@ -48,5 +51,7 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
     if onset is None:
         notes.append(f"no clear onset at {alerting or 'any service'} in {scope.window}; changes are judged "
                      f"against the incident start {incident.started_at:%H:%M} UTC")
+    # What the data lacks is said before anything else: it explains every weak finding after it.
+    notes = coverage_notes(coverage, scope) + notes
     return Scope(window=scope.window, baseline=scope.baseline, lookback=scope.lookback, onset=onset,
-                 entry_service=entry), notes
+                 entry_service=entry, coverage=coverage), notes

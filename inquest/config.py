@@ -2,10 +2,11 @@
 
 Selection order: `--config PATH`, then `$INQUEST_CONFIG`, then `./config.yaml`, then
 `$XDG_CONFIG_HOME/inquest/config.yaml` (`~/.config/...`), then built-in defaults. `--store PATH` or
-`$INQUEST_STORE` replaces the embedded store's path of whichever was chosen.
+`$INQUEST_STORE` replaces the embedded store's path of whichever was chosen. A `${VAR}` whose variable is
+unset stays unresolved and is an error only for the part that uses it (`Config.require_env`).
 Relative paths inside the file are resolved against the file's own folder, so the same file works from
 any working directory. Secrets are never stored in the file: fields that hold one must be written as
-`${ENV_VAR}` references, which are expanded from the environment on load.
+`${ENV_VAR}` references, which are expanded from the environment on load (see below for unset ones).
 """
 
 from __future__ import annotations
@@ -464,6 +465,16 @@ class Config(_Section):
     serve: ServeConfig = ServeConfig()
     # The folder relative paths were resolved against (the config file's folder).
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    # (key, variable) of each ${VAR} whose variable is unset: kept as written, an error only for the part
+    # that uses it (require_env), so a missing token of one integration does not break every command.
+    unset_env: tuple[tuple[str, str], ...] = Field(default=(), exclude=True)
+
+    def require_env(self, *sections: str) -> None:
+        """Raises for the first unset ${VAR} under any of `sections` (dotted keys, e.g. backend.elasticsearch).
+        Every part that reads a value which may hold a reference calls this before using it."""
+        for key, name in self.unset_env:
+            if any(key == s or key.startswith(f"{s}.") or key.startswith(f"{s}[") for s in sections):
+                raise ConfigError(f"{key}: environment variable {name} is referenced but not set")
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.base_dir / path)
@@ -474,16 +485,17 @@ class Config(_Section):
 
 
 
-def _expand_env(value: Any, where: str) -> Any:
+def _expand_env(value: Any, where: str, unset: list[tuple[str, str]]) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_expand_env(v, f"{where}[{i}]", unset) for i, v in enumerate(value)]
     if isinstance(value, str):
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(f"{where}: environment variable {name} is referenced but not set")
+                unset.append((where, name))
+                return match.group(0)
             return os.environ[name]
         return ENV_REF.sub(substitute, value)
     return value
@@ -544,15 +556,17 @@ def parse_config(text: str, source: str, base_dir: Path) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
-    if "base_dir" in raw:
-        raise ConfigError(f"{source}: unknown key 'base_dir'")
+    for internal in ("base_dir", "unset_env"):
+        if internal in raw:
+            raise ConfigError(f"{source}: unknown key '{internal}'")
+    unset: list[tuple[str, str]] = []
     try:
         _reject_literal_secrets(raw, "")
-        expanded = _expand_env(raw, "")
+        expanded = _expand_env(raw, "", unset)
     except ConfigError as exc:
         raise ConfigError(_printable(f"{source}: {exc}")) from None
     try:
-        return Config.model_validate({**expanded, "base_dir": base_dir})
+        return Config.model_validate({**expanded, "base_dir": base_dir, "unset_env": tuple(unset)})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
 

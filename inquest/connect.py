@@ -22,6 +22,7 @@ def open_backend(config: Config) -> TelemetryBackend:
     """Opens the configured backend through its `inquest.backends` entry point (inquest/registry.py). It
     never builds anything: the demo world is built beforehand by the command (inquest.commands.demo_world),
     so opening a backend does not need the simulator."""
+    config.require_env(f"backend.{config.backend.kind}", "backend.metrics")
     opener: Callable[[Config], TelemetryBackend] = registry.load(registry.BACKENDS, config.backend.kind)
     backend = opener(config)
     if config.backend.metrics is None:

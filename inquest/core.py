@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-AgentStatus = Literal["ok", "no_data", "error", "timeout"]
+# skipped: the agent cannot apply to this setup (no repository configured for code_diff), which is not a failure.
+AgentStatus = Literal["ok", "no_data", "skipped", "error", "timeout"]
 ChangeKind = Literal["deploy", "config", "feature_flag", "migration", "scale", "rollback"]
 CHANGE_KINDS: tuple[str, ...] = ("deploy", "config", "feature_flag", "migration", "scale", "rollback")
 
@@ -65,6 +66,7 @@ class Incident:
     window: Window  # where to look for the symptom
     symptoms: tuple[str, ...] = ()
     ticket: str | None = None  # e.g. "acme/shop#812" or "OPS-1234"
+    baseline: Window | None = None  # a pinned known-good period (`--baseline`); None: derived from the window
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", utc(self.started_at))
@@ -232,7 +234,7 @@ class AgentProgress:
     """A state change of one agent during the fan-out, for live views."""
 
     agent: str
-    state: Literal["queued", "running", "ok", "no_data", "error", "timeout"]
+    state: Literal["queued", "running", "ok", "no_data", "skipped", "error", "timeout"]
     duration_ms: int = 0
     headline: str = ""  # the agent's strongest hypothesis or its error, once done
 
@@ -246,6 +248,30 @@ class Scope:
     lookback: Window  # where suspect changes may lie
     onset: datetime | None = None  # when the symptom began at the alerting service, if triage saw it
     entry_service: str | None = None  # where customers' requests enter (root spans)
+    coverage: Coverage | None = None  # what data the windows hold, measured before the agents ran
+
+
+@dataclass(frozen=True)
+class Counts:
+    spans: int = 0
+    logs: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.spans + self.logs
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the store holds for the incident, so a weak verdict can say which data was missing."""
+
+    window: Counts  # every service, incident window
+    baseline: Counts  # every service, baseline window
+    service: str | None = None  # the incident's (or entry) service
+    service_window: Counts = Counts()
+    service_baseline: Counts = Counts()
+    span_kinds: tuple[str, ...] = ()  # kinds of the spans in the incident window
+    root_spans: int = 0  # spans without a parent in the incident window: requests entering the system
 
 
 @dataclass(frozen=True)
@@ -273,6 +299,20 @@ class AgentRun:
     duration_ms: int
     evidence_count: int
     error: str | None = None
+    note: str | None = None  # why it found nothing, or what it could not check: the report's Note column
+
+    @classmethod
+    def of(cls, finding: Finding) -> AgentRun:
+        """The report's row for an agent. Its note is why it found nothing (the evidence of a `no_data` run
+        is exactly that: what it looked for and did not find), else what it could not check."""
+        reasons = [e.summary for e in finding.evidence] if finding.status == "no_data" else list(finding.notes)
+        return cls(finding.agent, finding.status, finding.duration_ms, len(finding.evidence), finding.error,
+                   note="; ".join(reasons) or None)
+
+    @property
+    def reason(self) -> str:
+        """What the Note column says: the failure, else the agent's own reason."""
+        return self.error or self.note or ""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,10 @@ class CodeHistoryError(InquestError):
     """A repository or commit could not be read."""
 
 
+class NoRepositoryError(CodeHistoryError):
+    """No git repository is configured (or found) for a service: the code can not be read, by setup."""
+
+
 class InputError(InquestError):
     """Input data (a file to ingest, an incident declaration) is malformed; the message names where."""
 

@@ -41,8 +41,12 @@ def test_secrets_must_be_environment_references(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ConfigError, match=r"backend\.api_key: secrets may not be written"):
         parse_config("backend: {api_key: hunter2}\n", "conf.yaml", Path("."))
     monkeypatch.delenv("INQ_TEST_PATH", raising=False)
-    with pytest.raises(ConfigError, match="INQ_TEST_PATH is referenced but not set"):
-        parse_config("backend:\n  embedded:\n    path: ${INQ_TEST_PATH}\n", "conf.yaml", Path("."))
+    # Unset, the reference is an error for the part that reads it (opening the store), not for loading.
+    unresolved = parse_config("backend:\n  embedded:\n    path: ${INQ_TEST_PATH}\n", "conf.yaml", Path("."))
+    unresolved.require_env("attach", "serve")
+    with pytest.raises(ConfigError, match=r"backend\.embedded\.path: environment variable INQ_TEST_PATH is "
+                                          "referenced but not set"):
+        unresolved.require_env("backend.embedded")
     monkeypatch.setenv("INQ_TEST_PATH", "/data/store.duckdb")
     config = parse_config("backend:\n  embedded:\n    path: ${INQ_TEST_PATH}\n", "conf.yaml", Path("."))
     assert config.backend.embedded.path == Path("/data/store.duckdb")

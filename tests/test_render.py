@@ -171,7 +171,7 @@ def test_json_datetimes_are_utc_with_z(report):
 def test_json_agents_are_keyed_by_name(report):
     agents = report_to_dict(report)["agents"]
     assert agents["logs"] == {"status": "timeout", "duration_ms": 30_000, "evidence_count": 0,
-                              "error": "no answer from the log backend within 30 s"}
+                              "error": "no answer from the log backend within 30 s", "note": None}
 
 
 def test_json_evidence_data_is_plain_json(report):

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inquest.errors import CodeHistoryError
+from inquest.errors import CodeHistoryError, NoRepositoryError
 from inquest.redact import redact
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class CodeHistory:
             try:
                 self._repos[path] = git.Repo(path)
             except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
-                raise CodeHistoryError(f"no git repository for service {service!r} at {path}") from exc
+                raise NoRepositoryError(f"no git repository for service {service!r} at {path}") from exc
         return self._repos[path]
 
     def commit_diff(self, service: str, sha: str) -> CommitDiff:

@@ -274,7 +274,7 @@ def _assemble(s: Session, specialists: list[Finding], coordinator: Finding | Non
     usage = _usage(budget, settings.model, held_out + sum(f.review.ungrounded for f in runs if f.review), partial)
     return Review(
         hypotheses=hypotheses, evidence=tuple(e for f in specialists for e in f.evidence if e.id in cited),
-        agents=tuple(AgentRun(f.agent, f.status, f.duration_ms, len(f.evidence), f.error) for f in runs),
+        agents=tuple(AgentRun.of(f) for f in runs),
         narrative=narrative, usage=usage, notes=tuple(notes), mode=mode)
 
 

@@ -45,6 +45,28 @@ def check_targets(names: Sequence[str]) -> list[str]:
     return [name for name in TARGETS if name in names]
 
 
+def check_credentials(names: Sequence[str], config: Config, environ: Mapping[str, str] | None = None) -> None:
+    """Before the investigation: every requested target has the environment variables it reads its URL and
+    credentials from, and no ${VAR} of the attach section is unset. One line naming the target and the variable."""
+    config.require_env("attach")
+    environ = os.environ if environ is None else environ
+    settings = config.attach
+    needs: dict[str, list[tuple[str, str]]] = {
+        "github": [(settings.github.token_env, "a GitHub token allowed to comment on issues")],
+        "jira": ([] if settings.jira.url else [("JIRA_URL", "the Jira base URL (or set attach.jira.url)")])
+        + ([(settings.jira.user_env, "the Atlassian account e-mail")] if settings.jira.flavour == "cloud" else [])
+        + [(settings.jira.token_env, "a Jira API token")],
+        "slack": [(settings.slack.webhook_url_env, "the Slack incoming-webhook URL")] if settings.slack.mode == "webhook"
+        else [(settings.slack.token_env, "a Slack bot token (xoxb-…)")],
+        "webhook": ([] if settings.webhook.url else [("INQUEST_WEBHOOK_URL", "the URL (or set attach.webhook.url)")])
+        + [(settings.webhook.secret_env, "the shared secret the report is signed with")],
+    }
+    for name in names:
+        for variable, purpose in needs.get(name, []):
+            if not environ.get(variable, "").strip():
+                raise AttachError(f"--attach {name}", f"${variable} is not set; it must hold {purpose}")
+
+
 def attach_report(report: Report, names: Sequence[str], config: Config, tickets: Sequence[str] = (),
                   environ: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
     settings = config.attach

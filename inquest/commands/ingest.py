@@ -56,6 +56,7 @@ def main(args: list[str]) -> int:
     if opts.to == "elasticsearch":
         from inquest.ingest.es_loader import ingest_into_cluster
 
+        config.require_env("backend.elasticsearch")
         result, stored = ingest_into_cluster(config.backend.elasticsearch, config.base_dir, opts.paths, opts.alert,
                                              config.alerts)
         if opts.format == "json":

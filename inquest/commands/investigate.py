@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import os
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inquest import __version__
 from inquest.commands.options import CONFIG_HELP, STORE_HELP
-from inquest.core import Report
+from inquest.core import Report, Window
 from inquest.errors import UnknownIncidentError
 from inquest.exits import EXIT_ATTACH_FAILED, EXIT_FOUND, EXIT_NOT_FOUND
 
@@ -65,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--llm", choices=("claude", "none"),
                         help="also have Claude-backed agents review the findings (needs ANTHROPIC_API_KEY; "
                              "docs/llm.md); default: config.yaml's llm.provider, else none")
+    parser.add_argument("--baseline", metavar="START/END", type=baseline_window,
+                        help="compare with this known-good period (ISO 8601, e.g. 2026-03-12T09:00Z/2026-03-12T09:40Z) "
+                             "instead of the one before the incident window")
+    parser.add_argument("--full", action="store_true",
+                        help="on a terminal, the whole report (evidence, runners-up, impact, notes); by default it "
+                             "shows the ranking, the agents and a closing summary")
     parser.add_argument("--no-live", action="store_true", help="no live view of the agents while they work")
     parser.add_argument("--backend", choices=("embedded", "elasticsearch"),
                         help="where the telemetry is (default: config.yaml's backend.kind); elasticsearch uses "
@@ -98,6 +106,10 @@ def main(args: list[str]) -> int:
         config = config.model_copy(update={"llm": config.llm.model_copy(update={"provider": opts.llm})})
     if config.llm.enabled:
         config.llm.api_key()  # no key: one clear line, before any work is done
+    if opts.attach:
+        from inquest.attach import check_credentials
+
+        check_credentials(opts.attach, config)  # a missing token is known now, not after the investigation
     ensure_demo_world(config)  # `demo: true` and no store yet: build it now, before connecting
     with _tracing(opts.trace_out):
         deps = connect(config)
@@ -106,6 +118,8 @@ def main(args: list[str]) -> int:
             if opts.incident_id not in incidents:
                 raise UnknownIncidentError(opts.incident_id, list(incidents))
             incident = incidents[opts.incident_id]
+            if opts.baseline is not None:
+                incident = replace(incident, baseline=opts.baseline)
             live = opts.format == "text" and not opts.no_live and opts.output is None and sys.stderr.isatty()
             if live:
                 from rich.console import Console
@@ -119,11 +133,29 @@ def main(args: list[str]) -> int:
         finally:  # the store is released, so an ingest or another command in this process may open it
             for part in (deps.backend, deps.code):
                 getattr(part, "close", lambda: None)()
-    emit(report, opts.format, opts.output)
+    emit(report, opts.format, opts.output, full=opts.full)
     verdict = EXIT_FOUND if report.root_cause is not None else EXIT_NOT_FOUND
     if opts.attach and not attach(report, opts.format, opts.output, opts.attach, opts.ticket, config):
         return EXIT_ATTACH_FAILED
     return verdict
+
+
+def baseline_window(text: str) -> Window:
+    """`START/END` as ISO 8601 times (a `Z` or an offset; naive times are UTC), END after START."""
+    start, sep, end = text.partition("/")
+    try:
+        window = Window(_utc_time(start), _utc_time(end)) if sep else None
+    except ValueError:
+        window = None
+    if window is None or window.end <= window.start:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START/END with END after START "
+                                         "(e.g. 2026-03-12T09:00Z/2026-03-12T09:40Z)")
+    return window
+
+
+def _utc_time(text: str) -> datetime:
+    at = datetime.fromisoformat(text.strip())
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def unwritable(path: Path) -> str | None:
@@ -171,7 +203,7 @@ def attach(report: Report, fmt: str, output: str | None, targets: list[str], tic
     return all(outcome.ok for outcome in outcomes)
 
 
-def emit(report: Report, fmt: str, output: str | None) -> None:
+def emit(report: Report, fmt: str, output: str | None, full: bool = True) -> None:
     from inquest.render import render
 
     if output:
@@ -184,7 +216,7 @@ def emit(report: Report, fmt: str, output: str | None) -> None:
 
         from inquest.render.text import render_text
 
-        render_text(report, Console())
+        render_text(report, Console(), full=full)
     else:
         text = render(report, fmt)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

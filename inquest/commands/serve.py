@@ -53,6 +53,7 @@ def main(args: list[str]) -> int:
     from inquest.config import load_config
 
     config = load_config(opts.config)
+    config.require_env("serve", "attach")  # serve.token holds a ${VAR}: never serve with it unresolved
     settings = config.serve
     host, port = split_listen(opts.listen or settings.listen)
     if settings.token is None and not is_loopback(host):

@@ -164,7 +164,7 @@ def _impact(report: Report) -> str:
 def _agents(report: Report) -> str:
     rows = [[f"<td>{esc(r.agent)}</td>", f'<td class="status-{esc(r.status)}">{esc(r.status)}</td>',
              f'<td class="num">{duration(r.duration_ms)}</td>', f'<td class="num">{r.evidence_count}</td>',
-             f"<td>{rich(r.error or '')}</td>"] for r in report.agents]
+             f"<td>{rich(r.reason)}</td>"] for r in report.agents]
     return ('<table id="agents"><tr><th>Agent</th><th>Status</th><th class="num">Duration</th>'
             f'<th class="num">Evidence</th><th>Note</th></tr>{_rows(rows)}</table>')
 

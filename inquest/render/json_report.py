@@ -156,6 +156,7 @@ def _agent(run: AgentRun) -> dict[str, Any]:
         "duration_ms": run.duration_ms,
         "evidence_count": run.evidence_count,
         "error": run.error,
+        "note": run.note,
     }
 
 

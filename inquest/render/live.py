@@ -26,6 +26,7 @@ from inquest.render import duration
 _DONE = {
     "ok": ("✓ ok", "green"),
     "no_data": ("– no data", "dim"),
+    "skipped": ("– skipped", "dim"),
     "error": ("✗ error", "red"),
     "timeout": ("! timeout", "yellow"),
 }

@@ -200,7 +200,7 @@ def _agents(report: Report) -> str:
         return ""
     rows = [
         [_cell(run.agent), _STATUS.get(run.status, run.status), duration(run.duration_ms),
-         str(run.evidence_count), _cell(run.error or "")]
+         str(run.evidence_count), _cell(run.reason)]
         for run in report.agents
     ]
     return "## Agents\n\n" + _table(
@@ -208,7 +208,7 @@ def _agents(report: Report) -> str:
     )
 
 
-_STATUS = {"ok": "✅ ok", "no_data": "➖ no data", "error": "❌ error", "timeout": "⏱️ timeout"}
+_STATUS = {"ok": "✅ ok", "no_data": "➖ no data", "skipped": "➖ skipped", "error": "❌ error", "timeout": "⏱️ timeout"}
 
 
 def _scope_and_notes(report: Report) -> str:

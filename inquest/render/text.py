@@ -15,9 +15,10 @@ from rich.text import Text
 
 from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
 from inquest.render import best_lead, change_label, clock, count, duration, percent, ranked, window_label
+from inquest.render.summary import coverage_block, summary_panel
 
-STATUS_STYLE = {"ok": "green", "no_data": "dim", "error": "red", "timeout": "yellow"}
-STATUS_LABEL = {"ok": "ok", "no_data": "no data", "error": "error", "timeout": "timeout"}
+STATUS_STYLE = {"ok": "green", "no_data": "dim", "skipped": "dim", "error": "red", "timeout": "yellow"}
+STATUS_LABEL = {"ok": "ok", "no_data": "no data", "skipped": "skipped", "error": "error", "timeout": "timeout"}
 
 # Below this width the hypothesis table folds service and change into one column and counts agents
 # instead of naming them; 80 columns must still be readable, 100 should look good.
@@ -25,26 +26,34 @@ WIDE = 96
 TOP_ENDPOINTS = 3
 
 
-def render_text(report: Report, console: Console) -> None:
+def render_text(report: Report, console: Console, full: bool = True) -> None:
+    """The report; `full=False` (the terminal's default) leaves out the evidence, the runners-up's reasons
+    and the impact panel. Either way it ends with the summary, so the answer is the last screen."""
     wide = console.width >= WIDE
-    console.print(_headline(report))
-    cause = report.root_cause
-    if cause is not None and cause.mitigation:
-        console.print(Text.assemble(("Try first: ", "bold cyan"), cause.mitigation))
+    if full:
+        console.print(_headline(report))
+        cause = report.root_cause
+        if cause is not None and cause.mitigation:
+            console.print(Text.assemble(("Try first: ", "bold cyan"), cause.mitigation))
     hypotheses = ranked(report)
     if hypotheses:
         console.print()
         console.print(_hypotheses_table(hypotheses, wide))
-        console.print()
-        console.print(_top(hypotheses[0], report))
-        if len(hypotheses) > 1:
+        if full:
             console.print()
-            console.print(_runners_up(hypotheses[1:]))
-    console.print()
-    console.print(_impact(report, wide))
+            console.print(_top(hypotheses[0], report))
+            if len(hypotheses) > 1:
+                console.print()
+                console.print(_runners_up(hypotheses[1:]))
+    if full:
+        console.print()
+        console.print(_impact(report, wide))
     if report.agents:
         console.print(_agents(report))
-    console.print(_footer(report))
+    console.print(_footer(report, notes=full))
+    if report.root_cause is None and report.scope.coverage is not None:
+        console.print(coverage_block(report.scope.coverage))
+    console.print(summary_panel(report, full))
 
 
 def _headline(report: Report) -> Panel:
@@ -209,17 +218,17 @@ def _agents(report: Report) -> Table:
             Text(STATUS_LABEL.get(run.status, run.status), style=style),
             duration(run.duration_ms),
             str(run.evidence_count),
-            Text(run.error or "", style=style if run.error else ""),
+            Text(run.reason, style=style if run.error else "dim"),
         )
     return table
 
 
-def _footer(report: Report) -> Text:
+def _footer(report: Report, notes: bool = True) -> Text:
     scope = report.scope
     footer = Text(style="dim")
     footer.append(f"Window {window_label(scope.window)} · baseline {window_label(scope.baseline)} · "
                   f"changes since {scope.lookback.start:%Y-%m-%d %H:%M} UTC\n")
-    for note in report.notes:
+    for note in report.notes if notes else ():
         footer.append(f"Note: {note}\n")
     footer.append(f"Investigated in {duration(report.duration_ms)}, {report.mode} mode")
     if report.usage.llm_calls:

@@ -38,19 +38,29 @@ def test_a_failed_attachment_exits_3_and_the_report_is_still_written(demo_world,
 
 def test_one_failing_target_does_not_stop_the_others(demo_world, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.delenv("INQUEST_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("INQUEST_WEBHOOK_SECRET", "s3cret")
     issue = GitHubIssue()
     with StandIn(issue) as server:
-        config = _config(demo_world, tmp_path, f"attach:\n  github:\n    api_url: {server.url}\n"
-                                               f"  webhook:\n    url: {server.url}/hooks\n")
+        # The webhook's receiver is down (nothing listens on the discard port): it fails when posting.
+        config = _config(demo_world, tmp_path, f"attach:\n  retries: 0\n  github:\n    api_url: {server.url}\n"
+                                               "  webhook:\n    url: http://127.0.0.1:9/hooks\n")
         out = tmp_path / "report.json"
         code = main(["INC-1042", "--format", "json", "--output", str(out), "--attach", "webhook", "--attach", "github",
                      "--config", config])
     err = capsys.readouterr().err
     assert code == 3 and json.loads(out.read_text())["root_cause_found"]
     assert not (tmp_path / ".inquest/reports").exists()  # --output is the local copy
-    assert "attached to github: created comment" in err and "INQUEST_WEBHOOK_SECRET is not set" in err
+    assert "attached to github: created comment" in err and "attaching failed: webhook" in err
     assert len(issue.comments) == 1 and server.problems == []
+
+
+def test_a_missing_token_is_a_usage_error_before_the_investigation(demo_world, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    out = tmp_path / "report.json"
+    code = main(["INC-1042", "--format", "json", "--output", str(out), "--attach", "github",
+                 "--config", write_config(demo_world, tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--attach github: $GITHUB_TOKEN is not set" in err and not out.exists()
 
 
 def test_slack_links_to_the_github_comment_written_in_the_same_run(demo_world, tmp_path, monkeypatch, capsys):

@@ -1,0 +1,55 @@
+"""Before any agent runs: does the store hold what the comparison needs? An empty baseline makes every
+agent compare against nothing, and a window without root spans has no entry service to measure
+customers' requests at; both are said first, with the fix, instead of surfacing as odd evidence later."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from inquest.core import Counts, Coverage, Incident, Scope, Window
+from inquest.tools.backends.protocol import TelemetryBackend
+
+# Thin: an order of magnitude fewer records per minute than the incident window holds. "Normal" is then
+# estimated from a handful of points while the incident is measured from many.
+THIN_RATIO = 10.0
+
+BASELINE_FIX = "give a known-good period with `--baseline START/END` (ISO 8601 times)"
+
+
+def measure(backend: TelemetryBackend, scope: Scope, incident: Incident) -> Coverage:
+    window, baseline = (_per_service(backend, w) for w in (scope.window, scope.baseline))
+    service = incident.service or scope.entry_service
+    kinds = sorted({str(r["kind"]) for r in backend.span_stats(scope.window).records() if r.get("kind")})
+    roots = sum(int(r["requests"] or 0) for r in backend.entry_services(scope.window).records())
+    return Coverage(window=_sum(window.values()), baseline=_sum(baseline.values()), service=service,
+                    service_window=window.get(service or "", Counts()),
+                    service_baseline=baseline.get(service or "", Counts()), span_kinds=tuple(kinds), root_spans=roots)
+
+
+def coverage_notes(coverage: Coverage, scope: Scope) -> list[str]:
+    """What the report must say first about the data, each with what to do about it."""
+    notes = []
+    if coverage.baseline.total == 0:
+        notes.append(f"the baseline {scope.baseline} holds no spans or logs, so there is no normal to compare "
+                     f"with: {BASELINE_FIX}")
+    elif _rate(coverage.baseline.total, scope.baseline) * THIN_RATIO < _rate(coverage.window.total, scope.window):
+        notes.append(f"the baseline {scope.baseline} is thin ({coverage.baseline.total:,} spans and logs against "
+                     f"{coverage.window.total:,} in the incident window): {BASELINE_FIX}")
+    if coverage.window.spans and not coverage.root_spans:
+        notes.append(f"no root spans in the incident window (span kinds present: {', '.join(coverage.span_kinds)}), "
+                     "so there is no entry service: requests, errors and latency where customers enter are unknown")
+    return notes
+
+
+def _per_service(backend: TelemetryBackend, window: Window) -> dict[str, Counts]:
+    return {str(r["service"]): Counts(int(r["spans"] or 0), int(r["logs"] or 0))
+            for r in backend.services(window).records()}
+
+
+def _sum(counts: Iterable[Counts]) -> Counts:
+    items = list(counts)
+    return Counts(sum(c.spans for c in items), sum(c.logs for c in items))
+
+
+def _rate(records: int, window: Window) -> float:
+    return records / max(window.minutes, 1e-9)

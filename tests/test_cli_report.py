@@ -1,0 +1,92 @@
+"""The report as the terminal shows it (issue 14 points 1 and 7), through the installed console script:
+every "no root cause" explained, and the answer on the last screen."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_cli_process import ANSI, EXAMPLE, run
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def internal_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hand-traced batch spans, INTERNAL only, nothing in the baseline window."""
+    store = tmp_path_factory.mktemp("internal") / "store.duckdb"
+    assert run("ingest", str(FIXTURES / "internal-only"), "--store", str(store)).returncode == 0
+    return store
+
+
+def on_a_terminal(*args: str, width: int = 100) -> str:
+    """Runs investigate with stdout on a pty, as a person in a terminal sees it (ANSI codes removed)."""
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(width), "LINES": "50"}
+    proc = subprocess.Popen([f"{sys.prefix}/bin/investigate", *args], stdin=subprocess.DEVNULL, stdout=secondary,
+                            stderr=subprocess.DEVNULL, env=env)
+    os.close(secondary)
+    out, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=30)
+    os.close(primary)
+    return ANSI.sub("", out.decode(errors="replace")).replace("\r", "")
+
+
+def test_internal_spans_and_an_empty_baseline_are_both_said(internal_only):
+    done = run("INC-7", "--store", str(internal_only), "--no-live")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 1
+    assert "holds no spans or logs, so there is no normal to compare with" in text and "--baseline" in text
+    assert "no root spans in the incident window (span kinds present: INTERNAL)" in text
+    # each agent that found nothing says why in its Note column, not only in --format json
+    assert re.search(r"db\s+no data\s+\S+ ms\s+\d+\s+no database telemetry", done.stdout)
+    assert "Data coverage" in done.stdout and "root spans (requests entering): 0" in text
+
+
+def test_the_baseline_can_be_pinned_and_a_bad_one_is_a_usage_error(internal_only):
+    pinned = run("INC-7", "--store", str(internal_only), "--no-live", "--baseline", "2026-03-12T10:20Z/2026-03-12T10:29Z")
+    assert "Window 2026-03-12 10:20–10:40 UTC · baseline 2026-03-12 10:20–10:29 UTC" in pinned.stdout
+    assert "holds no spans or logs" not in pinned.stdout
+    bad = run("INC-7", "--store", str(internal_only), "--baseline", "2026-03-12T10:20Z")
+    assert bad.returncode == 2 and "--baseline" in bad.stderr and bad.stderr.count("\n") == 2  # usage + error
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("example") / "store.duckdb"
+    assert run("ingest", str(EXAMPLE), "--store", str(store)).returncode == 0
+    return store
+
+
+def test_the_terminal_report_ends_with_the_answer(example):
+    compact = on_a_terminal("INC-2001", "--store", str(example), "--no-live")
+    last_screen = "\n".join(compact.rstrip().splitlines()[-14:])
+    assert "INC-2001 · summary" in last_screen and "Root cause" in last_screen
+    assert re.search(r"Confidence\s+\d+%", last_screen) and "Try first" in last_screen
+    assert "payments" in last_screen and "--full" in last_screen
+    assert "Why #1 ranks first" not in compact and len(compact.splitlines()) < 60
+    full = on_a_terminal("INC-2001", "--store", str(example), "--no-live", "--full")
+    assert "Why #1 ranks first" in full and "Runners-up" in full
+    assert "INC-2001 · summary" in "\n".join(full.rstrip().splitlines()[-14:])
+
+
+def test_code_diff_without_a_repository_is_skipped_with_the_setting_to_fix_it(example, tmp_path):
+    done = run("INC-2001", "--store", str(example), "--format", "json", cwd=tmp_path)
+    code_diff = json.loads(done.stdout)["agents"]["code_diff"]
+    assert done.returncode == 0 and code_diff["status"] == "skipped" and code_diff["error"] is None
+    assert "code.repositories" in code_diff["note"] and "payments" in code_diff["note"]
