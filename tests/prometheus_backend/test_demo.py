@@ -61,6 +61,7 @@ def _unanswered(held, url: str, timeout_s: float) -> Report:
 def _fails_only_the_metrics_view(report: Report, reference: Report, expected: str) -> None:
     status = {a.agent: a for a in report.agents}
     assert status["metrics"].status == "error" and expected in (status["metrics"].error or "")
+    assert any(note.startswith("the metrics agent failed") and expected in note for note in report.notes), report.notes
     assert all(a.status == "ok" for a in report.agents if a.agent != "metrics"), \
         [(a.agent, a.status, a.error) for a in report.agents]
     assert report.hypotheses[0].change is not None and report.hypotheses[0].change.id == GUILTY
