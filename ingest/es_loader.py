@@ -39,7 +39,7 @@ from inquest.ingest.driver import IngestResult, ingest
 from inquest.tools.backends.elasticsearch.connection import describe_failure, hosts_of, open_client
 from inquest.tools.backends.elasticsearch.percentiles import BUCKET_SQL
 from inquest.tools.backends.embedded_schema import quote
-from inquest.tools.backends.embedded_store import _TEMPLATE_SQL, register_redaction
+from inquest.tools.backends.embedded_store import _BODY_SQL, _TEMPLATE_SQL, register_redaction
 
 KINDS = ("spans", "logs", "metrics", "changes", "db_query_stats", "incidents")
 STREAMS = ("spans", "logs", "metrics")  # time series: data streams when the cluster has them
@@ -108,6 +108,8 @@ def document_sql(kind: str, settings: ElasticsearchBackend) -> str:
         expression = prefix + quote(column)
         if name == "symptoms":
             expression = f"CAST({expression} AS JSON)"
+        elif kind == "logs" and name == "body":  # the cluster holds the body as the embedded store shows it
+            expression = _BODY_SQL
         elif kind == "metrics" and name == "value":  # JSON has no NaN or infinity
             expression = f"CASE WHEN isnan({expression}) OR isinf({expression}) THEN NULL ELSE {expression} END"
         pairs.append((settings.field(kind, name), expression))
