@@ -101,13 +101,14 @@ class IngestResult:
 
 def ingest(store: Path | str, paths: Sequence[Path | str] = (), alerts: Sequence[Path | str] = (),
            batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES,
-           alert_settings: AlertsConfig = DEFAULT_ALERTS) -> IngestResult:
+           alert_settings: AlertsConfig = DEFAULT_ALERTS, not_data: Sequence[Path] = ()) -> IngestResult:
     """Loads every file (folders: every file in them with a known extension) and every Alertmanager
     payload into the store at `store`, creating it if missing; `alert_settings` says which labels name
     an alert's service. Never raises for bad input: a file that cannot be read is reported in its
-    FileResult; a failing store raises BackendError."""
+    FileResult; a failing store raises BackendError. `not_data`: files a folder may hold that are not
+    telemetry (the config file in use), skipped when met in a folder."""
     store = Path(store)
-    files, skipped = expand_paths(paths)
+    files, skipped = expand_paths(paths, not_data)
     result = IngestResult(store=store, created=not store.exists(), skipped=skipped)
     with StoreLoader(store, batch_rows) as loader:
         for path, kind in [*((p, None) for p in files), *((Path(a), "alertmanager") for a in alerts)]:
@@ -140,18 +141,21 @@ def _ingest_file(loader: StoreLoader, path: Path, kind: str | None, max_line_byt
     return outcome
 
 
-def expand_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[str]]:
+def expand_paths(paths: Iterable[Path | str], not_data: Iterable[Path] = ()) -> tuple[list[Path], list[str]]:
     """Files as given, and for a folder its files with an ingest extension (sorted, so batches and
     summaries are reproducible); returns (files, skipped files)."""
     files: list[Path] = []
     skipped: list[str] = []
+    excluded = {p.resolve() for p in not_data}
     for raw in paths:
         path = Path(raw)
         if not path.is_dir():
             files.append(path)
             continue
         for child in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
-            if _suffix(child) in _KIND_BY_SUFFIX:
+            if child.resolve() in excluded:
+                skipped.append(str(child))
+            elif _suffix(child) in _KIND_BY_SUFFIX:
                 files.append(child)
             else:
                 skipped.append(str(child))

@@ -86,11 +86,15 @@ def test_init_ingest_investigate_in_a_fresh_folder(tmp_path, home):
     assert run("init", cwd=work, env=home).returncode == 0
     assert "demo: false" in (work / "config.yaml").read_text()
     assert run("init", cwd=work, env=home).returncode == 2  # never overwrites what the user edited
-    assert run("ingest", str(EXAMPLE), cwd=work, env=home).returncode == 0
+    for name in ("traces.json", "traces-earlier.json.gz", "logs.json", "metrics.json", "changes.ndjson", "incident.yaml"):
+        (work / name).write_bytes((EXAMPLE / name).read_bytes())
+    loaded = run("ingest", ".", cwd=work, env=home)  # the folder holds config.yaml too: not an incident file
+    assert loaded.returncode == 0 and "0 rejected" in loaded.stdout and "config.yaml: skipped" in loaded.stdout
     done = run("INC-2001", "--format", "json", cwd=work, env=home)
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["hypotheses"][0]["service"] == "payments"
-    assert sorted(p.name for p in work.iterdir()) == [".inquest", "config.yaml"]
+    assert {p.name for p in work.iterdir()} - {"traces.json", "traces-earlier.json.gz", "logs.json", "metrics.json",
+                                              "changes.ndjson", "incident.yaml"} == {".inquest", "config.yaml"}
 
 
 def test_config_from_xdg_and_the_store_from_the_environment(tmp_path, home, example_store):

@@ -63,7 +63,7 @@ def test_examples_round_trip_to_a_report_that_blames_the_payments_deploy(ingeste
     others = {h["change"]["id"]: h for h in report["hypotheses"][1:] if h["change"]}
     assert others["dep-checkout-3.9.1"]["confidence"] < 0.1  # deployed after the symptom began
     statuses = {agent: run["status"] for agent, run in report["agents"].items()}
-    assert statuses.pop("code_diff") in ("error", "no_data")  # the payments repository is not here
+    assert statuses.pop("code_diff") == "skipped"  # the payments repository is not here: not a failure
     assert statuses.pop("logs") == "no_data"  # the example's logs start inside the window: no baseline to compare
     assert set(statuses.values()) == {"ok"}
     assert report["impact"]["failed_requests"] > 0 and report["impact"]["users"] > 0

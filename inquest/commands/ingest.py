@@ -49,7 +49,7 @@ def main(args: list[str]) -> int:
     opts = parser.parse_args(args)
     if not opts.paths and not opts.alert:
         parser.error("nothing to ingest: give at least one PATH or --alert FILE")
-    from inquest.config import load_config
+    from inquest.config import config_path, load_config
     from inquest.ingest.driver import ingest
 
     config = load_config(opts.config, opts.store)
@@ -66,7 +66,10 @@ def main(args: list[str]) -> int:
                                                        for kind, n in stored.items() if n))
     else:
         store = config.resolve(config.backend.embedded.path)
-        result = ingest(store, opts.paths, opts.alert, alert_settings=config.alerts)
+        # `investigate init` then `investigate ingest .`: the config.yaml there is not an incident file.
+        config_file = config_path(opts.config)
+        result = ingest(store, opts.paths, opts.alert, alert_settings=config.alerts,
+                        not_data=(config_file,) if config_file else ())
         if opts.format == "json":
             print(json.dumps(as_json(result), indent=2))
         else:
