@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from inquest.errors import BackendError
 from inquest.tools.backends.elasticsearch.percentiles import merge, quantile
 
 Query = dict[str, Any]
+Group = tuple[tuple[Any, ...], Mapping[str, Any]]  # one group's key values and its aggregation bucket
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _combo_name(combo: Sequence[bool]) -> str:
     return "has_" + "".join("1" if present else "0" for present in combo)
 
 
-def group_rows(result: Mapping[str, Any], keys: Sequence[Key]) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
+def group_rows(result: Mapping[str, Any], keys: Sequence[Key]) -> Iterator[Group]:
     """(group key values, the group's bucket) for every non-empty group, NULL as None."""
     optional = [k for k in keys if k.nullable or k.exists]
     for combo in itertools.product((True, False), repeat=len(optional)):
@@ -104,7 +106,7 @@ def group_rows(result: Mapping[str, Any], keys: Sequence[Key]) -> Iterator[tuple
             yield tuple(present[k.column] if k.exists else found.get(k.column) for k in keys), bucket
 
 
-def _walk(node: Mapping[str, Any], levels: Sequence[Key], prefix: tuple[Any, ...]):
+def _walk(node: Mapping[str, Any], levels: Sequence[Key], prefix: tuple[Any, ...]) -> Iterator[Group]:
     if not levels:
         yield prefix, node
         return
@@ -197,6 +199,15 @@ def source_value(source: Mapping[str, Any], field: str) -> Any:
         more, dot, rest = rest.partition(".")
         head = f"{head}.{more}"
     return None
+
+
+def required_time(raw: Any, what: str) -> datetime:
+    """A time the engine cannot do without (an incident's start, a change's moment, a bucket's key): a
+    document lacking it is a one-line error naming what, not a None that fails later."""
+    at = parse_time(raw)
+    if at is None:
+        raise BackendError(f"Elasticsearch: {what} is missing (not a time: {raw!r})")
+    return at
 
 
 def parse_time(raw: Any) -> datetime | None:

@@ -27,6 +27,8 @@ from elastic_transport import (
     SerializationError,
     TransportError,
 )
+from elastic_transport._node import NodeApiResponse
+from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch
 
 from inquest.config import ElasticsearchBackend
@@ -66,13 +68,14 @@ _COMPATIBLE_JSON = {"application/vnd.elasticsearch+json; compatible-with=9": "ap
 def _node_class(meter: TransferMeter, plain_json: bool) -> type[HttpxHttpNode]:
     class MeteredNode(HttpxHttpNode):
         def perform_request(self, method: str, target: str, body: bytes | None = None,
-                            headers: HttpHeaders | None = None, **kwargs: Any) -> Any:
+                            headers: HttpHeaders | None = None,
+                            request_timeout: DefaultType | float | None = DEFAULT) -> NodeApiResponse:
             if plain_json and headers:
                 headers = headers.copy()
                 for name in ("accept", "content-type"):
                     if headers.get(name) in _COMPATIBLE_JSON:
                         headers[name] = _COMPATIBLE_JSON[headers[name]]
-            response = super().perform_request(method, target, body, headers, **kwargs)
+            response = super().perform_request(method, target, body, headers, request_timeout)
             meter.add(requests=1, response_bytes=len(response.body or b""))
             if plain_json and "x-elastic-product" not in response.meta.headers:
                 tagged = HttpHeaders(response.meta.headers)
@@ -118,13 +121,13 @@ def describe_failure(exc: Exception, settings: ElasticsearchBackend, what: str) 
         node = getattr(exc.meta, "node", None)
         host = _node_url(node) if isinstance(node, NodeConfig) else hosts
         reason = _reason(exc.body) or str(exc.message)
-        if exc.status_code in (401, 403):
-            return BackendError(f"Elasticsearch at {host} refused {what} ({exc.status_code}: {reason}); "
+        if exc.meta.status in (401, 403):
+            return BackendError(f"Elasticsearch at {host} refused {what} ({exc.meta.status}: {reason}); "
                                 "check backend.elasticsearch api_key or username/password")
         if "too_many_buckets" in reason:
             return BackendError(f"Elasticsearch at {host}: {what} needs more buckets than the cluster allows "
                                 f"({reason}); set backend.elasticsearch.percentiles: native or narrow the window")
-        return BackendError(f"Elasticsearch at {host}: {what} failed ({exc.status_code}: {reason})")
+        return BackendError(f"Elasticsearch at {host}: {what} failed ({exc.meta.status}: {reason})")
     if isinstance(exc, SerializationError):
         return BackendError(f"Elasticsearch at {hosts} answered {what} with a malformed response: {exc.message}")
     if isinstance(exc, ConnectionTimeout):
@@ -142,7 +145,7 @@ def malformed(settings: ElasticsearchBackend, what: str, response: Any) -> Backe
 
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, ApiError):
-        return exc.status_code in RETRY_ON_STATUS
+        return exc.meta.status in RETRY_ON_STATUS
     return isinstance(exc, TransportError) and not isinstance(exc, SerializationError)
 
 

@@ -12,11 +12,12 @@ the gap is never negative in either backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from inquest.core import Window
 from inquest.errors import BackendError
-from inquest.tools.backends.elasticsearch.aggs import Key, Percentiles, missing, rounded, term, within
+from inquest.tools.backends.elasticsearch.aggs import Key, Percentiles, Query, missing, rounded, term, within
 from inquest.tools.backends.protocol import OperationLimit, Table
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _pct(store: ElasticsearchStore, field: str, bucket: str, per_ms: float, name
 
 
 def operation_latency(store: ElasticsearchStore, window: Window) -> Table:
-    f = lambda n: store.f("spans", n)  # noqa: E731
+    f = partial(store.f, "spans")  # the field names of one index
     duration = _pct(store, f("duration"), "inquest.duration_bucket", store._per_ms, "d", (50, 99))
     own = _pct(store, "inquest.self_ms", "inquest.self_bucket", 1.0, "s", (50, 99))
     keys = [Key("service", f("service")), Key("operation", f("name")), Key("kind", f("kind"))]
@@ -54,7 +55,7 @@ def operation_latency(store: ElasticsearchStore, window: Window) -> Table:
 
 
 def edge_latency(store: ElasticsearchStore, window: Window) -> Table:
-    f = lambda n: store.f("spans", n)  # noqa: E731
+    f = partial(store.f, "spans")  # the field names of one index
     caller = _pct(store, "inquest.parent.duration_ms", "inquest.parent.duration_bucket", 1.0, "c", (50,))
     callee = _pct(store, f("duration"), "inquest.duration_bucket", store._per_ms, "d", (50, 90))
     own = _pct(store, "inquest.self_ms", "inquest.self_bucket", 1.0, "s", (50, 90))
@@ -78,18 +79,18 @@ def edge_latency(store: ElasticsearchStore, window: Window) -> Table:
                                         "gap_p90_ms"), tuple(rows))
 
 
-def _operation(store: ElasticsearchStore, limit: OperationLimit, *more: dict) -> dict:
-    f = lambda n: store.f("spans", n)  # noqa: E731
+def _operation(store: ElasticsearchStore, limit: OperationLimit, *more: Query) -> Query:
+    f = partial(store.f, "spans")  # the field names of one index
     return {"bool": {"filter": [term(f("service"), limit.service), term(f("name"), limit.operation),
                                 term(f("kind"), store.settings.span_kinds.get(limit.kind, limit.kind)), *more]}}
 
 
-def _any(clauses: list[dict]) -> dict:
+def _any(clauses: list[Query]) -> Query:
     return {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
 def trace_spectrum(store: ElasticsearchStore, window: Window, limits: Sequence[OperationLimit]) -> Table:
-    f = lambda n: store.f("spans", n)  # noqa: E731
+    f = partial(store.f, "spans")  # the field names of one index
     columns = ("service", "own_ef", "own_ep", "judged", "slow_self", "over_self_ms", "failing_traces", "traces")
     limits = list(limits)
     slow_root = _any([_operation(store, x, {"range": {f("duration"): {"gt": x.duration_ms * store._per_ms}}})

@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 
 from inquest.config import ES_FIELDS, ElasticsearchBackend
 from inquest.errors import BackendError
+from inquest.tools.backends.elasticsearch.aggs import Query
 from inquest.tools.backends.elasticsearch.connection import (
     TransferMeter,
     hosts_of,
@@ -51,7 +52,7 @@ class ClusterReader:
         """The cluster's name for a logical field; derived `inquest.*` fields are named as they are."""
         return name if name.startswith("inquest.") else self.settings.field(kind, name)
 
-    def search(self, question: str, kind: str, fields: Iterable[str], body: dict[str, Any]) -> tuple[str, dict]:
+    def search(self, question: str, kind: str, fields: Iterable[str], body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """One search after checking its fields are mapped: (the request as console text, the response)."""
         index = self.settings.index(kind)
         self.require(kind, fields, question)
@@ -64,13 +65,13 @@ class ClusterReader:
         self.meter.add(documents=len(response.get("hits", {}).get("hits", [])))
         return f"POST {index}/_search {json.dumps(body, separators=(',', ':'))}", response
 
-    def documents(self, question: str, kind: str, fields: Iterable[str], query: dict, sort: list,
-                  limit: int | None = None) -> tuple[str, list[dict]]:
+    def documents(self, question: str, kind: str, fields: Iterable[str], query: Query, sort: list[Any],
+                  limit: int | None = None) -> tuple[str, list[dict[str, Any]]]:
         """_source of the matching documents in `sort` order, paged with search_after. At most `limit`;
         without a limit, more than max_documents is an error rather than a silently shortened answer."""
         bound = limit or self.settings.max_documents
         page = min(bound + 1, PAGE)
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         text, after = "", None
         while len(found) <= bound:
             body: dict[str, Any] = {"size": page, "query": query, "sort": sort, "track_total_hits": False}

@@ -14,9 +14,10 @@ cluster's own `percentiles` aggregation. Names of fields and indices come from b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,14 @@ from elasticsearch import Elasticsearch
 from inquest.config import ElasticsearchBackend
 from inquest.core import Change, Incident, Window
 from inquest.errors import BackendError
+from inquest.quantiles import quantile_of_counts as distribution_quantile  # the engine's one quantile rule
 from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
 from inquest.tools.backends.elasticsearch import latency as es_latency
 from inquest.tools.backends.elasticsearch.aggs import (
+    Group,
     Key,
     Percentiles,
+    Query,
     count_of,
     exists,
     first_key,
@@ -39,6 +43,7 @@ from inquest.tools.backends.elasticsearch.aggs import (
     missing,
     not_within,
     parse_time,
+    required_time,
     rounded,
     source_value,
     term,
@@ -46,7 +51,7 @@ from inquest.tools.backends.elasticsearch.aggs import (
     within,
 )
 from inquest.tools.backends.elasticsearch.connection import TransferMeter, open_client
-from inquest.tools.backends.elasticsearch.percentiles import distribution_mad, distribution_quantile
+from inquest.tools.backends.elasticsearch.percentiles import distribution_mad
 from inquest.tools.backends.elasticsearch.search import ClusterReader
 from inquest.tools.backends.protocol import Changes, OperationLimit, Table
 
@@ -79,15 +84,15 @@ class ElasticsearchStore:
     def f(self, kind: str, name: str) -> str:
         return self._reader.field(kind, name)
 
-    def _filters(self, kind: str, window: Window, *more: dict, service: str | None = None) -> dict:
+    def _filters(self, kind: str, window: Window, *more: Query, service: str | None = None) -> Query:
         clauses = [within(self.f(kind, "timestamp"), window.start, window.end), *more]
         if service is not None:
             clauses.append(term(self.f(kind, "service"), service))
         return {"bool": {"filter": clauses}}
 
-    def _grouped(self, question: str, kind: str, window: Window, keys: Sequence[Key], leaf: dict, fields: Sequence[str],
-                 *more: dict, service: str | None = None, order: dict | None = None,
-                 last_size: int | None = None) -> tuple[str, list[tuple[tuple, dict]]]:
+    def _grouped(self, question: str, kind: str, window: Window, keys: Sequence[Key], leaf: Query, fields: Sequence[str],
+                 *more: Query, service: str | None = None, order: Query | None = None,
+                 last_size: int | None = None) -> tuple[str, list[Group]]:
         body = {"size": 0, "query": self._filters(kind, window, *more, service=service),
                 "aggs": group_aggs(keys, leaf, self.settings.max_buckets, order, last_size)}
         text, response = self._reader.search(question, kind, ("timestamp", *fields), body)
@@ -96,12 +101,12 @@ class ElasticsearchStore:
     def _kind(self, stored: Any) -> Any:
         return self._kind_names.get(stored, stored.upper() if isinstance(stored, str) else stored)
 
-    def _status(self) -> dict:
+    def _status(self) -> dict[str, Any]:
         # A `terms` on the status rather than a `filter`: a `filter` under each `terms` bucket makes some
         # servers (noida-db) pass over the whole index once per bucket.
         return {"status": {"terms": {"field": self.f("spans", "status_code"), "size": 10}}}
 
-    def _failed(self, bucket: dict) -> int:
+    def _failed(self, bucket: Mapping[str, Any]) -> int:
         return count_of(bucket, "status", self._error)
 
     def _durations(self) -> tuple[str, ...]:
@@ -110,7 +115,7 @@ class ElasticsearchStore:
     # -- incidents and changes -------------------------------------------------------------------
 
     def incidents(self) -> list[Incident]:
-        f = lambda n: self.f("incidents", n)  # noqa: E731
+        f = partial(self.f, "incidents")  # the field names of one index
         # A listing: the newest max_documents incidents, shortened without complaint.
         _, docs = self._reader.documents("incidents", "incidents", ("id", "started_at"), {"match_all": {}},
                                          [{f("started_at"): "desc"}, {f("id"): "asc"}],
@@ -121,14 +126,15 @@ class ElasticsearchStore:
                                                       "window_end", "symptoms", "ticket")}
             symptoms = v["symptoms"] or ()
             out.append(Incident(id=v["id"], title=v["title"] or "", service=v["service"],
-                                started_at=parse_time(v["started_at"]),
-                                window=Window(parse_time(v["window_start"]), parse_time(v["window_end"])),
+                                started_at=required_time(v["started_at"], f"incident {v['id']}'s started_at"),
+                                window=Window(required_time(v["window_start"], f"incident {v['id']}'s window_start"),
+                                              required_time(v["window_end"], f"incident {v['id']}'s window_end")),
                                 symptoms=tuple([symptoms] if isinstance(symptoms, str) else symptoms),
                                 ticket=v["ticket"]))
         return out
 
     def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
-        f = lambda n: self.f("changes", n)  # noqa: E731
+        f = partial(self.f, "changes")  # the field names of one index
         only = [{"terms": {f("service"): list(services)}}] if services else []
         text, docs = self._reader.documents("changes", "changes", ("id", "timestamp", "service"),
                                             self._filters("changes", window, *only),
@@ -148,7 +154,7 @@ class ElasticsearchStore:
         return Changes(query=text, items=tuple(resolved))
 
     def _rollout_before(self, change: Change) -> tuple[str | None, str]:
-        f = lambda n: self.f("changes", n)  # noqa: E731
+        f = partial(self.f, "changes")  # the field names of one index
         at = iso(change.at)
         same_time_before = {"bool": {"filter": [term(f("timestamp"), at), {"range": {f("id"): {"lt": change.id}}}]}}
         earlier = {"bool": {"should": [{"range": {f("timestamp"): {"lt": at}}}, same_time_before],
@@ -159,15 +165,15 @@ class ElasticsearchStore:
                                             [{f("timestamp"): "desc"}, {f("id"): "desc"}], limit=1)
         return (source_value(docs[0], f("version")) if docs else None), text
 
-    def _change(self, doc: dict) -> Change:
+    def _change(self, doc: Mapping[str, Any]) -> Change:
         v = {n: source_value(doc, self.f("changes", n)) for n in
              ("id", "timestamp", "service", "kind", "description", "version", "commit", "repository", "author")}
-        return Change(id=v["id"], at=parse_time(v["timestamp"]), service=v["service"], kind=v["kind"],
+        return Change(id=v["id"], at=required_time(v["timestamp"], f"change {v['id']}'s timestamp"), service=v["service"], kind=v["kind"],
                       description=v["description"] or "", version=v["version"], commit=v["commit"],
                       repository=v["repository"], author=v["author"])
 
     def previous_version(self, service: str, before: Change) -> str | None:
-        f = lambda n: self.f("changes", n)  # noqa: E731
+        f = partial(self.f, "changes")  # the field names of one index
         query = {"bool": {"filter": [term(f("service"), service), {"terms": {f("kind"): list(_ROLLOUTS)}},
                                      exists(f("version")), {"range": {f("timestamp"): {"lt": iso(before.at)}}}]}}
         _, docs = self._reader.documents("previous_version", "changes", ("timestamp", "service", "kind", "version"),
@@ -177,7 +183,7 @@ class ElasticsearchStore:
     # -- spans -------------------------------------------------------------------------------------
 
     def _operation_keys(self) -> list[Key]:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         return [Key("service", f("service")), Key("operation", f("name")), Key("kind", f("kind")),
                 Key("peer", f("peer_service"), nullable=True), Key("is_db", f("db_system"), exists=True)]
 
@@ -222,7 +228,7 @@ class ElasticsearchStore:
                      tuple(rows[:50]))
 
     def call_graph(self, window: Window) -> Table:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         parent_bucket = () if self._duration.native else ("inquest.parent.duration_bucket",)
         across_text, across = self._grouped(
             "call_graph", "spans", window, [Key("caller", "inquest.parent.service"), Key("callee", f("service"))],
@@ -261,7 +267,7 @@ class ElasticsearchStore:
     # -- database ----------------------------------------------------------------------------------
 
     def db_statements(self, window: Window, service: str | None = None) -> Table:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         leaf = {**self._status(), "time": {"sum": {"field": f("duration")}},
                 "traces": {"cardinality": {"field": f("trace_id"), "precision_threshold": 40000}},
                 # Distinct (trace, parent span) pairs: span ids are random 64-bit values, unique
@@ -286,7 +292,7 @@ class ElasticsearchStore:
                      tuple(r for _, r in rows[:100]))
 
     def db_query_stats(self, window: Window, service: str | None = None) -> Table:
-        f = lambda n: self.f("db_query_stats", n)  # noqa: E731
+        f = partial(self.f, "db_query_stats")  # the field names of one index
         sums = {name: {"sum": {"field": f(name)}} for name in ("calls", "total_time_ms", "rows", "lock_wait_ms")}
         text, groups = self._grouped(
             "db_query_stats", "db_query_stats", window,
@@ -304,9 +310,9 @@ class ElasticsearchStore:
 
     # -- metrics and logs --------------------------------------------------------------------------
 
-    def _metric_groups(self, question: str, window: Window, names: Sequence[str], leaf: dict,
-                       service: str | None = None) -> tuple[str, list[tuple[tuple, dict]]]:
-        f = lambda n: self.f("metrics", n)  # noqa: E731
+    def _metric_groups(self, question: str, window: Window, names: Sequence[str], leaf: Query,
+                       service: str | None = None) -> tuple[str, list[Group]]:
+        f = partial(self.f, "metrics")  # the field names of one index
         keys = [Key("service", f("service")), Key("host", f("host"), nullable=True), Key("name", f("name"))]
         text, groups = self._grouped(question, "metrics", window, keys, leaf, ("service", "host", "name", "value"),
                                      {"terms": {f("name"): list(names)}}, exists(f("value")), service=service)
@@ -315,12 +321,12 @@ class ElasticsearchStore:
         groups.sort(key=lambda g: (g[0][0], g[0][1] is None, g[0][1] or "", g[0][2]))
         return text, groups
 
-    def _point(self, which: str) -> dict:
-        f = lambda n: self.f("metrics", n)  # noqa: E731
+    def _point(self, which: str) -> Query:
+        f = partial(self.f, "metrics")  # the field names of one index
         order = "asc" if which == "first" else "desc"
         return {which: {"top_hits": {"size": 1, "sort": [{f("timestamp"): order}], "_source": [f("value")]}}}
 
-    def _point_value(self, bucket: dict, which: str) -> Any:
+    def _point_value(self, bucket: Mapping[str, Any], which: str) -> Any:
         hits = bucket[which]["hits"]["hits"]
         return source_value(hits[0]["_source"], self.f("metrics", "value")) if hits else None
 
@@ -373,27 +379,27 @@ class ElasticsearchStore:
         for (svc, host, name), b in groups:
             unit = first_key(b, "unit") if "unit" in b else None
             counted = name in cumulative
-            previous = None
+            previous: float | None = None
             for t in b["t"]["buckets"]:
                 top = value(t, "max")
                 if counted:
-                    increase = None if previous is None or top is None else (top if top < previous else top - previous)
+                    increase: float | None = None if previous is None or top is None else (top if top < previous else top - previous)
                     previous = top
                     if increase is None:
                         continue
                     mean = total = increase
                 else:
                     mean, total = value(t, "mean"), value(t, "total")
-                if parse_time(t["key"]) < window.start:
+                if required_time(t["key"], "a metric bucket's key") < window.start:
                     continue
                 rows.append((svc, host, None, name, None, unit, "cumulative" if counted else "gauge",
-                             parse_time(t["key"]), t["doc_count"], rounded(mean, 6), rounded(total, 6)))
+                             required_time(t["key"], "a metric bucket's key"), t["doc_count"], rounded(mean, 6), rounded(total, 6)))
         return Table("metric_series", text, ("service", "host", "version", "name", "le", "unit", "temporality",
                                              "bucket", "points", "mean", "total"), tuple(rows))
 
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
-        f = lambda n: self.f("logs", n)  # noqa: E731
+        f = partial(self.f, "logs")  # the field names of one index
         leaf = {"severity": {"terms": {"field": f("severity_text"), "size": 1, "order": {"_key": "desc"}}},
                 "example": {"terms": {"field": f("body_keyword"), "size": 1, "order": {"_key": "asc"}}}}
         text, groups = self._grouped(
@@ -411,7 +417,7 @@ class ElasticsearchStore:
         """Per service, the `per_service` busiest templates (derived at ingest, the embedded store's
         masking) with their counts: a bounded sample of each service's patterns; the rest is one row.
         Templates are stored, not computed, so every line is counted (`sample_lines` is not needed)."""
-        f = lambda n: self.f("logs", n)  # noqa: E731
+        f = partial(self.f, "logs")  # the field names of one index
         severity = {"severity": {"terms": {"field": f("severity_number"), "size": 64}}}
         templates = {"terms": {"field": "inquest.template", "size": max(int(per_service), 1)},
                      "aggs": {**severity, "example": {"terms": {"field": f("body_keyword"), "size": 1,
@@ -421,7 +427,9 @@ class ElasticsearchStore:
                                         "aggs": {**severity, "by_template": templates}}}}
         text, response = self._reader.search("log_patterns", "logs", ("timestamp", "service", "severity_number",
                                                                        "body_keyword", "inquest.template"), body)
-        errors = lambda b: sum(s["doc_count"] for s in b["severity"]["buckets"] if s["key"] >= 17)  # noqa: E731
+        def errors(bucket: Mapping[str, Any]) -> int:  # lines at OpenTelemetry severity ERROR (17) or above
+            return sum(int(s["doc_count"]) for s in bucket["severity"]["buckets"] if s["key"] >= 17)
+
         rows = []
         for svc in response.get("aggregations", {}).get("by_service", {}).get("buckets", []):
             kept = svc["by_template"]["buckets"]
@@ -437,7 +445,7 @@ class ElasticsearchStore:
         """The first service to log a chosen line in each trace, from the traces' buckets (at most
         max_buckets and max_documents traces, the busiest: a bounded sample when more traces hold such
         lines; that bound, not `sample`, limits the work here)."""
-        f = lambda n: self.f("logs", n)  # noqa: E731
+        f = partial(self.f, "logs")  # the field names of one index
         chosen = ({"terms": {"inquest.template": list(patterns)}} if patterns
                   else {"range": {f("severity_number"): {"gte": 17}}})
         services = {"terms": {"field": f("service"), "size": self.settings.max_buckets}}
@@ -482,13 +490,13 @@ class ElasticsearchStore:
         text, response = self._reader.search("span_minutes", "spans", ("timestamp",), body)
         aggs = response.get("aggregations", {})
         minutes = sum(1 for b in aggs.get("minutes", {}).get("buckets", []) if b["doc_count"])
-        starts = [max(parse_time(b["key"]), window.start) for b in aggs.get("occupied", {}).get("buckets", [])
+        starts = [max(required_time(b["key"], "a span_minutes bucket's key"), window.start) for b in aggs.get("occupied", {}).get("buckets", [])
                   if b["doc_count"]]
         covered = covered_seconds([(s - window.start).total_seconds() for s in starts], length, step) / 60
         return Table("span_minutes", text, ("minutes", "covered_minutes"), ((minutes, round(covered, 3)),))
 
     def version_stats(self, window: Window, services: Sequence[str]) -> Table:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         kinds = [self.settings.span_kinds[k] for k in ("SERVER", "CONSUMER")]
         keys = [Key("service", f("service")), Key("version", f("version"), nullable=True)]
         text, groups = self._grouped("version_stats", "spans", window, keys, {**self._status(), **self._duration.aggs()},
@@ -505,7 +513,7 @@ class ElasticsearchStore:
         return Table("entry_services", text, ("service", "requests"), tuple(rows))
 
     def _timeline(self, question: str, window: Window, service: str, bucket_seconds: int, failed: str,
-                  narrower: dict) -> Table:
+                  narrower: Query) -> Table:
         seconds = int(bucket_seconds)
         histogram = {"date_histogram": {"field": self.f("spans", "timestamp"), "fixed_interval": f"{seconds}s",
                                         "offset": f"+{_TIME_BUCKET_ORIGIN_S % seconds}s", "min_doc_count": 1},
@@ -526,7 +534,7 @@ class ElasticsearchStore:
                               missing(self.f("spans", "parent_span_id")))
 
     def entry_summary(self, window: Window, service: str, slow_ms: float) -> Table:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         distinct = {"users": {"cardinality": {"field": f("user"), "precision_threshold": 40000}},
                     "tenants": {"cardinality": {"field": f("tenant"), "precision_threshold": 40000}}}
         body = {"size": 0, "track_total_hits": True,
@@ -543,7 +551,7 @@ class ElasticsearchStore:
                                              "failed_tenants"), (row,))
 
     def entry_endpoints(self, window: Window, service: str) -> Table:
-        f = lambda n: self.f("spans", n)  # noqa: E731
+        f = partial(self.f, "spans")  # the field names of one index
         keys = [Key("method", f("http_method"), nullable=True), Key("route", f("http_route"), nullable=True),
                 Key("name", f("name"))]
         text, groups = self._grouped(
