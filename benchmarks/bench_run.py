@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from inquest.agents.base import Deps
 from inquest.benchmarks.baselines import METHODS, Answer, run_baselines
@@ -45,6 +45,11 @@ class BenchCase(Protocol):
     def group(self) -> str: ...  # fault type, traffic regime…
     @property
     def modalities(self) -> tuple[str, ...]: ...
+
+
+# A benchmark's own case type, kept through `run` so its callbacks see that type's fields (a PetShop case's
+# store path, its issue's folder), not only the protocol's.
+C = TypeVar("C", bound=BenchCase)
 
 
 @dataclass(frozen=True)
@@ -111,13 +116,13 @@ def score(case: BenchCase, report: Report, seconds: float, source: Path, fault: 
         replay=replay_score(case.id, case.incident, case.truth_service, fault, report, seconds, source))
 
 
-def run(cases: Sequence[BenchCase], deps_for: Callable[[BenchCase], Deps], source: Callable[[BenchCase], Path],
+def run(cases: Sequence[C], deps_for: Callable[[C], Deps], source: Callable[[C], Path],
         jobs: int = 2, baselines: Sequence[str] = tuple(METHODS),
         on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Investigates every case (`jobs` at a time), runs the baselines on the same store and scope, and
     scores all of them. Results come back in the order of `cases`."""
 
-    def one(case: BenchCase) -> Outcome:
+    def one(case: C) -> Outcome:
         deps = deps_for(case)
         started = time.perf_counter()
         report = investigate(case.incident, deps)
@@ -134,17 +139,17 @@ def run(cases: Sequence[BenchCase], deps_for: Callable[[BenchCase], Deps], sourc
         return list(pool.map(one, cases))
 
 
-def baseline_runs(cases: Sequence[BenchCase], deps: Deps, methods: Sequence[str] = tuple(METHODS),
+def baseline_runs(incidents: Sequence[Incident], deps: Deps, methods: Sequence[str] = tuple(METHODS),
                   jobs: int = 2) -> list[dict[str, Answer]]:
-    """The baselines alone on every case (for a benchmark whose engine runner is its own), in case order,
-    with the scope the engine's triage would plan."""
+    """The baselines alone on every case's incident (for a benchmark whose engine runner is its own), in
+    order, with the scope the engine's triage would plan. Only the incident is read: a baseline never sees
+    the truth, so a case type without the scoring fields (Nezha's) is served as well."""
 
-    def one(case: BenchCase) -> dict[str, Answer]:
-        return run_baselines(deps.backend, case.incident, plan_scope(case.incident, deps.config.investigation),
-                             methods)
+    def one(incident: Incident) -> dict[str, Answer]:
+        return run_baselines(deps.backend, incident, plan_scope(incident, deps.config.investigation), methods)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="bench-baseline") as pool:
-        return list(pool.map(one, cases))
+        return list(pool.map(one, incidents))
 
 
 # --- figures -------------------------------------------------------------------------------------

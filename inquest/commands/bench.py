@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from inquest.errors import InputError
 from inquest.exits import EXIT_OK
@@ -83,7 +84,7 @@ def _timing(prepared_timings: dict[str, float], clock: float) -> dict[str, float
     return timing
 
 
-def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
+def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict[str, Any]:
     from inquest.benchmarks.bench_run import baseline_runs
     from inquest.benchmarks.nezha import prepare
     from inquest.benchmarks.nezha_bench import benchmark_deps, run_cases
@@ -102,7 +103,7 @@ def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     deps = benchmark_deps(prepared.store_path, prepared.settings, work_dir)
     try:
         results = run_cases(prepared.cases, deps, jobs=jobs)
-        answers = baseline_runs(prepared.cases, deps, jobs=jobs)
+        answers = baseline_runs([c.incident for c in prepared.cases], deps, jobs=jobs)
     finally:
         deps.backend.close()  # type: ignore[attr-defined]
     timing = _timing(prepared.timings, clock)
@@ -111,7 +112,7 @@ def _nezha(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
     return report_text(prepared, results, timing, answers)
 
 
-def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict:
+def _petshop(dataset: Path, work_dir: Path, jobs: int, fmt: str) -> str | dict[str, Any]:
     from inquest.benchmarks.baselines import METHODS
     from inquest.benchmarks.bench_run import run
     from inquest.benchmarks.petshop import prepare, store_deps

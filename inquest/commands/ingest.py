@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from inquest.commands.options import CONFIG_HELP, STORE_HELP
 from inquest.exits import EXIT_LOADED, EXIT_REJECTED, EXIT_UNREADABLE
@@ -79,7 +81,7 @@ def main(args: list[str]) -> int:
     return EXIT_REJECTED if result.rejected else EXIT_LOADED
 
 
-def as_json(result: IngestResult) -> dict:
+def as_json(result: IngestResult) -> dict[str, Any]:
     return {
         "store": str(result.store), "created": result.created,
         "accepted": result.accepted, "rejected": result.rejected,
@@ -133,5 +135,5 @@ def _count(n: int, table: str) -> str:
     return f"{n:,} {table if n != 1 else table.removesuffix('s')}"
 
 
-def _nonzero(counts) -> dict[str, int]:
+def _nonzero(counts: Mapping[str, int]) -> dict[str, int]:
     return {table: n for table, n in counts.items() if n}
