@@ -225,7 +225,11 @@ RULES: tuple[Rule, ...] = (
           + r"(?P<secret>[^\s;,\"'&]{8,})", keep=True, check=_credential_value),
     # A wider name (`signing_key`, `license`) only with a value that looks generated.
     _rule("token", _words("key", "sig", "salt", "cookie", "license"), _named(_KEY_NAME, 16), keep=True, check=_generated),
-    _rule("email", _cased("@"), r"(?P<secret>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b"),
+    # An address ends with its top-level domain: a host name glued to more name characters is an identifier
+    # (PetShop's node `adoptions@services-database…amazonaws.com_Database::SQL`), not a mailbox, so the
+    # match may not stop at an earlier dot of it either.
+    _rule("email", _cased("@"), r"(?P<secret>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+          r"(?!\.?[\w-])"),
 )
 
 IP_RULES: tuple[Rule, ...] = (

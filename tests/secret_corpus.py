@@ -142,6 +142,7 @@ CORPUS: tuple[Planted, ...] = (
     Planted("email", "email", "jane.doe@example.com", "sending order confirmation to jane.doe@example.com"),
     Planted("email with quote", "email", "o'brien+orders@shop.co.uk", "customer o'brien+orders@shop.co.uk complained"),
     Planted("commit author email", "email", "dev@acme.io", "Author: Dev Person <dev@acme.io>"),
+    Planted("email ending a sentence", "email", "ops.lead@shop.example.org", "escalated to ops.lead@shop.example.org."),
 )
 
 # Lines of code and logs that carry secret-like words but no secret: each must come out unchanged.
@@ -186,4 +187,5 @@ ORDINARY: tuple[str, ...] = (
     "private_key_path = '/etc/shop/tls.key'",
     "-----BEGIN CERTIFICATE----- chain of 2 loaded",
     "k8s pod orders-7d9f8b6c5-x2x4z restarted (OOMKilled), exit 137",
+    "adoptions@services-database.us-west-2.rds.amazonaws.com_Database::SQL latency 2.3x its baseline",
 )
