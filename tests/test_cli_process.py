@@ -181,8 +181,8 @@ def test_ctrl_c_during_the_live_view_is_one_line_and_exit_130(demo_world, tmp_pa
 def test_an_unset_variable_breaks_only_the_integration_that_uses_it(tmp_path, example_store):
     config = tmp_path / "config.yaml"
     config.write_text("backend:\n  elasticsearch:\n    api_key: ${ES_API_KEY}\n"
-                      "attach:\n  webhook:\n    url: ${HOOK_URL}\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("ES_API_KEY", "HOOK_URL")}
+                      "attach:\n  webhook:\n    url: ${HOOK_URL}\n  github:\n    token: ${INQ_GH_TOKEN}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("ES_API_KEY", "HOOK_URL", "INQ_GH_TOKEN")}
     env["INQUEST_WEBHOOK_SECRET"] = "s3cret"
     listed = subprocess.run([INVESTIGATE, "incidents", "--config", str(config), "--store", str(example_store)],
                             capture_output=True, text=True, env=env, timeout=120)
@@ -191,6 +191,10 @@ def test_an_unset_variable_breaks_only_the_integration_that_uses_it(tmp_path, ex
                              "--attach", "webhook"], capture_output=True, text=True, env=env, timeout=120)
     assert attach.returncode == 2 and "attach.webhook.url: environment variable HOOK_URL" in attach.stderr
     assert attach.stdout == ""  # checked before the investigation: no report
+    github = subprocess.run([INVESTIGATE, "INC-2001", "--config", str(config), "--store", str(example_store),
+                             "--attach", "github"], capture_output=True, text=True, env=env, timeout=120)
+    assert github.returncode == 2 and github.stdout == ""
+    assert github.stderr.startswith("investigate: error: --attach github: $INQ_GH_TOKEN is not set (attach.github.token)")
     cluster = subprocess.run([INVESTIGATE, "INC-2001", "--config", str(config), "--backend", "elasticsearch"],
                              capture_output=True, text=True, env=env, timeout=120)
     assert cluster.returncode == 2 and "backend.elasticsearch.api_key: environment variable ES_API_KEY" in cluster.stderr

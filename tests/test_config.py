@@ -61,3 +61,33 @@ def test_inquest_config_environment_variable_selects_the_file(tmp_path: Path, mo
 def test_missing_config_file_names_it(tmp_path: Path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_attach_credentials_are_env_references_resolved_only_for_the_target_used(monkeypatch: pytest.MonkeyPatch):
+    from inquest.attach import check_credentials
+    from inquest.errors import AttachError
+
+    monkeypatch.delenv("INQ_TEST_GH", raising=False)
+    config = parse_config("attach:\n  github: {token: '${INQ_TEST_GH}'}\n", "conf.yaml", Path("."))
+    check_credentials(["slack"], config, environ={"SLACK_WEBHOOK_URL": "https://hooks.example/x"})
+    with pytest.raises(AttachError) as err:
+        check_credentials(["github"], config, environ={})
+    assert str(err.value).startswith("--attach github: $INQ_TEST_GH is not set (attach.github.token)")
+    check_credentials(["github"], config, environ={"INQ_TEST_GH": "ghp_x"})
+    with pytest.raises(ConfigError, match=r"attach\.slack\.webhook_url: secrets may not be written"):
+        parse_config("attach:\n  slack: {webhook_url: 'https://hooks.slack.com/services/T/B/x'}\n", "conf.yaml", Path("."))
+
+
+def test_the_old_token_env_style_still_works_with_one_warning(caplog: pytest.LogCaptureFixture):
+    from inquest.attach import check_credentials
+    from inquest.errors import AttachError
+
+    with caplog.at_level("WARNING", logger="inquest.config"):
+        config = parse_config("attach:\n  github: {token_env: MY_GH}\n  jira: {user_env: MY_USER}\n",
+                              "conf.yaml", Path("."))
+    assert config.attach.github.token == "${MY_GH}" and config.attach.jira.user == "${MY_USER}"
+    assert [r.getMessage() for r in caplog.records] == [
+        "attach.github.token_env is deprecated: write attach.github.token: ${MY_GH} instead",
+        "attach.jira.user_env is deprecated: write attach.jira.user: ${MY_USER} instead"]
+    with pytest.raises(AttachError, match=r"\$MY_GH is not set \(attach\.github\.token\)"):
+        check_credentials(["github"], config, environ={"GITHUB_TOKEN": "the new default is not read"})

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from inquest import registry
-from inquest.attach.base import AttachContext, Posted, Target
+from inquest.attach.base import AttachContext, Posted, Target, credential
 from inquest.attach.state import AttachState
-from inquest.config import Config
+from inquest.config import AttachConfig, Config
 from inquest.core import Report
 from inquest.errors import AttachError, InquestError
 
@@ -46,25 +46,45 @@ def check_targets(names: Sequence[str]) -> list[str]:
 
 
 def check_credentials(names: Sequence[str], config: Config, environ: Mapping[str, str] | None = None) -> None:
-    """Before the investigation: every requested target has the environment variables it reads its URL and
-    credentials from, and no ${VAR} of the attach section is unset. One line naming the target and the variable."""
-    config.require_env("attach")
+    """Before the investigation: every requested target's ${VAR} credentials resolve, its URL is known, and
+    no other ${VAR} of its section (or of the shared attach keys) is unset. One line naming the target,
+    the variable and the config key; a target not requested is never checked."""
     environ = os.environ if environ is None else environ
-    settings = config.attach
-    needs: dict[str, list[tuple[str, str]]] = {
-        "github": [(settings.github.token_env, "a GitHub token allowed to comment on issues")],
-        "jira": ([] if settings.jira.url else [("JIRA_URL", "the Jira base URL (or set attach.jira.url)")])
-        + ([(settings.jira.user_env, "the Atlassian account e-mail")] if settings.jira.flavour == "cloud" else [])
-        + [(settings.jira.token_env, "a Jira API token")],
-        "slack": [(settings.slack.webhook_url_env, "the Slack incoming-webhook URL")] if settings.slack.mode == "webhook"
-        else [(settings.slack.token_env, "a Slack bot token (xoxb-…)")],
-        "webhook": ([] if settings.webhook.url else [("INQUEST_WEBHOOK_URL", "the URL (or set attach.webhook.url)")])
-        + [(settings.webhook.secret_env, "the shared secret the report is signed with")],
-    }
     for name in names:
-        for variable, purpose in needs.get(name, []):
+        credentials = _credentials(name, config.attach)
+        for key, value, purpose in credentials:
+            credential(f"--attach {name}", key, value, environ, purpose)
+        for key, variable, purpose in _urls(name, config.attach):
             if not environ.get(variable, "").strip():
-                raise AttachError(f"--attach {name}", f"${variable} is not set; it must hold {purpose}")
+                raise AttachError(f"--attach {name}", f"${variable} is not set; it must hold {purpose} (or set {key})")
+        config.require_env(f"attach.{name}", *(f"attach.{key}" for key in _SHARED_KEYS),
+                           resolved_later={key for key, _, _ in credentials})
+
+
+# The attach section's own keys (not a target's): a ${VAR} in one of them concerns every target.
+_SHARED_KEYS = ("timeout_s", "retries", "max_wait_s", "report_url", "reports_dir", "state_file")
+
+
+def _credentials(name: str, settings: AttachConfig) -> list[tuple[str, str, str]]:
+    """(config key, value as written, what it must hold) of each credential the target reads."""
+    jira, slack = settings.jira, settings.slack
+    return {
+        "github": [("attach.github.token", settings.github.token, "a GitHub token allowed to comment on issues")],
+        "jira": ([("attach.jira.user", jira.user, "the Atlassian account e-mail")] if jira.flavour == "cloud" else [])
+        + [("attach.jira.token", jira.token, "a Jira API token")],
+        "slack": [("attach.slack.webhook_url", slack.webhook_url, "the Slack incoming-webhook URL")]
+        if slack.mode == "webhook" else [("attach.slack.token", slack.token, "a Slack bot token (xoxb-…)")],
+        "webhook": [("attach.webhook.secret", settings.webhook.secret, "the shared secret the report is signed with")],
+    }.get(name, [])
+
+
+def _urls(name: str, settings: AttachConfig) -> list[tuple[str, str, str]]:
+    """(config key, variable, what) of a URL read from the environment when the config does not give it."""
+    if name == "jira" and not settings.jira.url:
+        return [("attach.jira.url", "JIRA_URL", "the Jira base URL")]
+    if name == "webhook" and not settings.webhook.url:
+        return [("attach.webhook.url", "INQUEST_WEBHOOK_URL", "the URL")]
+    return []
 
 
 def attach_report(report: Report, names: Sequence[str], config: Config, tickets: Sequence[str] = (),

@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 from inquest.attach.http import ApiClient
 from inquest.attach.state import AttachState
 from inquest.config import AttachConfig
+from inquest.config.attach import UnsetSecret, referenced_variable, resolve_secret
 from inquest.core import Report
 from inquest.errors import AttachError
 
@@ -45,11 +46,23 @@ class AttachContext:
         return ApiClient(target, headers=headers, timeout_s=self.settings.timeout_s, retries=self.settings.retries,
                          max_wait_s=self.settings.max_wait_s, denied=denied, sleep=self.sleep)
 
-    def secret(self, target: str, env_name: str, purpose: str) -> str:
-        value = self.environ.get(env_name, "").strip()
-        if not value:
-            raise AttachError(target, f"${env_name} is not set; it must hold {purpose}")
-        return value
+    def secret(self, target: str, key: str, value: str, purpose: str) -> str:
+        """The credential config key `key` holds (`value`, a ${VAR} reference), resolved now, when it is used."""
+        return credential(target, key, value, self.environ, purpose)
+
+
+def credential(target: str, key: str, value: str, environ: Mapping[str, str], purpose: str) -> str:
+    """`value` with its ${VAR} resolved from `environ`; unset, one line naming the variable and the config key."""
+    try:
+        return resolve_secret(value, environ)
+    except UnsetSecret as unset:
+        raise AttachError(target, f"${unset.variable} is not set ({key}); it must hold {purpose}") from None
+
+
+def shown(key: str, value: str) -> str:
+    """How messages name a credential without showing it: `$VAR` when it is a reference, else its config key."""
+    variable = referenced_variable(value)
+    return f"${variable}" if variable else key
 
 
 class Target(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register
+from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register, shown
 from inquest.core import Report
 
 PUBLIC_API = "https://api.github.com"
@@ -37,13 +37,15 @@ class GitHubTarget:
         issue = pick_ticket(context, self.name, ISSUE, "owner/repo#N")
         owner, repo, number = issue["owner"], issue["repo"], int(issue["number"])
         ticket = f"{owner}/{repo}#{number}"
-        token = context.secret(self.name, settings.token_env, "a GitHub token allowed to comment on issues")
+        token = context.secret(self.name, "attach.github.token", settings.token,
+                               "a GitHub token allowed to comment on issues")
+        where = shown("attach.github.token", settings.token)
         api = (settings.api_url or context.environ.get("GITHUB_API_URL") or PUBLIC_API).rstrip("/")
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
                    "X-GitHub-Api-Version": API_VERSION}
-        denied = {401: f"the token in ${settings.token_env} was rejected",
-                  403: f"the token in ${settings.token_env} may not comment on {ticket}",
-                  404: f"no issue {ticket}, or the token in ${settings.token_env} cannot see it"}
+        denied = {401: f"the token in {where} was rejected",
+                  403: f"the token in {where} may not comment on {ticket}",
+                  404: f"no issue {ticket}, or the token in {where} cannot see it"}
         body = comment_body(report)
         wanted = f"<!-- {marker(report)} -->"
         with context.client(self.name, headers, denied) as client:

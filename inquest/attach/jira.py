@@ -16,7 +16,7 @@ import base64
 import re
 from typing import Any
 
-from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register, report_filename
+from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register, report_filename, shown
 from inquest.attach.http import ApiClient
 from inquest.attach.ticket_doc import adf_text, comment_body
 from inquest.core import Report
@@ -35,15 +35,17 @@ class JiraTarget:
         if not base:
             raise AttachError(self.name, "no Jira base URL: set attach.jira.url in config.yaml or $JIRA_URL")
         cloud = settings.flavour == "cloud"
-        token = context.secret(self.name, settings.token_env,
+        token = context.secret(self.name, "attach.jira.token", settings.token,
                                "a Jira API token" if cloud else "a Jira personal access token")
         if cloud:
-            user = context.secret(self.name, settings.user_env, "the Atlassian account e-mail the API token belongs to")
+            user = context.secret(self.name, "attach.jira.user", settings.user,
+                                  "the Atlassian account e-mail the API token belongs to")
             auth = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
         else:
             auth = f"Bearer {token}"
         api = f"{base}/rest/api/{'3' if cloud else '2'}"
-        who = f"${settings.user_env} / ${settings.token_env}" if cloud else f"${settings.token_env}"
+        who = shown("attach.jira.token", settings.token)
+        who = f"{shown('attach.jira.user', settings.user)} / {who}" if cloud else who
         denied = {401: f"the credentials in {who} were rejected",
                   403: f"the credentials in {who} may not comment on or attach to {key}",
                   404: f"no issue {key} at {base}, or the credentials in {who} cannot see it"}

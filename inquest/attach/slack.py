@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inquest.attach.base import AttachContext, Posted, register
+from inquest.attach.base import AttachContext, Posted, register, shown
 from inquest.attach.http import ApiClient
 from inquest.core import Report
 from inquest.errors import AttachError
@@ -87,20 +87,21 @@ class SlackTarget:
         return self._bot(report, payload, context)
 
     def _webhook(self, payload: dict[str, Any], context: AttachContext) -> Posted:
-        env = context.settings.slack.webhook_url_env
-        url = context.secret(self.name, env, "the Slack incoming-webhook URL")
-        denied = {401: f"the webhook in ${env} was rejected", 403: f"the webhook in ${env} may not post (action_prohibited)",
-                  404: f"the webhook in ${env} no longer exists (no_service)"}
+        written = context.settings.slack.webhook_url
+        url = context.secret(self.name, "attach.slack.webhook_url", written, "the Slack incoming-webhook URL")
+        where = shown("attach.slack.webhook_url", written)
+        denied = {401: f"the webhook in {where} was rejected", 403: f"the webhook in {where} may not post (action_prohibited)",
+                  404: f"the webhook in {where} no longer exists (no_service)"}
         with context.client(self.name, denied=denied) as client:
             # The URL is the credential: errors show the variable's name, never the URL.
-            client.request("POST", url, json=payload, what="incoming webhook", shown_url=f"${env}")
+            client.request("POST", url, json=payload, what="incoming webhook", shown_url=where)
         return Posted(self.name, "sent", "incoming webhook (a new message each run)")
 
     def _bot(self, report: Report, payload: dict[str, Any], context: AttachContext) -> Posted:
         settings = context.settings.slack
         if not settings.channel:
             raise AttachError(self.name, "bot mode needs attach.slack.channel in config.yaml")
-        token = context.secret(self.name, settings.token_env, "a Slack bot token (xoxb-…) with chat:write")
+        token = context.secret(self.name, "attach.slack.token", settings.token, "a Slack bot token (xoxb-…) with chat:write")
         api = settings.api_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
         incident = report.incident.id
@@ -112,12 +113,12 @@ class SlackTarget:
                 if answer.get("ok"):
                     return Posted(self.name, "updated", f"message {answer.get('ts')} in {settings.channel}")
                 if answer.get("error") != "message_not_found":
-                    raise self._refused(answer, "chat.update", settings.channel, settings.token_env)
+                    raise self._refused(answer, "chat.update", settings.channel, settings.token)
                 # Deleted in Slack since the last run: post a fresh one below.
             answer = self._call(client, f"{api}/chat.postMessage", {**payload, "channel": settings.channel},
                                 settings.channel)
             if not answer.get("ok"):
-                raise self._refused(answer, "chat.postMessage", settings.channel, settings.token_env)
+                raise self._refused(answer, "chat.postMessage", settings.channel, settings.token)
         context.state.put(incident, self.name, {"channel": answer.get("channel"), "ts": answer.get("ts")})
         return Posted(self.name, "created", f"message {answer.get('ts')} in {settings.channel}")
 
@@ -126,10 +127,10 @@ class SlackTarget:
         answer = client.json("POST", url, json=body, what=f"{method} in {channel}")
         return answer if isinstance(answer, dict) else {"ok": False, "error": f"unexpected answer {answer!r:.80}"}
 
-    def _refused(self, answer: dict[str, Any], method: str, channel: str, token_env: str) -> AttachError:
+    def _refused(self, answer: dict[str, Any], method: str, channel: str, token: str) -> AttachError:
         error = str(answer.get("error", "unknown_error"))
         if error in AUTH_ERRORS:
-            return AttachError(self.name, f"{method} refused ({error}): check the bot token in ${token_env}", 401)
+            return AttachError(self.name, f"{method} refused ({error}): check the bot token in {shown('attach.slack.token', token)}", 401)
         if error in CHANNEL_ERRORS:
             return AttachError(self.name, f"{method} refused ({error}): is the bot invited to {channel}?", 404)
         return AttachError(self.name, f"{method} in {channel} refused: {error}")

@@ -2,7 +2,7 @@
 
 Headers a receiver can rely on:
 - `X-Inquest-Signature-256: sha256=<hex>`: HMAC-SHA256 of the exact body bytes with the shared secret
-  from $INQUEST_WEBHOOK_SECRET (attach.webhook.secret_env). Verify before trusting the body.
+  from $INQUEST_WEBHOOK_SECRET (attach.webhook.secret). Verify before trusting the body.
 - `X-Inquest-Incident: INC-1042`: the incident; a receiver that keeps one record per incident upserts by it,
   which is how a re-run updates in place.
 - `Idempotency-Key`: the same for every retry of one delivery (incident + body digest), so a receiver
@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from inquest.attach.base import AttachContext, Posted, register
+from inquest.attach.base import AttachContext, Posted, register, shown
 from inquest.core import Report
 from inquest.errors import AttachError
 
@@ -34,7 +34,9 @@ class WebhookTarget:
         url = settings.url or context.environ.get("INQUEST_WEBHOOK_URL")
         if not url:
             raise AttachError(self.name, "no webhook URL: set attach.webhook.url in config.yaml or $INQUEST_WEBHOOK_URL")
-        secret = context.secret(self.name, settings.secret_env, "the shared secret the report is signed with")
+        secret = context.secret(self.name, "attach.webhook.secret", settings.secret,
+                                "the shared secret the report is signed with")
+        where = shown("attach.webhook.secret", settings.secret)
         body = render_json(report).encode("utf-8")
         incident = report.incident.id
         headers = {
@@ -43,8 +45,8 @@ class WebhookTarget:
             "X-Inquest-Incident": incident,
             "Idempotency-Key": f"{incident}:{hashlib.sha256(body).hexdigest()[:16]}",
         }
-        denied = {401: f"the receiver rejected the signature (is ${settings.secret_env} the secret it expects?)",
-                  403: f"the receiver refused the report (is ${settings.secret_env} the secret it expects?)",
+        denied = {401: f"the receiver rejected the signature (is {where} the secret it expects?)",
+                  403: f"the receiver refused the report (is {where} the secret it expects?)",
                   404: "no receiver at this URL"}
         with context.client(self.name, denied=denied) as client:
             client.request("POST", url, content=body, headers=headers, what=f"report {incident}")

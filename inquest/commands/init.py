@@ -41,6 +41,12 @@ investigation:
 impact:
   slo_availability: 0.999           # for error-budget burn
   slow_request_ms: 2000             # a request slower than this counts as affected
+
+# attach:                           # `investigate ID --attach github` posts the report (docs/attach.md)
+#   github:
+#     token: ${GITHUB_TOKEN}        # the default; checked before the investigation, only with --attach github
+#   slack:
+#     webhook_url: ${SLACK_WEBHOOK_URL}
 """
 
 NEXT_STEPS = """\

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,12 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from inquest import registry, safe_yaml
 
 # The backend sections live in their own module; these names are part of inquest.config's interface.
+from inquest.config.attach import ENV_REF as ENV_REF
+from inquest.config.attach import AttachConfig as AttachConfig
+from inquest.config.attach import GitHubAttach as GitHubAttach
+from inquest.config.attach import JiraAttach as JiraAttach
+from inquest.config.attach import SlackAttach as SlackAttach
+from inquest.config.attach import WebhookAttach as WebhookAttach
 from inquest.config.backends import ES_FIELDS as ES_FIELDS
 from inquest.config.backends import ES_INDICES as ES_INDICES
 from inquest.config.backends import BackendConfig as BackendConfig
@@ -34,8 +41,8 @@ from inquest.config.backends import Section as _Section
 from inquest.config.backends import regular_expressions as _regular_expressions
 from inquest.errors import ConfigError
 
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credentials?)$", re.IGNORECASE)
+# A Slack incoming-webhook URL is itself a credential, so it is held to the same ${VAR} rule as a token.
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credentials?|webhook_url)$", re.IGNORECASE)
 DEFAULT_AGENTS = ("trace", "db", "metrics", "logs", "deployment", "code_diff", "impact")
 
 
@@ -131,47 +138,6 @@ class ImpactConfig(_Section):
 
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class GitHubAttach(_Section):
-    # None: $GITHUB_API_URL (GitHub Actions and GitHub Enterprise set it), else https://api.github.com.
-    api_url: str | None = None
-    token_env: str = Field(default="GITHUB_TOKEN", pattern=ENV_NAME)
-
-
-class JiraAttach(_Section):
-    url: str | None = None  # None: $JIRA_URL
-    flavour: Literal["cloud", "server"] = "cloud"  # Cloud REST v3 + ADF, or Server/Data Center REST v2 + wiki markup
-    user_env: str = Field(default="JIRA_USER", pattern=ENV_NAME)  # cloud: the account e-mail of the API token
-    token_env: str = Field(default="JIRA_API_TOKEN", pattern=ENV_NAME)  # cloud: API token; server: personal access token
-
-
-class SlackAttach(_Section):
-    mode: Literal["webhook", "bot"] = "webhook"
-    webhook_url_env: str = Field(default="SLACK_WEBHOOK_URL", pattern=ENV_NAME)  # the URL is itself the secret
-    token_env: str = Field(default="SLACK_BOT_TOKEN", pattern=ENV_NAME)
-    channel: str | None = None  # bot mode: the channel id or name to post in
-    api_url: str = "https://slack.com/api"
-
-
-class WebhookAttach(_Section):
-    url: str | None = None  # None: $INQUEST_WEBHOOK_URL
-    secret_env: str = Field(default="INQUEST_WEBHOOK_SECRET", pattern=ENV_NAME)
-
-
-class AttachConfig(_Section):
-    """Where `investigate --attach` posts the report. Tokens are read from the environment variables named here."""
-
-    timeout_s: float = Field(default=10.0, gt=0)
-    retries: int = Field(default=4, ge=0)
-    max_wait_s: float = Field(default=60.0, ge=0)  # the most one request may spend waiting between its retries
-    report_url: str | None = None  # where people can read the full report; "{incident}" is replaced by its id
-    reports_dir: Path = Path(".inquest/reports")  # the local copy written before anything is posted
-    state_file: Path = Path(".inquest/attach-state.json")  # what a re-run updates in place (Slack message ts)
-    github: GitHubAttach = GitHubAttach()
-    jira: JiraAttach = JiraAttach()
-    slack: SlackAttach = SlackAttach()
-    webhook: WebhookAttach = WebhookAttach()
 
 
 class ReplayTolerance(_Section):
@@ -304,11 +270,12 @@ class Config(_Section):
     # that uses it (require_env), so a missing token of one integration does not break every command.
     unset_env: tuple[tuple[str, str], ...] = Field(default=(), exclude=True)
 
-    def require_env(self, *sections: str) -> None:
+    def require_env(self, *sections: str, resolved_later: Collection[str] = ()) -> None:
         """Raises for the first unset ${VAR} under any of `sections` (dotted keys, e.g. backend.elasticsearch).
-        Every part that reads a value which may hold a reference calls this before using it."""
+        Every part that reads a value which may hold a reference calls this before using it. Keys in
+        `resolved_later` are skipped: their reader resolves the reference itself (attach credentials)."""
         for key, name in self.unset_env:
-            if any(key == s or key.startswith(f"{s}.") or key.startswith(f"{s}[") for s in sections):
+            if key not in resolved_later and any(key == s or key.startswith(f"{s}.") or key.startswith(f"{s}[") for s in sections):
                 raise ConfigError(f"{key}: environment variable {name} is referenced but not set")
 
     def resolve(self, path: Path) -> Path:
