@@ -80,7 +80,7 @@ class FileResult:
 
 @dataclass
 class IngestResult:
-    store: Path
+    store: Path | str  # the store file; after `--to elasticsearch`, the cluster it went to ("Elasticsearch at …")
     created: bool  # the store file did not exist before
     files: list[FileResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files in a given folder that are not ingest formats

@@ -11,13 +11,14 @@ Pure: nothing here knows about stores.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from inquest.errors import InputError
 from inquest.lone_surrogates import has_lone_surrogate_escape, replace_lone_surrogates
@@ -87,20 +88,24 @@ class Notice(_AtLine):
         return self.message
 
 
-def open_input(path: Path | str) -> IO[bytes]:
+# Both kinds of input buffer: peek (to sniff the content) and read1 (to keep what decompressed before a break).
+ByteStream = gzip.GzipFile | io.BufferedReader
+
+
+def open_input(path: Path | str) -> ByteStream:
     """Opens a file for streaming, decompressing gzip (recognised by its magic bytes, whatever the name).
     A file that is missing, unreadable or binary raises InputError: nothing in it can be loaded."""
     path = Path(path)
     try:
         with path.open("rb") as probe:
             compressed = probe.read(2) == _GZIP_MAGIC
-        stream: IO[bytes] = gzip.open(path, "rb") if compressed else path.open("rb")
+        stream: ByteStream = gzip.open(path, "rb") if compressed else path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     try:
-        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]  # type: ignore[attr-defined]
+        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
     except (OSError, EOFError, zlib.error) as exc:
         stream.close()
         raise InputError(f"{path}: cannot be decompressed: {exc}") from None
@@ -139,7 +144,7 @@ def iter_lines(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterat
             yield Rejection(name, lines.number + 1, lines.failure)
 
 
-def _inflation_budget(path: Path, stream: IO[bytes]) -> float:
+def _inflation_budget(path: Path, stream: ByteStream) -> float:
     """How many bytes a file may decompress to: MAX_INFLATION times its size, at least MIN_INFLATED_BYTES;
     unbounded when it is not compressed (its size is its size)."""
     if not isinstance(stream, gzip.GzipFile):
@@ -154,7 +159,7 @@ class _LineReader:
     (number, length) for one longer than the limit, which is skipped; `read` counts the bytes read,
     `failure` says why reading stopped early."""
 
-    def __init__(self, stream: IO[bytes], limit: int, budget: float) -> None:
+    def __init__(self, stream: ByteStream, limit: int, budget: float) -> None:
         self.stream, self.limit, self.budget = stream, limit, budget
         self.read, self.number, self.failure = 0, 0, ""
 

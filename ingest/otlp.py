@@ -19,10 +19,10 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
 from inquest.ingest.peers import INFERRED_FROM, edge_of, infer_peer
@@ -103,7 +103,12 @@ def records_from_document(document: Any, file: str = "<document>", line: int = 1
 # Error messages are built only when something is wrong: a record's location is prefixed to the
 # message of whatever failed inside it, so the common case formats no strings at all.
 
-def _scoped(resource: Any, where: str, scope_key: str, legacy_key: str, items_key: str):
+# The items of one scope (spans, log records or metrics) and where they sit in the document.
+_Group = tuple[list[Any], str]
+
+
+def _scoped(resource: Any, where: str, scope_key: str, legacy_key: str, items_key: str
+            ) -> tuple[tuple[str, str | None], dict[str, Any], list[_Group]]:
     """(resource columns, resource attributes, [(items, where)]) or raises Malformed."""
     resource = _object(resource, where)
     res = _object(resource.get("resource") or {}, f"{where}.resource")
@@ -113,7 +118,7 @@ def _scoped(resource: Any, where: str, scope_key: str, legacy_key: str, items_ke
     attributes.pop("host.name", None)
     key = scope_key if scope_key in resource else legacy_key
     scopes = _list(resource.get(key) or [], f"{where}.{key}")
-    groups = []
+    groups: list[_Group] = []
     for index, scope in enumerate(scopes):
         scope = _object(scope, f"{where}.{key}[{index}]")
         groups.append((_list(scope.get(items_key) or [], f"{where}.{key}[{index}].{items_key}"),
@@ -168,7 +173,7 @@ def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
                 yield _located(f"{at}[{index}]", exc)
                 continue
             yield from (Record("metrics", row) for row in rows)
-            edges = {edge_of(row[6]) for row in rows} - {None}
+            edges = {edge for edge in (edge_of(row[6]) for row in rows) if edge is not None}
             yield from (Record("dependencies", (*edge, f"metric {metric['name']}")) for edge in sorted(edges))
 
 
@@ -177,9 +182,13 @@ def _located(where: str, exc: Malformed) -> str:
     return where + ("" if text.startswith(("[", ":", " ")) else ".") + text
 
 
-def _within(where: str, parse, *args):
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _within(where: str, parse: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     try:
-        return parse(*args)
+        return parse(*args, **kwargs)
     except Malformed as exc:
         raise Malformed(_located(where, exc)) from None
 
@@ -313,7 +322,7 @@ def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str
     count = _int(point.get("count", 0), "count")
     if count < 0:
         raise Malformed(f"count must not be negative, got {count}")
-    rows = [(at, service, host, f"{name}.count", float(count), "1", attributes)]
+    rows: list[tuple[Any, ...]] = [(at, service, host, f"{name}.count", float(count), "1", attributes)]
     if point.get("sum") is not None:
         rows.insert(0, (at, service, host, f"{name}.sum", _float(point["sum"], "sum"), unit, attributes))
     if kind == "histogram":
@@ -401,6 +410,10 @@ def _id(value: Any, size: int, where: str, required: bool) -> str | None:
     return text.lower()
 
 
+@overload
+def _time(value: Any, where: str, required: Literal[True]) -> datetime: ...
+@overload
+def _time(value: Any, where: str, required: Literal[False]) -> datetime | None: ...
 def _time(value: Any, where: str, required: bool) -> datetime | None:
     """A fixed64 nanosecond timestamp (a decimal string or a number) -> naive UTC datetime."""
     if value in (None, "", 0, "0"):
