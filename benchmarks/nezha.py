@@ -17,12 +17,13 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from inquest.benchmarks.archive import files_fingerprint, open_dataset
 from inquest.benchmarks.nezha_cases import Case, benchmark_settings, incident_rows, plan_cases
-from inquest.benchmarks.nezha_layout import Fault, Layout, discover, read_faults
+from inquest.benchmarks.nezha_layout import DateFolder, Fault, Layout, discover, read_faults
 from inquest.benchmarks.nezha_load import LoadSummary, load_layout
 from inquest.config import InvestigationConfig
 from inquest.errors import InputError
@@ -45,11 +46,12 @@ class Prepared:
     reused: dict[str, bool] = field(default_factory=dict)  # which steps came from the cache
 
 
-def _faults(layout: Layout) -> list[tuple]:
+def _faults(layout: Layout) -> list[tuple[DateFolder, list[Fault]]]:
     return [(folder, read_faults(folder)) for folder in layout.dates]
 
 
-def _build(layout: Layout, store_path: Path, by_date: list, settings: InvestigationConfig) -> tuple[dict, list[Case]]:
+def _build(layout: Layout, store_path: Path, by_date: list[tuple[DateFolder, list[Fault]]], settings: InvestigationConfig,
+           ) -> tuple[dict[str, Any], list[Case]]:
     building = store_path.with_name(store_path.name + ".building")
     for leftover in (building, Path(f"{building}.wal")):
         leftover.unlink(missing_ok=True)

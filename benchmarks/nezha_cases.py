@@ -18,12 +18,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 
 from inquest.benchmarks.nezha_layout import DateFolder, Fault
 from inquest.config import InvestigationConfig
 from inquest.core import Incident, Window
+from inquest.tools.backends.embedded_schema import count_of
 from inquest.tools.backends.embedded_store import literal
 
 # With no next injection to bound it, a case's files are looked for this far after its injection.
@@ -69,15 +71,15 @@ def benchmark_settings(faults: Sequence[Fault]) -> InvestigationConfig:
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str, column: str, window: Window) -> int:
-    return con.execute(f"SELECT count(*) FROM {table} WHERE {column} >= {literal(window.start)} "
-                       f"AND {column} < {literal(window.end)}").fetchone()[0]
+    return count_of(con, f"SELECT count(*) FROM {table} WHERE {column} >= {literal(window.start)} "
+                         f"AND {column} < {literal(window.end)}")
 
 
 def _trace_coverage(con: duckdb.DuckDBPyConnection, window: Window, slot_s: int = 10) -> float:
     """Traces exist for parts of some windows only: how much of this one they cover."""
-    slots = con.execute(f"""
+    slots = count_of(con, f"""
         SELECT count(DISTINCT floor(epoch(start_time - {literal(window.start)}) / {slot_s})) FROM spans
-        WHERE start_time >= {literal(window.start)} AND start_time < {literal(window.end)}""").fetchone()[0]
+        WHERE start_time >= {literal(window.start)} AND start_time < {literal(window.end)}""")
     return round(min(1.0, slots / max(1.0, -(-window.duration.total_seconds() // slot_s))), 2)
 
 
@@ -151,7 +153,7 @@ def plan_cases(con: duckdb.DuckDBPyConnection, folders: Sequence[tuple[DateFolde
     return cases
 
 
-def incident_rows(cases: Sequence[Case]) -> list[tuple]:
+def incident_rows(cases: Sequence[Case]) -> list[tuple[Any, ...]]:
     """Rows for the store's incidents table, so `investigate <case-id>` works on the converted store too."""
     return [(c.incident.id, c.incident.title, c.incident.service, c.incident.started_at.replace(tzinfo=None),
              c.incident.window.start.replace(tzinfo=None), c.incident.window.end.replace(tzinfo=None),

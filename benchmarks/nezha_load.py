@@ -28,7 +28,7 @@ from statistics import median
 import duckdb
 
 from inquest.benchmarks.nezha_layout import Layout, pod_service
-from inquest.tools.backends.embedded_schema import quote
+from inquest.tools.backends.embedded_schema import aggregate_row, count_of, quote
 
 # Per-pod metric columns → (OTel-style name, unit, factor applied to the value). Names follow what the
 # engine's other sources use (process.cpu.utilization as a 0..1 fraction, durations in ms); the original
@@ -147,8 +147,8 @@ def load_spans(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], summary: L
         WHERE trace_id IS NOT NULL AND span_id IS NOT NULL AND PodName IS NOT NULL
           AND start_ns IS NOT NULL AND end_ns IS NOT NULL AND end_ns >= start_ns
         GROUP BY trace_id, span_id""")
-    total = con.execute("SELECT count(*) FROM raw_spans").fetchone()[0]
-    kept, valid = con.execute("SELECT count(*), coalesce(sum(copies), 0) FROM clean_spans").fetchone()
+    total = count_of(con, "SELECT count(*) FROM raw_spans")
+    kept, valid = aggregate_row(con, "SELECT count(*), coalesce(sum(copies), 0) FROM clean_spans")
     summary.dropped["trace"] = total - valid
     summary.duplicates["trace"] = valid - kept
     con.execute("DROP TABLE raw_spans")
@@ -205,13 +205,13 @@ def load_logs(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], summary: Lo
                nullif(TraceID, '') AS trace_id, nullif(SpanID, '') AS span_id, PodName, Container, Node, Log,
                filename
         FROM {_read_sql(paths)}""")
-    total = con.execute("SELECT count(*) FROM raw_logs").fetchone()[0]
+    total = count_of(con, "SELECT count(*) FROM raw_logs")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE clean_logs AS
         SELECT DISTINCT ON (PodName, ts, span_id, Log) * FROM raw_logs
         WHERE ts IS NOT NULL AND PodName IS NOT NULL AND Log IS NOT NULL""")
-    malformed = con.execute("SELECT count(*) FROM raw_logs WHERE ts IS NULL OR PodName IS NULL OR Log IS NULL").fetchone()[0]
-    kept = con.execute("SELECT count(*) FROM clean_logs").fetchone()[0]
+    malformed = count_of(con, "SELECT count(*) FROM raw_logs WHERE ts IS NULL OR PodName IS NULL OR Log IS NULL")
+    kept = count_of(con, "SELECT count(*) FROM clean_logs")
     summary.dropped["log"], summary.duplicates["log"] = malformed, total - malformed - kept
     con.execute("DROP TABLE raw_logs")
     _services_table(con, "clean_logs")
@@ -270,10 +270,10 @@ def load_metrics(con: duckdb.DuckDBPyConnection, pod_files: Sequence[Path], fron
     con.execute("""
         CREATE OR REPLACE TEMP TABLE valid_points AS SELECT * FROM raw_points
         WHERE ts IS NOT NULL AND who IS NOT NULL AND value IS NOT NULL AND NOT isnan(value)""")
-    total, valid = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("raw_points", "valid_points"))
+    total, valid = (count_of(con, f"SELECT count(*) FROM {t}") for t in ("raw_points", "valid_points"))
     summary.dropped["metric"] = total - valid
-    bad_stamps = con.execute("SELECT count(DISTINCT (kind, who, ts)) FROM valid_points WHERE stamp IS NOT NULL "
-                             "AND abs(stamp - epoch(ts)) > 60").fetchone()[0]
+    bad_stamps = count_of(con, "SELECT count(DISTINCT (kind, who, ts)) FROM valid_points WHERE stamp IS NOT NULL "
+                          "AND abs(stamp - epoch(ts)) > 60")
     if bad_stamps:
         summary.notes.append(f"{bad_stamps} metric rows carry a TimeStamp more than a minute from their Time string; "
                              "the Time string is used")
@@ -289,8 +289,8 @@ def load_metrics(con: duckdb.DuckDBPyConnection, pod_files: Sequence[Path], fron
     con.execute("""
         CREATE OR REPLACE TEMP TABLE clean_points AS
         SELECT DISTINCT ON (kind, who, ts, col) v.* FROM valid_points v ANTI JOIN unreported u USING (kind, who, col)""")
-    measured = con.execute("SELECT count(*) FROM valid_points v ANTI JOIN unreported u USING (kind, who, col)").fetchone()[0]
-    kept = con.execute("SELECT count(*) FROM clean_points").fetchone()[0]
+    measured = count_of(con, "SELECT count(*) FROM valid_points v ANTI JOIN unreported u USING (kind, who, col)")
+    kept = count_of(con, "SELECT count(*) FROM clean_points")
     summary.duplicates["metric"] = measured - kept
     _services_table(con, "(SELECT who AS PodName FROM clean_points WHERE kind = 'pod')")
     front = "NULL" if entry_service is None else "'" + entry_service.replace("'", "''") + "'"
@@ -314,7 +314,7 @@ def load_metrics(con: duckdb.DuckDBPyConnection, pod_files: Sequence[Path], fron
 def entry_service_name(con: duckdb.DuckDBPyConnection, front_files: Sequence[Path]) -> str | None:
     """The service front_service.csv speaks for: its ServiceName matched to a known service, ignoring case
     (`Frontend` → `frontend`), else the service most root spans belong to."""
-    known = [r[0] for r in con.execute('SELECT DISTINCT "service.name" FROM spans').fetchall()]
+    known: list[str] = [r[0] for r in con.execute('SELECT DISTINCT "service.name" FROM spans').fetchall()]
     if front_files:
         names = [r[0] for r in con.execute(f"SELECT DISTINCT ServiceName FROM {_read_sql(front_files)} "
                                            "WHERE ServiceName IS NOT NULL").fetchall()]
@@ -324,9 +324,8 @@ def entry_service_name(con: duckdb.DuckDBPyConnection, front_files: Sequence[Pat
                 return match
     roots = con.execute('SELECT "service.name" FROM spans WHERE parent_span_id IS NULL GROUP BY 1 '
                         "ORDER BY count(*) DESC LIMIT 1").fetchall()
-    if roots:
-        return roots[0][0]
-    return None
+    busiest: str | None = roots[0][0] if roots else None
+    return busiest
 
 
 def load_dependencies(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], summary: LoadSummary) -> None:
@@ -339,15 +338,15 @@ def load_dependencies(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], sum
     con.execute(f"""CREATE OR REPLACE TEMP TABLE raw_edges AS
         SELECT nullif(trim(Source), '') AS caller, nullif(trim(Target), '') AS callee,
                TRY_CAST(Weight AS DOUBLE) AS weight, filename FROM {_read_sql(paths)}""")
-    total = con.execute("SELECT count(*) FROM raw_edges").fetchone()[0]
+    total = count_of(con, "SELECT count(*) FROM raw_edges")
     con.execute("""INSERT INTO dependencies
         SELECT caller, callee, 'nezha:' || min(regexp_extract(filename, '(\\d{4}-\\d{2}-\\d{2}/metric/[^/]+)$', 1))
         FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL AND caller <> callee
           AND weight IS NOT NULL AND weight <> 0
         GROUP BY caller, callee""")
-    usable = con.execute("SELECT count(*) FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL "
-                         "AND caller <> callee AND weight IS NOT NULL AND weight <> 0").fetchone()[0]
-    summary.rows["dependencies"] = con.execute("SELECT count(*) FROM dependencies").fetchone()[0]
+    usable = count_of(con, "SELECT count(*) FROM raw_edges WHERE caller IS NOT NULL AND callee IS NOT NULL "
+                      "AND caller <> callee AND weight IS NOT NULL AND weight <> 0")
+    summary.rows["dependencies"] = count_of(con, "SELECT count(*) FROM dependencies")
     summary.duplicates["dependency"] = usable - summary.rows["dependencies"]
     summary.dropped["dependency"] = total - usable
     con.execute("DROP TABLE raw_edges")

@@ -64,7 +64,7 @@ def _modality_counts(results: Sequence[CaseResult]) -> dict[str, int]:
 def report_json(prepared: Prepared, results: Sequence[CaseResult], timing: Mapping[str, float],
                 answers: Answers = ()) -> dict[str, Any]:
     splits = split_of(prepared)
-    out = {
+    out: dict[str, Any] = {
         # AS@k and, beside them, how well the top hypothesis' confidence matches being right (ECE, Brier).
         "summary": {**summary(results),
                     **calibration_figures([r.confidence for r in results], [r.rank for r in results])},

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from inquest.agents.base import Deps
 from inquest.benchmarks.archive import files_fingerprint, open_dataset
@@ -116,12 +117,12 @@ def _incident(issue: Issue, window: Window) -> Incident:
     return Incident(id=issue.id, title=title, service=issue.target_node, started_at=issue.alerted_at, window=window)
 
 
-def _count(points: list[tuple], window: Window) -> int:
+def _count(points: list[tuple[Any, ...]], window: Window) -> int:
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
     return sum(1 for p in points if start <= p[0] < end)
 
 
-def _incident_row(incident: Incident) -> tuple:
+def _incident_row(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.title, incident.service, incident.started_at.replace(tzinfo=None),
             incident.window.start.replace(tzinfo=None), incident.window.end.replace(tzinfo=None), "[]", None)
 
@@ -129,7 +130,7 @@ def _incident_row(incident: Incident) -> tuple:
 def _convert_regime(regime: Regime, files: list[MetricsFile], store_path: Path, interval: timedelta,
                     settings: InvestigationConfig) -> tuple[RegimeStore, list[Case]]:
     edges, bad_cells = read_graph(regime.graph_file)
-    duplicates: Counter = Counter()
+    duplicates: Counter[str] = Counter()
     rows = unique_rows((p for f in files for p in f.points), duplicates)
     dropped = sum((f.dropped for f in files), Counter())
     if bad_cells:
@@ -192,7 +193,7 @@ def prepare(path: Path, work_dir: Path) -> Prepared:
                     timings=timings, reused=reused)
 
 
-def _plan_cases(regime: Regime, files: list[MetricsFile], rows: list[tuple], store_path: Path, interval: timedelta,
+def _plan_cases(regime: Regime, files: list[MetricsFile], rows: list[tuple[Any, ...]], store_path: Path, interval: timedelta,
                 settings: InvestigationConfig) -> list[Case]:
     cases = []
     for issue, f in zip(regime.issues, files):

@@ -106,14 +106,14 @@ def read_issue(regime: str, split: str, folder: Path) -> Issue:
     target, cause = (raw.get("target"), raw.get("root_cause")) if isinstance(raw, dict) else (None, None)
     if not isinstance(target, dict) or not isinstance(cause, dict):
         raise ValueError(f"{where}: needs objects 'target' and 'root_cause'")
-    stamp = target.get("timestamp")
+    stamp, statistic = target.get("timestamp"), target.get("agg")
     if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
         raise ValueError(f"{where}: 'target.timestamp' is not a number of seconds")
     if not (folder / METRICS_FILE).is_file():
         raise ValueError(f"{folder}: no {METRICS_FILE}")
     return Issue(regime=regime, split=split, name=folder.name, folder=folder,
                  target_node=_text(target, "node", where), target_metric=_text(target, "metric", where),
-                 target_statistic=target.get("agg") if isinstance(target.get("agg"), str) else "Average",
+                 target_statistic=statistic if isinstance(statistic, str) else "Average",
                  alerted_at=datetime.fromtimestamp(float(stamp), UTC),
                  root_cause=_text(cause, "node", where))
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 LATENCY_STATS = {"Average": "avg", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99"}
 HEADER_ROWS = 4  # node, metric, statistic, then the `unix_timestamp` label row
@@ -42,7 +43,7 @@ class Point:
     metric: str  # the dataset's own metric and statistic, kept in attributes
     statistic: str
 
-    def row(self) -> tuple:
+    def row(self) -> tuple[Any, ...]:
         return (self.at.replace(tzinfo=None), self.node, None, self.name, self.value, self.unit,
                 {"petshop.metric": self.metric, "petshop.statistic": self.statistic})
 
@@ -51,7 +52,7 @@ class Point:
 class MetricsFile:
     points: list[Point] = field(default_factory=list)
     timestamps: list[datetime] = field(default_factory=list)
-    dropped: Counter = field(default_factory=Counter)  # reason -> cells
+    dropped: Counter[str] = field(default_factory=Counter)  # reason -> cells
 
 
 def _number(cell: str) -> float | None:
@@ -80,7 +81,7 @@ def _columns(rows: list[list[str]]) -> list[tuple[int, str, str, str]]:
     return [(i, nodes[i], metrics[i], stats[i]) for i in range(1, width) if nodes[i] and metrics[i] and stats[i]]
 
 
-def _data_rows(rows: list[list[str]], dropped: Counter) -> Iterator[tuple[float, list[str]]]:
+def _data_rows(rows: list[list[str]], dropped: Counter[str]) -> Iterator[tuple[float, list[str]]]:
     for row in rows[HEADER_ROWS - 1:]:
         if not row or row[0] in ("", "unix_timestamp"):
             continue
@@ -140,9 +141,9 @@ def read_metrics(path: Path) -> MetricsFile:
     return out
 
 
-def unique_rows(points: Iterable[Point], duplicates: Counter) -> list[tuple]:
+def unique_rows(points: Iterable[Point], duplicates: Counter[str]) -> list[tuple[Any, ...]]:
     """One row per (time, node, name): issue files of one regime may overlap in time."""
-    seen: set[tuple] = set()
+    seen: set[tuple[datetime, str, str]] = set()
     rows = []
     for p in points:
         key = (p.at, p.node, p.name)

@@ -68,6 +68,20 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def aggregate_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The row an aggregate query without GROUP BY answers: SQL gives exactly one, even over no rows, so
+    its absence is a query that is not such an aggregate (a programming error, said as one)."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise BackendError(f"expected the one row of an aggregate, got none: {sql.strip()[:120]}")
+    return row
+
+
+def count_of(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The number a `SELECT count(...) ...` query answers."""
+    return int(aggregate_row(con, sql)[0])
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in TABLES.items():
         extra = DERIVED_SPAN_COLUMNS if table == "spans" else ()
