@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TypeVar
 
-from inquest.secret_rules import IP_RULES, KINDS, NAMES, RULES
+from inquest.secret_rules import ANY_GATE, ANY_GATE_WITH_IPS, IP_RULES, KINDS, NAMES, RULES
 
 
 def redact(text: str, ips: bool = False) -> tuple[str, Counter[str]]:
@@ -32,6 +32,8 @@ def redact(text: str, ips: bool = False) -> tuple[str, Counter[str]]:
     if not text:
         return text, counts
     lower = text.lower()
+    if not (ANY_GATE_WITH_IPS if ips else ANY_GATE)(text, lower):
+        return text, counts
     for rule in RULES + (IP_RULES if ips else ()):
         text, found = rule.apply(text, lower)
         if found:

@@ -244,6 +244,37 @@ IP_RULES: tuple[Rule, ...] = (
 # Every rule's gate at once, for a store that redacts in SQL: lines it does not match hold no secret.
 SQL_GATE = "|".join(dict.fromkeys(rule.gate.sql() for rule in RULES))
 
+
+@dataclass(frozen=True)
+class AnyGate:
+    """True when at least one of `rules`' gates is: the same tests, merged. A report holds over a thousand
+    strings (ids, queries, summaries) and almost none has a secret; twenty gates tried one by one cost a
+    quarter second per report, one alternation of their words a few milliseconds."""
+
+    words: re.Pattern[str] | None
+    cased: re.Pattern[str] | None
+    runs: tuple[Gate, ...]
+
+    @classmethod
+    def of(cls, rules: tuple[Rule, ...]) -> AnyGate:
+        def alternation(words: list[str]) -> re.Pattern[str] | None:
+            return re.compile("|".join(map(re.escape, dict.fromkeys(words)))) if words else None
+
+        gates = [rule.gate for rule in rules]
+        runs = {Gate(run_alphabet=g.run_alphabet, run_length=g.run_length, run_skip=g.run_skip)
+                for g in gates if g.run_length > 0}
+        return cls(alternation([w for g in gates for w in g.words]), alternation([w for g in gates for w in g.cased]),
+                   tuple(sorted(runs, key=repr)))
+
+    def __call__(self, text: str, lower: str) -> bool:
+        return bool((self.words is not None and self.words.search(lower))
+                    or (self.cased is not None and self.cased.search(text))
+                    or any(run(text, lower) for run in self.runs))
+
+
+ANY_GATE = AnyGate.of(RULES)
+ANY_GATE_WITH_IPS = AnyGate.of(RULES + IP_RULES)
+
 KINDS = ("private_key", "jwt", "webhook_url", "connection_string", "cloud_key", "api_key", "token",
          "session_cookie", "card_number", "password", "email", "ip")
 NAMES = {"private_key": "private key", "jwt": "JWT", "webhook_url": "webhook URL",
