@@ -32,8 +32,20 @@ def _log_pmf(k: int, n: int, p: float) -> float:
 
 
 def _tail_sum(start: int, stop: int, step: int, n: int, p: float) -> float:
-    """Sum of the binomial pmf from `start` towards `stop`, moving away from the mean."""
-    return _sum_terms(lambda k: math.exp(_log_pmf(k, n, p)), range(start, stop + step, step))
+    """Sum of the binomial pmf from `start` towards `stop`, moving away from the mean. One pmf from
+    lgamma, the rest by the ratio of neighbours (pmf(k+1)/pmf(k) = (n-k)/(k+1) · p/(1-p)): a tail on a
+    million requests runs to thousands of terms, and three lgamma calls each cost a fifth of the trace
+    agent's time."""
+    odds = p / (1.0 - p)
+    term = math.exp(_log_pmf(start, n, p))
+
+    def term_at(k: int) -> float:
+        nonlocal term
+        if k != start:
+            term *= (n - k + 1) / k * odds if step > 0 else (k + 1) / (n - k) / odds
+        return term
+
+    return _sum_terms(term_at, range(start, stop + step, step))
 
 
 def binomial_tail(k: int, n: int, p: float, upper: bool) -> float:
@@ -86,7 +98,7 @@ def _sum_terms(term_at: Callable[[int], float], indices: range) -> float:
     for i in indices:
         term = term_at(i)
         total += term
-        if term < total * _NEGLIGIBLE:
+        if term < total * _NEGLIGIBLE or term == 0.0:  # 0: underflowed, and the rest only shrink
             break
     return total
 

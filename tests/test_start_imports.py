@@ -11,7 +11,8 @@ import sys
 from conftest import write_config
 
 # numpy is not here: DuckDB loads it to register the store's redaction function (inquest_redact).
-HEAVY = ("scipy", "networkx", "crewai", "anthropic", "elasticsearch", "httpx", "inquest.evals")
+HEAVY = ("scipy", "networkx", "crewai", "anthropic", "elasticsearch", "httpx", "uvicorn", "starlette", "rich",
+         "inquest.evals")
 
 
 def _loaded_after(code: str) -> set[str]:
