@@ -13,7 +13,8 @@ from inquest.tools.backends.protocol import TelemetryBackend
 # estimated from a handful of points while the incident is measured from many.
 THIN_RATIO = 10.0
 
-BASELINE_FIX = "give a known-good period with `--baseline START/END` (ISO 8601 times)"
+BASELINE_FIX = ("give a known-good period with `--baseline START/END` (ISO 8601 times), or `baseline: {start, end}` "
+                "(or `baseline: {offset: 1d}`) in the incident file")
 
 
 def measure(backend: TelemetryBackend, scope: Scope, incident: Incident) -> Coverage:

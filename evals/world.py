@@ -187,7 +187,7 @@ def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: P
         _copy_tsv(writer, "metrics", metrics)
         writer.load("db_query_stats", query_stat_rows(total, seed))
         writer.load("changes", _change_rows(shas, inject))
-        writer.load("incidents", _incident_rows(total))
+        writer.load("incidents", [(*row, None, None) for row in _incident_rows(total)])  # no pinned baseline
         writer.finish()
         counts = {table: writer.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
     return shas, total, counts

@@ -66,7 +66,8 @@ COLUMNS: dict[str, dict[str, str]] = {
 TIMES = {"spans": {"timestamp": "start_time"}, "logs": {"timestamp": "timestamp"},
          "metrics": {"timestamp": "timestamp"}, "changes": {"timestamp": "timestamp"},
          "db_query_stats": {"timestamp": "timestamp"},
-         "incidents": {"started_at": "started_at", "window_start": "window_start", "window_end": "window_end"}}
+         "incidents": {"started_at": "started_at", "window_start": "window_start", "window_end": "window_end",
+                       "baseline_start": "baseline_start", "baseline_end": "baseline_end"}}
 
 
 def _time(expression: str) -> str:

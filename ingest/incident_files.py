@@ -9,6 +9,7 @@ formats are documented with examples in docs/ingest.md.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from inquest.errors import InputError
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents, iter_lines
 
 CHANGE_FIELDS = ("id", "time", "service", "kind", "version", "commit", "repository", "author", "description")
-INCIDENT_FIELDS = ("id", "title", "service", "started_at", "window", "symptoms", "ticket")
+INCIDENT_FIELDS = ("id", "title", "service", "started_at", "window", "symptoms", "ticket", "baseline")
 # Where to look around an incident that does not say: wide enough to hold an onset that preceded the
 # alert by the usual `for:` delay and evaluation interval, short enough to keep the comparison sharp.
 DEFAULT_WINDOW_BEFORE = timedelta(minutes=15)
@@ -118,6 +119,7 @@ def declared_incident(document: Any) -> Incident:
         if end <= start:
             raise Invalid(f"window.end ({end.isoformat()}) is not after window.start ({start.isoformat()})")
         window = Window(start, end)
+    baseline = declared_baseline(fields.get("baseline"), window)
     symptoms = fields.get("symptoms") or []
     if isinstance(symptoms, str):
         symptoms = [symptoms]
@@ -125,7 +127,40 @@ def declared_incident(document: Any) -> Incident:
         raise Invalid("symptoms must be a list of strings")
     return Incident(id=_text(fields["id"], "id", required=True), title=_text(fields["title"], "title", required=True),
                     service=_text(fields["service"], "service", required=True), started_at=started, window=window,
-                    symptoms=tuple(symptoms), ticket=_text(fields.get("ticket"), "ticket"))
+                    symptoms=tuple(symptoms), ticket=_text(fields.get("ticket"), "ticket"), baseline=baseline)
+
+
+# A known-good period pinned by offset: "the same window, a day (a week) earlier", the usual comparison when
+# traffic follows a daily or weekly rhythm.
+_OFFSET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+_OFFSET_UNIT = {"m": timedelta(minutes=1), "min": timedelta(minutes=1), "h": timedelta(hours=1),
+                "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def declared_baseline(value: Any, window: Window) -> Window | None:
+    """The incident's own fault-free period: `{start, end}`, or `{offset: 1d}` (the window, that long earlier).
+    None: the engine derives one from the window (investigation.baseline_minutes)."""
+    if value is None:
+        return None
+    try:
+        span = _fields(value, "baseline", ("start", "end", "offset"), required=())
+    except Invalid as exc:
+        raise Invalid(f"baseline: {exc}") from None
+    if "offset" in span:
+        if "start" in span or "end" in span:
+            raise Invalid("baseline: give either start and end, or offset, not both")
+        match = _OFFSET.match(str(span["offset"]))
+        if not match or float(match.group(1)) <= 0:
+            raise Invalid(f"baseline.offset: {span['offset']!r} is not a duration before the window such as 1d, 7d, 90m")
+        shift = float(match.group(1)) * _OFFSET_UNIT[match.group(2)]
+        return Window(window.start - shift, window.end - shift)
+    missing = [f"baseline.{k}" for k in ("start", "end") if span.get(k) in (None, "")]
+    if missing:
+        raise Invalid(f"missing {', '.join(missing)} (or give baseline.offset, e.g. 1d)")
+    start, end = parse_time(span["start"], "baseline.start"), parse_time(span["end"], "baseline.end")
+    if end <= start:
+        raise Invalid(f"baseline.end ({end.isoformat()}) is not after baseline.start ({start.isoformat()})")
+    return Window(start, end)
 
 
 def default_window(started_at: datetime) -> Window:
@@ -134,7 +169,8 @@ def default_window(started_at: datetime) -> Window:
 
 def incident_row(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.title, incident.service, _naive(incident.started_at),
-            _naive(incident.window.start), _naive(incident.window.end), list(incident.symptoms), incident.ticket)
+            _naive(incident.window.start), _naive(incident.window.end), list(incident.symptoms), incident.ticket,
+            *((_naive(incident.baseline.start), _naive(incident.baseline.end)) if incident.baseline else (None, None)))
 
 
 # -- field checks -----------------------------------------------------------------------------------------------

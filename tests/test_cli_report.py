@@ -66,6 +66,26 @@ def test_the_baseline_can_be_pinned_and_a_bad_one_is_a_usage_error(internal_only
     assert bad.returncode == 2 and "--baseline" in bad.stderr and bad.stderr.count("\n") == 2  # usage + error
 
 
+def test_an_incident_file_may_pin_its_own_baseline_and_the_command_line_wins(tmp_path):
+    # The same hand-traced spans, declared with a known-good period where the default baseline is empty.
+    folder = tmp_path / "pinned"
+    folder.mkdir()
+    (folder / "traces.json").write_bytes((FIXTURES / "internal-only" / "traces.json").read_bytes())
+    (folder / "incident.yaml").write_text(
+        "id: INC-7\ntitle: worker batches slow\nservice: worker\nstarted_at: 2026-03-12T10:30:00Z\n"
+        "window: {start: 2026-03-12T10:20:00Z, end: 2026-03-12T10:40:00Z}\n"
+        "baseline: {start: 2026-03-12T10:20:00Z, end: 2026-03-12T10:29:00Z}\n")
+    store = str(tmp_path / "store.duckdb")
+    assert run("ingest", str(folder), "--store", store).returncode == 0
+    from_file = json.loads(run("INC-7", "--store", store, "--format", "json").stdout)
+    assert from_file["scope"]["baseline"]["start"].startswith("2026-03-12T10:20")
+    assert from_file["scope"]["baseline"]["end"].startswith("2026-03-12T10:29")
+    # the default baseline (09:35-09:55) holds nothing; the pinned one does, so nothing says it is empty
+    assert not [note for note in from_file["notes"] if "baseline" in note]
+    overridden = run("INC-7", "--store", store, "--no-live", "--baseline", "2026-03-12T10:21Z/2026-03-12T10:28Z")
+    assert "baseline 2026-03-12 10:21–10:28 UTC" in overridden.stdout
+
+
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("example") / "store.duckdb"

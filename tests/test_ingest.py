@@ -16,6 +16,7 @@ from inquest.cli import main
 from inquest.ingest import driver as ingest_module
 from inquest.ingest.driver import ingest
 from inquest.tools.backends.embedded_schema import SELF_TIME_SQL
+from inquest.tools.backends.embedded_store import EmbeddedStore
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ingest"
 ALERT_ID = "AM-3f1c9a8e2b7d6054-20260312T1029Z"
@@ -166,16 +167,35 @@ def test_incident_files_reject_bad_declarations_by_line(tmp_path, capsys):
   title: number id
   service: checkout
   started_at: 2026-03-12T10:31:00+02:00
+- id: INC-6
+  title: baseline typo
+  service: checkout
+  started_at: 2026-03-12T10:31:00Z
+  baseline: {begin: 2026-03-11T10:00:00Z}
+- id: INC-7
+  title: baseline offset
+  service: checkout
+  started_at: 2026-03-12T10:31:00Z
+  baseline: {offset: soon}
+- id: INC-8
+  title: compared with the same time yesterday
+  service: checkout
+  started_at: 2026-03-12T10:31:00Z
+  baseline: {offset: 1d}
 """)
     code, summary = run_ingest(capsys, str(declared), "--config", config_for(tmp_path))
     result = summary["files"][0]
-    assert code == 1 and result["accepted"] == {"incidents": 1} and result["rejected"] == 4
+    assert code == 1 and result["accepted"] == {"incidents": 2} and result["rejected"] == 6
     reasons = {r["line"]: r["reason"] for r in result["rejections"]}
     assert reasons[5] == "missing id"
     assert "unknown field 'sympthoms'" in reasons[8]  # the line where that incident starts
     assert "window.end (2026-03-12T10:00:00+00:00) is not after window.start" in reasons[13]
     assert "id must be a string" in reasons[18]
-    assert summary["incidents"] == ["INC-1"]
+    assert reasons[22].startswith("baseline: unknown field 'begin' (known: start, end, offset)")
+    assert reasons[27].startswith("baseline.offset: 'soon' is not a duration")
+    assert summary["incidents"] == ["INC-1", "INC-8"]
+    [pinned] = [i for i in EmbeddedStore(store_of(tmp_path)).incidents() if i.id == "INC-8"]
+    assert str(pinned.baseline) == "2026-03-11 10:16–10:46 UTC"  # the default window, a day earlier
 
 
 def test_alert_payload_edge_cases(tmp_path, capsys):

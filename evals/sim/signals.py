@@ -163,4 +163,4 @@ def incident_row(alert: Alert, fired: Fired, clock: Clock, t1: int) -> tuple:
                 f"{alert.operation} 5xx rate {fired.error_rate:.1%}",
                 f"{alert.operation} p95 {fired.p95_ms / 1000:.2f} s"]
     return (alert.incident_id, alert.title, alert.service, clock.ts(fired.at)[:-7], clock.ts(window_start)[:-7],
-            clock.ts(window_end)[:-7], json.dumps(symptoms), alert.ticket)
+            clock.ts(window_end)[:-7], json.dumps(symptoms), alert.ticket, None, None)  # no pinned baseline

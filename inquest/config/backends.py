@@ -70,7 +70,7 @@ ES_FIELDS: dict[str, dict[str, str]] = {
     "incidents": {
         "id": "incident.id", "title": "incident.title", "service": "service.name", "started_at": "@timestamp",
         "window_start": "window.start", "window_end": "window.end", "symptoms": "incident.symptoms",
-        "ticket": "incident.ticket",
+        "ticket": "incident.ticket", "baseline_start": "baseline.start", "baseline_end": "baseline.end",
     },
 }
 # kind -> (index pattern read, index/data stream written by the loader)

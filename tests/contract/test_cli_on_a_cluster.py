@@ -57,7 +57,11 @@ def test_ingest_to_elasticsearch_loads_otlp_files_and_a_second_load_adds_nothing
                "db_query_stats": f"{prefix}-db-query-stats", "incidents": f"{prefix}-incidents"}
     config = _config(tmp_path, pair, {k: {"index": v, "write_index": v} for k, v in indices.items()},
                      embedded={"path": str(tmp_path / "local.duckdb"), "demo": False})
-    assert main(["ingest", str(EXAMPLES), "--to", "elasticsearch", "--format", "json", "--config", config]) == 0
+    pinned = tmp_path / "pinned.yaml"  # an incident carrying its own baseline travels with it
+    pinned.write_text("id: INC-2002\ntitle: same time yesterday\nservice: checkout\n"
+                      "started_at: 2026-03-12T10:31:00Z\nbaseline: {offset: 1d}\n")
+    assert main(["ingest", str(EXAMPLES), str(pinned), "--to", "elasticsearch", "--format", "json",
+                 "--config", config]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["store"].startswith("Elasticsearch at http")
     assert first["documents_stored"]["spans"] > 0 and first["documents_stored"]["incidents"] >= 1
@@ -67,14 +71,15 @@ def test_ingest_to_elasticsearch_loads_otlp_files_and_a_second_load_adds_nothing
         {k: 0 for k in again["documents_stored"] if k not in ("changes", "incidents")}
 
     # The cluster now answers as the embedded store does after the same ingest.
-    assert main(["ingest", str(EXAMPLES), "--config", config]) == 0
+    assert main(["ingest", str(EXAMPLES), str(pinned), "--config", config]) == 0
     capsys.readouterr()
     from inquest.config import load_config
 
     settings = load_config(config).backend.elasticsearch
     cluster, local = ElasticsearchStore(settings), EmbeddedStore(tmp_path / "local.duckdb")
     incidents = local.incidents()
-    assert [i.id for i in cluster.incidents()] == [i.id for i in incidents]
+    assert [(i.id, i.baseline) for i in cluster.incidents()] == [(i.id, i.baseline) for i in incidents]
+    assert str({i.id: i for i in incidents}["INC-2002"].baseline) == "2026-03-11 10:16–10:46 UTC"
     window = incidents[0].window
     assert cluster.entry_services(window).rows == local.entry_services(window).rows
     assert cluster.changes(window).items == local.changes(window).items

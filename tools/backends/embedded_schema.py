@@ -57,6 +57,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "incidents": (
         ("id", "VARCHAR"), ("title", "VARCHAR"), ("service.name", "VARCHAR"), ("started_at", "TIMESTAMP"),
         ("window_start", "TIMESTAMP"), ("window_end", "TIMESTAMP"), ("symptoms", "JSON"), ("ticket", "VARCHAR"),
+        ("baseline_start", "TIMESTAMP"), ("baseline_end", "TIMESTAMP"),  # the incident file's own baseline
     ),
 }
 
@@ -87,6 +88,10 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         extra = DERIVED_SPAN_COLUMNS if table == "spans" else ()
         cols = ", ".join(f"{quote(name)} {kind}" for name, kind in (*columns, *extra))
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        # A store written by an older version lacks the columns added since: they are added (NULL) before
+        # anything is loaded, so ingest keeps working on it.
+        for name, kind in columns:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {kind}")
 
 
 # How a NULL travels through the CSV files rows are copied with, so that an empty string stays one.

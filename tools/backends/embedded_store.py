@@ -146,13 +146,17 @@ class EmbeddedStore:
     # -- incidents and changes -------------------------------------------------------------------
 
     def incidents(self) -> list[Incident]:
-        table = self._ask("incidents", 'SELECT id, title, "service.name", started_at, window_start, window_end, '
-                          "symptoms, ticket FROM incidents ORDER BY started_at DESC, id")
-        return [
-            Incident(id=r[0], title=r[1], service=r[2], started_at=r[3], window=Window(r[4], r[5]),
-                     symptoms=tuple(json.loads(r[6]) if r[6] else ()), ticket=r[7])
-            for r in table.rows
-        ]
+        # `*`, read by column name: a store written before the baseline columns existed still lists its incidents.
+        table = self._ask("incidents", "SELECT * FROM incidents ORDER BY started_at DESC, id")
+        at = {name: i for i, name in enumerate(table.columns)}
+        out = []
+        for r in table.rows:
+            start, end = (r[at[c]] if c in at else None for c in ("baseline_start", "baseline_end"))
+            out.append(Incident(id=r[at["id"]], title=r[at["title"]], service=r[at["service.name"]],
+                                started_at=r[at["started_at"]], window=Window(r[at["window_start"]], r[at["window_end"]]),
+                                symptoms=tuple(json.loads(r[at["symptoms"]]) if r[at["symptoms"]] else ()),
+                                ticket=r[at["ticket"]], baseline=Window(start, end) if start and end else None))
+        return out
 
     def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
         where = _between("timestamp", window)

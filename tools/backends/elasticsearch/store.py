@@ -123,14 +123,15 @@ class ElasticsearchStore:
         out = []
         for doc in docs:
             v = {n: source_value(doc, f(n)) for n in ("id", "title", "service", "started_at", "window_start",
-                                                      "window_end", "symptoms", "ticket")}
+                                                      "window_end", "symptoms", "ticket", "baseline_start",
+                                                      "baseline_end")}
             symptoms = v["symptoms"] or ()
             out.append(Incident(id=v["id"], title=v["title"] or "", service=v["service"],
                                 started_at=required_time(v["started_at"], f"incident {v['id']}'s started_at"),
                                 window=Window(required_time(v["window_start"], f"incident {v['id']}'s window_start"),
                                               required_time(v["window_end"], f"incident {v['id']}'s window_end")),
                                 symptoms=tuple([symptoms] if isinstance(symptoms, str) else symptoms),
-                                ticket=v["ticket"]))
+                                ticket=v["ticket"], baseline=_pinned(v["baseline_start"], v["baseline_end"])))
         return out
 
     def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
@@ -569,3 +570,9 @@ class ElasticsearchStore:
         rows = sorted(((e, n, failed, s.quantile(0.95)) for e, (n, failed, s) in merged.items()),
                       key=lambda r: (-r[2], -r[1]))
         return Table("entry_endpoints", text, ("endpoint", "requests", "failed", "p95_ms"), tuple(rows[:20]))
+
+
+def _pinned(start: Any, end: Any) -> Window | None:
+    """An incident's own baseline, when its document carries one (older documents do not)."""
+    begins, ends = parse_time(start), parse_time(end)
+    return Window(begins, ends) if begins and ends else None
