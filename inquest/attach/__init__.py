@@ -21,9 +21,19 @@ from inquest.config import AttachConfig, Config
 from inquest.core import Report
 from inquest.errors import AttachError, InquestError
 
-_FACTORIES: dict[str, Callable[[], Target]] = {
-    name: registry.load(registry.ATTACH, name) for name in registry.names(registry.ATTACH)}
-TARGETS: tuple[str, ...] = tuple(sorted(_FACTORIES, key=lambda name: _FACTORIES[name].order))  # type: ignore[attr-defined]
+
+def _target_class(name: str) -> type[Target]:
+    """The class an `inquest.attach` entry point names. Its `order` is read before any instance exists, so a
+    plug-in without one is refused here, in one line, rather than as an AttributeError."""
+    loaded = registry.load(registry.ATTACH, name)
+    if not isinstance(loaded, type) or not isinstance(getattr(loaded, "order", None), int):
+        raise AttachError(name, f"the inquest.attach entry point {name!r} is not a target class with an integer "
+                                "`order` (see docs/attach.md, Adding a target)")
+    return loaded
+
+
+_FACTORIES: dict[str, type[Target]] = {name: _target_class(name) for name in registry.names(registry.ATTACH)}
+TARGETS: tuple[str, ...] = tuple(sorted(_FACTORIES, key=lambda name: _FACTORIES[name].order))
 
 
 @dataclass(frozen=True)

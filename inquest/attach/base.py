@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from inquest.attach.http import ApiClient
 from inquest.attach.state import AttachState
@@ -21,11 +21,13 @@ from inquest.config.attach import UnsetSecret, referenced_variable, resolve_secr
 from inquest.core import Report
 from inquest.errors import AttachError
 
+Action = Literal["created", "updated", "sent"]
+
 
 @dataclass(frozen=True)
 class Posted:
     target: str
-    action: Literal["created", "updated", "sent"]
+    action: Action
     where: str  # in the user's words: "comment 1234 on acme/shop#812"
     url: str | None = None  # a link people can open, when the target has one
 
@@ -66,23 +68,14 @@ def shown(key: str, value: str) -> str:
 
 
 class Target(Protocol):
-    name: str
+    """A target class says its name and posting order in its body, where the type checker sees them; it is
+    selectable by `--attach NAME` once declared as an `inquest.attach` entry point (pyproject.toml)."""
+
+    name: ClassVar[str]
     # Ticket targets go first so that chat messages can link to the comment they wrote.
-    order: int
+    order: ClassVar[int]
 
     def post(self, report: Report, context: AttachContext) -> Posted: ...
-
-
-def register(name: str, order: int) -> Callable[[type], type]:
-    """Class decorator: a target's name and posting order. Selectable by `--attach NAME` once declared as an
-    `inquest.attach` entry point (pyproject.toml)."""
-
-    def decorate(cls: type) -> type:
-        cls.name = name
-        cls.order = order
-        return cls
-
-    return decorate
 
 
 def marker(report: Report) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register, shown
+from inquest.attach.base import Action, AttachContext, Posted, marker, pick_ticket, shown
 from inquest.core import Report
 
 PUBLIC_API = "https://api.github.com"
@@ -30,8 +30,10 @@ def comment_body(report: Report) -> str:
     return body
 
 
-@register("github", order=0)
 class GitHubTarget:
+    name = "github"
+    order = 0
+
     def post(self, report: Report, context: AttachContext) -> Posted:
         settings = context.settings.github
         issue = pick_ticket(context, self.name, ISSUE, "owner/repo#N")
@@ -59,7 +61,7 @@ class GitHubTarget:
             if existing is not None:
                 comment = client.json("PATCH", f"{api}/repos/{owner}/{repo}/issues/comments/{existing['id']}",
                                        json={"body": body}, what=f"comment {existing['id']} on {ticket}")
-                action = "updated"
+                action: Action = "updated"
             else:
                 comment = client.json("POST", f"{api}/repos/{owner}/{repo}/issues/{number}/comments",
                                        json={"body": body}, what=f"new comment on {ticket}")

@@ -16,7 +16,7 @@ import base64
 import re
 from typing import Any
 
-from inquest.attach.base import AttachContext, Posted, marker, pick_ticket, register, report_filename, shown
+from inquest.attach.base import Action, AttachContext, Posted, marker, pick_ticket, report_filename, shown
 from inquest.attach.http import ApiClient
 from inquest.attach.ticket_doc import adf_text, comment_body
 from inquest.core import Report
@@ -26,8 +26,10 @@ ISSUE_KEY = re.compile(r"(?:https?://\S+/browse/)?(?P<key>[A-Z][A-Z0-9_]+-\d+)")
 PAGE = 100
 
 
-@register("jira", order=1)
 class JiraTarget:
+    name = "jira"
+    order = 1
+
     def post(self, report: Report, context: AttachContext) -> Posted:
         settings = context.settings.jira
         key = pick_ticket(context, self.name, ISSUE_KEY, "PROJECT-123")["key"]
@@ -56,7 +58,7 @@ class JiraTarget:
             if found is not None:
                 comment = client.json("PUT", f"{api}/issue/{key}/comment/{found}", json={"body": body},
                                       what=f"comment {found} on {key}")
-                action = "updated"
+                action: Action = "updated"
             else:
                 comment = client.json("POST", f"{api}/issue/{key}/comment", json={"body": body},
                                       what=f"new comment on {key}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inquest.attach.base import AttachContext, Posted, register, shown
+from inquest.attach.base import AttachContext, Posted, shown
 from inquest.attach.http import ApiClient
 from inquest.core import Report
 from inquest.errors import AttachError
@@ -77,8 +77,10 @@ def message(report: Report, link: str | None) -> dict[str, Any]:
     return {"text": _escape(f"{report.incident.id}: {headline(report)}"), "blocks": blocks}
 
 
-@register("slack", order=2)
 class SlackTarget:
+    name = "slack"
+    order = 2
+
     def post(self, report: Report, context: AttachContext) -> Posted:
         settings = context.settings.slack
         payload = message(report, context.report_link)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from inquest.attach.base import AttachContext, Posted, register, shown
+from inquest.attach.base import AttachContext, Posted, shown
 from inquest.core import Report
 from inquest.errors import AttachError
 
@@ -25,8 +25,10 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-@register("webhook", order=3)
 class WebhookTarget:
+    name = "webhook"
+    order = 3
+
     def post(self, report: Report, context: AttachContext) -> Posted:
         from inquest.render import render_json
 
