@@ -177,6 +177,13 @@ def ingest() -> dict:
     return measure_ingest(DATA / "ingest")
 
 
+def llm() -> dict:
+    """`investigate --llm claude` against the scripted model server (bench/llm_stage.py)."""
+    from llm_stage import measure_llm_stage
+
+    return measure_llm_stage(DATA)
+
+
 def scale() -> dict:
     from scale_world import measure_scale
 
@@ -186,6 +193,8 @@ def scale() -> dict:
 _ROWS = [
     ("cold_start_s", "process start → report, demo, median", "≤ 0.6 s"),
     ("cold_start_cpu_s", "the same in CPU time (user + system)", ""),
+    ("llm_stage_overhead_s", "LLM stage wall − model latency (critical path)", "≤ 1.5 s"),
+    ("llm_run_cpu_s", "the --llm run's CPU time (user + system)", ""),
     ("fanout_speedup", "parallel vs sequential agents", "≥ 0.85 × agents"),
     ("fanout_vs_slowest", "parallel wall / slowest agent", "≤ 1.15"),
     ("fanout_speedup_live", "the same, DuckDB computing locally", ""),

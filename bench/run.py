@@ -21,6 +21,7 @@ import measures  # noqa: E402  (bench/measures.py, beside this file)
 
 SUITES = {
     "cold_start": measures.cold_start,
+    "llm": measures.llm,
     "fanout": measures.fanout,
     "replay": measures.replay,
     "ingest": measures.ingest,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from opentelemetry import trace
 
@@ -20,9 +20,12 @@ from inquest.coordinator.ranking import rank
 from inquest.coordinator.shared_answers import SharedAnswers
 from inquest.coordinator.traced_backend import TracedBackend
 from inquest.coordinator.triage import plan_scope, triage
-from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, Report, Scope
+from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, RankedHypothesis, Report, Scope
 from inquest.deadline import Deadline, bounded
 from inquest.redact import describe, redact_report
+
+if TYPE_CHECKING:
+    from inquest.agents.llm.review import Review
 
 _tracer = trace.get_tracer("inquest.coordinator")
 T = TypeVar("T")
@@ -75,6 +78,19 @@ def _bounded_triage(incident: Incident, deps: Deps, settings: InvestigationConfi
             f"triage did not finish within {allowed:.3g} s; the agents look at the incident window as declared"]
 
 
+def _llm_stage(incident: Incident, scope: Scope, findings: Sequence[Finding], ranked: Sequence[RankedHypothesis],
+               deps: Deps, deadline: Deadline, on_progress: Progress | None) -> Review:
+    """The LLM agents' review, timed from here: what is left of importing crewai is the stage's cost too."""
+    started = time.perf_counter()
+    from inquest.agents.llm.review import review_findings  # crewai is imported on this path only
+
+    # The LLM stage's wall-time budget counts from the investigation's start, not from its own.
+    llm_deadline = Deadline(at=deadline.started + deps.config.llm.budgets.wall_seconds, started=deadline.started)
+    with bounded(llm_deadline):
+        review = review_findings(incident, scope, findings, ranked, deps, fan_out, on_progress)
+    return replace(review, usage=replace(review.usage, llm_stage_ms=int((time.perf_counter() - started) * 1000)))
+
+
 def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None = None,
                 on_progress: Progress | None = None) -> Report:
     settings = deps.config.investigation
@@ -100,12 +116,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope))
         review = None
         if deps.config.llm.enabled:
-            from inquest.agents.llm.review import review_findings  # crewai is imported on this path only
-
-            # The LLM stage's wall-time budget counts from the investigation's start, not from its own.
-            llm_deadline = Deadline(at=deadline.started + deps.config.llm.budgets.wall_seconds, started=deadline.started)
-            with bounded(llm_deadline):
-                review = review_findings(incident, scope, findings, ranked, deps, fan_out, on_progress)
+            review = _llm_stage(incident, scope, findings, ranked, deps, deadline, on_progress)
             ranked, evidence = list(review.hypotheses), evidence + review.evidence
     rollback_to: dict[str, str] = {}
     for f in findings:

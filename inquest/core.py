@@ -342,6 +342,10 @@ class Usage:
     model: str | None = None  # the LLM mode's model, when it ran
     prompt_version: str | None = None  # which versioned prompt templates ran (agents/llm/prompts)
     partial: bool = False  # a budget stopped the model's work: the report is the best one so far
+    # The LLM stage's wall time, and the model service's own latency within it along the critical path
+    # (the slowest specialist's calls, then the coordinator's): the difference is what Inquest added.
+    llm_stage_ms: int = 0
+    llm_model_ms: int = 0
 
 
 @dataclass(frozen=True)

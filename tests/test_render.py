@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -260,6 +261,16 @@ def test_text_shows_mitigation_top_change_runner_up_and_timeout(report):
     assert "cannot have started them" in text
     assert "logs" in text and "timeout" in text
     assert "[ev-db-1]" in text  # ids in brackets survive: agent text is never parsed as markup
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_an_llm_run_says_how_long_its_stage_took_apart_from_the_models_latency(report, fmt):
+    usage = Usage(tool_calls=17, llm_calls=14, cost_usd=0.13, model="claude-sonnet-4-6", llm_stage_ms=6_100,
+                  llm_model_ms=4_200)
+    shown = " ".join(render(replace(report, mode="llm", usage=usage), fmt).split())  # as read, across a wrap
+    assert "14 LLM calls ($0.13), LLM stage 6.1 s (the model 4.2 s, Inquest 1.9 s)" in shown
+    assert json.loads(render(replace(report, usage=usage), "json"))["usage"]["llm_stage_ms"] == 6_100
+    assert "LLM stage" not in render(report, fmt)  # no model, nothing to say about one
 
 
 @pytest.mark.parametrize("width", [80, 100])

@@ -12,3 +12,26 @@
 Importing this package imports none of them: `inquest.agents` imports every sub-module of its own at
 start-up, and crewai (seconds to import) must stay off the deterministic path.
 """
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+
+def warm_up() -> threading.Thread:
+    """Starts importing the LLM stage (crewai and the anthropic SDK: seconds of CPU) in a background
+    thread, so that the import runs beside the deterministic investigation — whose agents wait on the
+    store most of the time — instead of before the first model call. The stage's own import then finds
+    the modules loaded, or waits for the rest of this one."""
+    thread = threading.Thread(target=_import_stage, name="inquest-llm-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_stage() -> None:
+    try:
+        for module in ("inquest.agents.llm.crew", "inquest.agents.llm.toolset"):
+            importlib.import_module(module)  # crew first: it sets crewai's environment before crewai loads
+    except ImportError:
+        pass  # the stage reports a missing crewai as the configuration error it is, when it imports it

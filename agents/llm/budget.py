@@ -65,6 +65,10 @@ class Budget:
         self._reserved_dollars = 0.0
         self.stop_reason: str | None = None
         self.stopped_by_budget = False  # as opposed to the model service failing
+        # Seconds spent waiting on the model service, per thread: an agent's calls are sequential within
+        # its thread, the agents parallel, so the longest thread is the model's share of the stage's wall.
+        # Keyed by the thread itself, not its ident: a finished thread's ident is given to the next one.
+        self._waited: dict[threading.Thread, float] = {}
 
     # -- state ---------------------------------------------------------------------------------------
     def remaining_seconds(self) -> float:
@@ -132,6 +136,17 @@ class Budget:
             self._input += input_tokens
             self._output += output_tokens
             self._dollars += (input_tokens * self.price.input_per_mtok + output_tokens * self.price.output_per_mtok) / 1e6
+
+    def waited(self, seconds: float) -> None:
+        """Records one request's round trip to the model service (the caller's thread)."""
+        with self._lock:
+            me = threading.current_thread()
+            self._waited[me] = self._waited.get(me, 0.0) + seconds
+
+    def waits(self) -> dict[threading.Thread, float]:
+        """Seconds waited on the model service so far, per thread."""
+        with self._lock:
+            return dict(self._waited)
 
     # -- tool calls ----------------------------------------------------------------------------------
     def admit_tool_call(self) -> None:

@@ -125,20 +125,12 @@ class ModelGateway(Middleware):
         for attempt in range(1, self.retries + 2):
             self.budget.check()
             wait: float | None = None
-            try:
-                response = call_next(request.copy(timeout=self._timeout()))
-            except APITimeoutError:
-                failure = f"no answer within {self._timeout():g} s"
-            except APIConnectionError as exc:
-                failure = f"connection failed ({exc.__class__.__name__})"
-            else:
+            response, payload, failure = self._attempt(request, call_next)
+            if payload is not None:
+                return response, payload, attempt
+            if response is not None and response.status_code != 200:  # a 200 without a good body: retried
                 status = response.status_code
-                if status == 200:
-                    payload = self._payload(response)
-                    if payload is not None:
-                        return response, payload, attempt
-                    failure = "a malformed response (not a Messages API JSON body)"
-                elif status in RETRYABLE:
+                if status in RETRYABLE:
                     failure = f"HTTP {status} ({_error_text(response)})"
                     wait = retry_after_from(response.headers)
                 else:
@@ -157,6 +149,21 @@ class ModelGateway(Middleware):
         reason = f"the model service failed: {failure}, after {attempt} attempt{'s' if attempt > 1 else ''}"
         self.budget.stop(reason, by_budget=False)
         raise ModelServiceError(reason)
+
+    def _attempt(self, request: Any, call_next: Callable[[Any], Any]) -> tuple[Any, dict[str, Any] | None, str]:
+        """One round trip: (response or None, its Messages body when it is a good one, what failed). Its
+        wall time is the model service's own latency, recorded apart from what Inquest spends around it."""
+        sent = time.perf_counter()
+        try:
+            response = call_next(request.copy(timeout=self._timeout()))
+            payload = self._payload(response) if response.status_code == 200 else None
+        except APITimeoutError:
+            return None, None, f"no answer within {self._timeout():g} s"
+        except APIConnectionError as exc:
+            return None, None, f"connection failed ({exc.__class__.__name__})"
+        finally:
+            self.budget.waited(time.perf_counter() - sent)
+        return response, payload, "" if payload is not None else "a malformed response (not a Messages API JSON body)"
 
     @staticmethod
     def _payload(response: Any) -> dict[str, Any] | None:

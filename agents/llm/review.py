@@ -15,9 +15,10 @@ What comes back is always a report the coordinator can use:
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from inquest.agents.base import Deps
@@ -199,6 +200,27 @@ def _claims(grounded: Grounded) -> tuple[Claim, ...]:
 def review_findings(incident: Incident, scope: Scope, findings: Sequence[Finding], ranked: Sequence[RankedHypothesis],
                     deps: Deps, run_parallel: RunParallel,
                     on_progress: Callable[[AgentProgress], None] | None = None) -> Review:
+    """The review; its usage says how long the model service took along the critical path (the stage's
+    own wall time is the caller's to measure: it includes importing this module)."""
+    review, waits = _review(incident, scope, findings, ranked, deps, run_parallel, on_progress)
+    return replace(review, usage=replace(review.usage, llm_model_ms=int(_critical_path(waits) * 1000)))
+
+
+def _critical_path(stages: Sequence[Mapping[threading.Thread, float]]) -> float:
+    """The model's latency along the critical path: per stage, its slowest thread's waits."""
+    return sum(max(waits.values(), default=0.0) for waits in stages)
+
+
+def _stage_waits(budget: Budget, before: Mapping[threading.Thread, float]) -> dict[threading.Thread, float]:
+    """Each thread's waits on the model since `before`, the earlier stages' (the fan-out's threads are new
+    per stage, but a caller's own thread may serve both)."""
+    return {thread: waited - before.get(thread, 0.0) for thread, waited in budget.waits().items()}
+
+
+def _review(incident: Incident, scope: Scope, findings: Sequence[Finding], ranked: Sequence[RankedHypothesis],
+            deps: Deps, run_parallel: RunParallel, on_progress: Callable[[AgentProgress], None] | None,
+            ) -> tuple[Review, list[dict[threading.Thread, float]]]:
+    """The review, and per stage (specialists, coordinator) each thread's seconds waited on the model."""
     settings = deps.config.llm
     api_key = settings.api_key()  # a missing key is the user's to fix: it propagates, as a usage error
     try:
@@ -220,16 +242,18 @@ def review_findings(incident: Incident, scope: Scope, findings: Sequence[Finding
                           {c.id: c.service for c in known})
         specialists = [ModelSpecialist(f, session) for f in findings]
         done = run_parallel(specialists, incident, scope, deps, budget.remaining_seconds() + GRACE_S, on_progress)
+        stages = [budget.waits()]
         coordinator: Finding | None = None
         if budget.stop_reason is None:
             coordinator = run_parallel([ModelCoordinator(session, done)], incident, scope, deps,
                                        budget.remaining_seconds() + GRACE_S, on_progress)[0]
-        return _assemble(session, done, coordinator)
+            stages.append(_stage_waits(budget, stages[0]))
+        return _assemble(session, done, coordinator), stages
     except Exception as exc:  # noqa: BLE001 - the LLM stage's boundary: its failure is a note, never a crash
         return Review(hypotheses=tuple(ranked), evidence=(), agents=(), narrative=(),
                       usage=_usage(budget, settings.model, 0, partial=False),
                       notes=(f"the LLM review failed ({type(exc).__name__}: {exc}); this is the deterministic report",),
-                      mode="deterministic")
+                      mode="deterministic"), [budget.waits()]
 
 
 def _usage(budget: Budget, model: str, ungrounded: int, partial: bool) -> Usage:

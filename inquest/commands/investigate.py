@@ -106,6 +106,9 @@ def main(args: list[str]) -> int:
         config = config.model_copy(update={"llm": config.llm.model_copy(update={"provider": opts.llm})})
     if config.llm.enabled:
         config.llm.api_key()  # no key: one clear line, before any work is done
+        from inquest.agents.llm import warm_up
+
+        warm_up()  # crewai loads beside the deterministic stage, not after it
     if opts.attach:
         from inquest.attach import check_credentials
 

@@ -193,6 +193,8 @@ def _usage(mode: str, usage: Usage) -> dict[str, Any]:
         "model": usage.model,
         "prompt_version": usage.prompt_version,
         "partial": usage.partial,
+        "llm_stage_ms": usage.llm_stage_ms,
+        "llm_model_ms": usage.llm_model_ms,
     }
 
 

@@ -19,6 +19,7 @@ from inquest.render import (
     count,
     duration,
     headline,
+    llm_cost,
     percent,
     ranked,
     window_label,
@@ -224,7 +225,6 @@ def _scope_and_notes(report: Report) -> str:
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {_text(n)}" for n in report.notes]
     run = f"Investigated in {duration(report.duration_ms)}, {report.mode} mode"
-    if usage.llm_calls:
-        run += f", {usage.llm_calls} LLM calls (${usage.cost_usd:.2f})"
+    run += llm_cost(usage)
     lines += ["", f"_{run}._"]
     return "\n".join(lines)

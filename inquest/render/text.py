@@ -14,7 +14,17 @@ from rich.table import Table
 from rich.text import Text
 
 from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
-from inquest.render import best_lead, change_label, clock, count, duration, percent, ranked, window_label
+from inquest.render import (
+    best_lead,
+    change_label,
+    clock,
+    count,
+    duration,
+    llm_cost,
+    percent,
+    ranked,
+    window_label,
+)
 from inquest.render.summary import coverage_block, summary_panel
 
 STATUS_STYLE = {"ok": "green", "no_data": "dim", "skipped": "dim", "error": "red", "timeout": "yellow"}
@@ -231,6 +241,5 @@ def _footer(report: Report, notes: bool = True) -> Text:
     for note in report.notes if notes else ():
         footer.append(f"Note: {note}\n")
     footer.append(f"Investigated in {duration(report.duration_ms)}, {report.mode} mode")
-    if report.usage.llm_calls:
-        footer.append(f", {report.usage.llm_calls} LLM calls (${report.usage.cost_usd:.2f})")
+    footer.append(llm_cost(report.usage))
     return footer

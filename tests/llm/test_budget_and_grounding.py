@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -101,6 +102,29 @@ ABOUT = {"db-1": Subjects(frozenset({"billing"}), frozenset({"dep-billing-7.1"})
          "deployment-5": Subjects(frozenset({"mailer"}), frozenset({"dep-mailer-3.2"})),
          "impact-2": Subjects()}
 OWNERS = {"dep-billing-7.1": "billing", "dep-mailer-3.2": "mailer"}
+
+
+def test_the_models_latency_is_its_critical_path_not_the_sum_of_parallel_calls():
+    from inquest.agents.llm.review import _critical_path, _stage_waits
+
+    budget = Budget(LLMBudgets(), PRICE)
+
+    def specialist(seconds: list[float]) -> None:
+        for s in seconds:  # one agent's calls follow each other in its own thread
+            budget.waited(s)
+
+    threads = [threading.Thread(target=specialist, args=(calls,)) for calls in ([0.4, 0.3], [0.5], [0.2, 0.1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    specialists = budget.waits()
+    assert sorted(specialists.values()) == pytest.approx([0.3, 0.5, 0.7])
+    coordinator = threading.Thread(target=specialist, args=([0.25],))
+    coordinator.start()
+    coordinator.join()
+    # the slowest specialist (0.7 s), then the coordinator: 0.95 s of the 1.75 s the calls took in all
+    assert _critical_path([specialists, _stage_waits(budget, specialists)]) == pytest.approx(0.95)
 
 
 def test_grounding_keeps_what_cites_existing_evidence_and_counts_the_rest():

@@ -57,6 +57,8 @@ def test_investigate_with_llm_claude_completes_as_json_from_a_fresh_process(serv
     assert report["usage"]["llm_calls"] == len(server.messages_requests()) > 0
     assert report["usage"]["ungrounded_claims"] == 3 and report["usage"]["partial"] is False
     assert report["usage"]["prompt_version"].startswith("v1-")
+    # the LLM stage's time, and the model's own share of it (the difference is Inquest's)
+    assert report["usage"]["llm_stage_ms"] >= report["usage"]["llm_model_ms"] > 0
     assert report["hypotheses"][0]["change"]["id"] == GUILTY_CHANGE_ID
     assert report["hypotheses"][0]["mitigation"].startswith("roll back orders")
     assert report["usage"]["narrative"] and all(c["evidence"] for c in report["usage"]["narrative"])
