@@ -24,6 +24,7 @@ from statistics import median
 from inquest.agents.baseline import MAD_SCALE
 from inquest.agents.metric_semconv import MetricMeaning, Semconv, to_display
 from inquest.core import ANOMALY_SCORE_CAP
+from inquest.tails import fisher_greater_p, norm_isf
 from inquest.tools.backends.protocol import Table
 
 RELATIVE_FLOOR = 0.05  # a move within 5% of a series' level is never unusual, however flat its baseline
@@ -110,6 +111,26 @@ def change_score(baseline: Sequence[float], window: Sequence[float], signal: str
     if signal not in TWO_SIDED:
         z = max(z, 0.0)
     return Score(round(min(abs(z), ANOMALY_SCORE_CAP), 2), z >= 0, level, now, spread, flat)
+
+
+def failed_share_score(baseline: Sequence[tuple[float, float]], window: Sequence[tuple[float, float]]) -> float | None:
+    """How surely an error ratio's window fails more often than its baseline, from the requests behind it.
+
+    (ratio, requests) per bucket. A baseline with no spread (none failed) gives no scale to measure a move
+    in, and a ratio over a handful of requests jumps by whole tenths; the requests carry the scale either
+    way: failures are binomial draws, so the window's failed share is tested against the baseline's with a
+    one-sided Fisher exact test, and the p-value read as a normal z (its evidence on the Anomaly scale).
+    None without requests on both sides."""
+    def counts(points: Sequence[tuple[float, float]]) -> tuple[int, int]:
+        requests = sum(n for _, n in points)
+        return round(sum(r * n for r, n in points)), round(requests)
+
+    failed_b, total_b = counts(baseline)
+    failed_w, total_w = counts(window)
+    if total_b <= 0 or total_w <= 0:
+        return None
+    p = fisher_greater_p([[failed_w, total_w - failed_w], [failed_b, total_b - failed_b]])
+    return round(min(max(norm_isf(p), 0.0), ANOMALY_SCORE_CAP), 2)
 
 
 def _quantile_from_buckets(buckets: Iterable[tuple[float, float]], q: float) -> float | None:

@@ -16,7 +16,7 @@ with the others quiet, points at that host's neighbourhood rather than at the se
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from inquest.agents.base import Deps, Notebook, ask_together
@@ -26,9 +26,11 @@ from inquest.agents.metric_change import (
     Series,
     SeriesKey,
     change_score,
+    failed_share_score,
     relative_spread,
     series_of,
 )
+from inquest.agents.metric_origins import callees_of, error_origins
 from inquest.agents.metric_semconv import Semconv, display_unit, quantity_change
 from inquest.core import Anomaly, Finding, Incident, Scope, Window
 from inquest.faults import Fault
@@ -80,18 +82,72 @@ def judge(now: list[Series], before: list[Series], since: datetime | None) -> li
     for s in now:
         present[_group(s)].append(s)
     peer = {key: relative_spread(v) for key, v in _values_by_metric(before).items()}
+    traffic_now, traffic_before = _traffic(now), _traffic(before)
     moves = []
     for s in now:
         found = _reference(s, base, present[_group(s)], replaced[_group(s)], since)
         if found is None:
             continue
         reference, words = found
+        counted = _counted(s, base[s.key], traffic_now, traffic_before, since) \
+            if s.key.signal == "errors" and s.key in base else None
+        # A ratio's resolution is a percentage point of its full scale, unless the requests behind it are
+        # known: then it is one request, and the count test below carries the scale.
         score = change_score(reference, s.values(since) or s.values(), s.key.signal,
                              peer.get((s.key.metric, s.key.signal), 0.0),
-                             1.0 if display_unit(s.meaning) == "1" else None)
+                             1.0 if display_unit(s.meaning) == "1" and counted is None else None)
+        if score is not None and counted is not None:
+            # Failures are binomial draws, and real error rates vary more than that from minute to minute:
+            # the count test's z, never above the robust z of a baseline that has a spread of its own.
+            score = replace(score, score=counted if score.flat_baseline else min(counted, score.score))
         if score is not None:
             moves.append(Move(s, score, words))
     return moves
+
+
+Served = dict[tuple[str, str | None, str | None], dict[datetime, float]]
+
+
+def _traffic(series: list[Series]) -> Served:
+    """Requests served per bucket by each service, host and version; a service's whole (host None, version
+    None) as the sum of its hosts, for ratios a pipeline reports per service."""
+    out: Served = defaultdict(lambda: defaultdict(float))
+    for s in series:
+        if s.key.signal == "traffic" and s.meaning.unit == "{request}/s" and s.meaning.side == "server":
+            seconds = _spacing(s)
+            for at, rate in s.points:
+                out[(s.key.service, s.key.host, s.key.version)][at] += rate * seconds
+                if s.key.host is not None or s.key.version is not None:
+                    out[(s.key.service, None, None)][at] += rate * seconds
+    return out
+
+
+def _spacing(series: Series) -> float:
+    """The seconds one point of a series stands for: the usual gap between its points (a source that
+    reports every 5 minutes fills one bucket in five), never less than a bucket."""
+    gaps = sorted((b[0] - a[0]).total_seconds() for a, b in zip(series.points, series.points[1:]))
+    return max(float(BUCKET_SECONDS), gaps[len(gaps) // 2] if gaps else 0.0)
+
+
+def _error_measured(now: list[Series], before: list[Series]) -> set[str]:
+    """Services whose failures are known: an error-rate series, or no request served in the window (a
+    service that served nothing failed nothing)."""
+    served: dict[str, float] = defaultdict(float)
+    for s in now:
+        if s.key.signal == "traffic" and s.meaning.side == "server":
+            served[s.key.service] += sum(s.values())
+    return {s.key.service for s in (*now, *before) if s.key.signal == "errors"} | \
+        {service for service, total in served.items() if total == 0}
+
+
+def _counted(now: Series, before: Series, traffic_now: Served, traffic_before: Served,
+             since: datetime | None) -> float | None:
+    """An error ratio scored from the requests behind it (failed_share_score); None when they are unknown."""
+    where = (now.key.service, now.key.host, now.key.version)
+    window = [(at, v) for at, v in now.points if since is None or at >= since] or list(now.points)
+    served_now, served_before = traffic_now.get(where, {}), traffic_before.get(where, {})
+    return failed_share_score([(v, served_before[at]) for at, v in before.points if at in served_before],
+                              [(v, served_now[at]) for at, v in window if at in served_now])
 
 
 def _reference(s: Series, base: dict[SeriesKey, Series], present: list[Series], replaced: list[Series],
@@ -170,6 +226,8 @@ class MetricsAgent:
         surge = self._surge_factor(by_service.get(entry, []))
         book.facts["moved"] = {svc: sorted({m.signal for m in ms if m.score.score >= FLAG})
                                for svc, ms in by_service.items() if any(m.score.score >= FLAG for m in ms)}
+        origins = error_origins({m.service for m in moves if m.signal == "errors" and m.score.score >= FLAG},
+                                _error_measured(now, before), callees_of(deps, scope))
         for service, found in sorted(by_service.items()):
             evidence = self._record(book, service, found, hosts_of[service], now_t, before_t, entry)
             anomalies.extend(self._anomalies(service, found, evidence))
@@ -177,7 +235,7 @@ class MetricsAgent:
                 self._surge(book, service, evidence, surge)
             else:  # in a surge, saturation downstream is what the load does, not a fault of its own
                 self._suspect(book, service, found, hosts_of[service], evidence, entry,
-                              discount=surge if surge >= SURGE_FACTOR else 1.0)
+                              discount=surge if surge >= SURGE_FACTOR else 1.0, origin=service in origins)
         return _with_anomalies(book.finding("ok"), anomalies)
 
     def _note_baseline(self, book: Notebook, before: list[Series], before_t: Table, scope: Scope) -> None:
@@ -243,7 +301,7 @@ class MetricsAgent:
                      min(0.85, 0.55 + 0.1 * factor), supports=[evidence["traffic"]], fault=Fault.TRAFFIC_SURGE)
 
     def _suspect(self, book: Notebook, service: str, found: list[Move], hosts: set[str], evidence: dict[str, str],
-                 entry: str, discount: float = 1.0) -> None:
+                 entry: str, discount: float = 1.0, origin: bool = False) -> None:
         flagged = [m for m in found if m.score.score >= FLAG and _blames_itself(m, service == entry)]
         if not flagged:
             return
@@ -256,7 +314,8 @@ class MetricsAgent:
             fault = Fault.NOISY_NEIGHBOUR
         elif lead == "memory":
             fault = Fault.MEMORY_LEAK if any(climbing(m.series) for m in flagged if m.signal == "memory") else None
-        saturated = signals & SATURATION
+        # Errors that start here (metric_origins) are the service's own, as saturation is: not relayed.
+        saturated = signals & SATURATION | ({"errors"} if origin and "errors" in signals else set())
         strength = max(m.score.score for m in flagged) / 10
         confidence = (0.35 + 0.1 * len(saturated) + 0.2 * strength) if saturated else (0.15 + 0.1 * strength)
         book.suspect(f"{service}'s metrics moved: {', '.join(sorted(signals))}", service,

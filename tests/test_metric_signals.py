@@ -205,3 +205,55 @@ def test_evidence_values_carry_their_unit_on_both_ends(before, now, unit, said):
     from inquest.agents.metric_semconv import quantity_change
 
     assert quantity_change(before, now, unit) == said
+
+
+def _store_with_calls(tmp_path: Path, rows: list[tuple], calls: list[tuple[str, str]]):
+    path = tmp_path / "store.duckdb"
+    with StoreWriter(path) as writer:
+        writer.load("metrics", rows)
+        writer.load("dependencies", [(a, b, "test") for a, b in calls])
+        writer.finish()
+    return EmbeddedStore(path)
+
+
+def _served(service: str, rate: float, failed_after: float, measured: bool = True) -> list[tuple]:
+    rows = gauge(service, None, "http.server.request.rate", "{request}/s", lambda at: rate)
+    if measured:
+        rows += gauge(service, None, "http.server.error.rate", "1", lambda at: failed_after if at >= T0 else 0.0)
+    return rows
+
+
+def _errors_blamed_on(tmp_path: Path, rows: list[tuple]) -> dict[str, tuple[str | None, float]]:
+    store = _store_with_calls(tmp_path, rows, [("edge", "api"), ("api", "ledger"), ("api", "cache")])
+    try:
+        incident = Incident("INC-1", "failing", "edge", T0, WINDOW)
+        scope = Scope(WINDOW, BASELINE, Window(T0 - timedelta(hours=2), WINDOW.end), onset=T0, entry_service="edge")
+        finding = MetricsAgent().investigate(incident, scope, Deps(store, None, Config()))  # type: ignore[arg-type]
+    finally:
+        store.close()
+    return {h.service: (h.fault, h.confidence) for h in finding.hypotheses if h.service}
+
+
+def test_errors_that_start_where_every_callee_reports_none_are_that_services_own(tmp_path):
+    rows = _served("edge", 20.0, 0.05) + _served("api", 20.0, 0.05) + _served("ledger", 20.0, 0.0) + \
+        _served("cache", 20.0, 0.0)
+    blamed = _errors_blamed_on(tmp_path, rows)
+    assert blamed["api"][0] == "errors"  # "errors originating there"
+    assert blamed["api"][1] > blamed["edge"][1]  # the entry only relays what api fails
+
+
+def test_a_callee_whose_errors_nobody_measures_leaves_the_origin_open(tmp_path):
+    rows = _served("edge", 20.0, 0.05) + _served("api", 20.0, 0.05) + _served("ledger", 20.0, 0.0, measured=False) + \
+        _served("cache", 20.0, 0.0)
+    blamed = _errors_blamed_on(tmp_path, rows)
+    assert blamed["api"][1] == pytest.approx(blamed["edge"][1])  # nothing says api's errors are its own
+
+
+def test_an_error_ratio_is_scored_by_the_requests_behind_it():
+    from inquest.agents.metric_change import failed_share_score
+
+    # 5% of 1,200 requests a minute failing, after none of 4,800 did: as sure as a move gets
+    assert failed_share_score([(0.0, 1200.0)] * 4, [(0.05, 1200.0)] * 2) == ANOMALY_SCORE_CAP
+    # the same share over a handful of requests (one failure in twenty) is no evidence
+    assert failed_share_score([(0.0, 20.0)] * 4, [(0.05, 20.0)]) < 1.5
+    assert failed_share_score([(0.0, 0.0)], [(0.5, 10.0)]) is None  # no requests: no count to test
