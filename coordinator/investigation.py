@@ -14,13 +14,24 @@ from opentelemetry import trace
 from inquest.agents import build_agents
 from inquest.agents.base import Agent, Deps
 from inquest.config import InvestigationConfig
+from inquest.coordinator.coverage import with_time_range
 from inquest.coordinator.fanout import Progress, fan_out, within
 from inquest.coordinator.mitigation import mitigation_for
 from inquest.coordinator.ranking import rank
 from inquest.coordinator.shared_answers import SharedAnswers
 from inquest.coordinator.traced_backend import TracedBackend
 from inquest.coordinator.triage import plan_scope, triage
-from inquest.core import AgentProgress, AgentRun, Finding, Impact, Incident, RankedHypothesis, Report, Scope
+from inquest.core import (
+    ROOT_CAUSE_CONFIDENCE,
+    AgentProgress,
+    AgentRun,
+    Finding,
+    Impact,
+    Incident,
+    RankedHypothesis,
+    Report,
+    Scope,
+)
 from inquest.deadline import Deadline, bounded
 from inquest.redact import describe, redact_report
 
@@ -118,6 +129,8 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         if deps.config.llm.enabled:
             review = _llm_stage(incident, scope, findings, ranked, deps, deadline, on_progress)
             ranked, evidence = list(review.hypotheses), evidence + review.evidence
+        if not ranked or ranked[0].confidence < ROOT_CAUSE_CONFIDENCE:
+            scope = with_time_range(scope, deps.backend)
     rollback_to: dict[str, str] = {}
     for f in findings:
         rollback_to.update(f.rollback_to)

@@ -262,6 +262,16 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class Held:
+    """What the store holds of one kind of telemetry over all time: where the data is, when a window is empty."""
+
+    kind: str  # spans, logs or metrics
+    records: int
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Coverage:
     """What the store holds for the incident, so a weak verdict can say which data was missing."""
 
@@ -272,6 +282,7 @@ class Coverage:
     service_baseline: Counts = Counts()
     span_kinds: tuple[str, ...] = ()  # kinds of the spans in the incident window
     root_spans: int = 0  # spans without a parent in the incident window: requests entering the system
+    held: tuple[Held, ...] = ()  # the store's whole time range per kind; asked only when the verdict is weak
 
 
 @dataclass(frozen=True)
@@ -400,3 +411,4 @@ class Report:
 
 # Below this a top hypothesis is a lead, not a root cause: the exit code and the headline say so.
 ROOT_CAUSE_CONFIDENCE = 0.5
+

@@ -49,6 +49,26 @@ def test_the_wrappers_answer_as_the_wrapped_backend_and_share_one_answer_per_que
     assert fake.asked == ["changes"]  # asked three times, computed once
 
 
+def test_a_report_without_a_root_cause_says_what_time_range_the_store_holds():
+    from inquest.agents.base import Deps
+    from inquest.config import Config
+    from inquest.coordinator.investigation import investigate
+    from inquest.core import Held, Incident
+    from inquest.tools.code_history import CodeHistory
+
+    incident = Incident(id="INC-9", title="slow", service="orders", started_at=T0, window=WINDOW)
+    day_before = T0 - timedelta(days=1)
+    fake = FakeBackend(incidents=[incident]).answer(
+        "time_range", None, Held("spans", 1200, day_before, day_before + timedelta(hours=1)),
+        Held("logs", 0), Held("metrics", 40, day_before, day_before + timedelta(minutes=50)))
+    config = Config()
+    report = investigate(incident, Deps(backend=fake, code=CodeHistory(config.repository_for), config=config), agents=[])
+    assert report.root_cause is None and report.scope.coverage is not None
+    assert [(h.kind, h.records, h.last) for h in report.scope.coverage.held] == [
+        ("spans", 1200, day_before + timedelta(hours=1)), ("logs", 0, None),
+        ("metrics", 40, day_before + timedelta(minutes=50))]
+
+
 def test_opening_a_missing_demo_store_does_not_build_it(tmp_path):
     store = tmp_path / "demo.duckdb"
     config = Config(base_dir=tmp_path, backend=BackendConfig(embedded=EmbeddedBackend(path=store, demo=True)))

@@ -56,6 +56,8 @@ def test_internal_spans_and_an_empty_baseline_are_both_said(internal_only):
     # each agent that found nothing says why in its Note column, not only in --format json
     assert re.search(r"db\s+no data\s+\S+ ms\s+\d+\s+no database telemetry", done.stdout)
     assert "Data coverage" in done.stdout and "root spans (requests entering): 0" in text
+    # where the data is, so a window or baseline set on the wrong day is seen at once
+    assert "the store holds spans 2026-03-12 10:20:00–10:39:00 UTC (20); no logs; no metrics" in text
 
 
 def test_the_baseline_can_be_pinned_and_a_bad_one_is_a_usage_error(internal_only):
@@ -110,3 +112,4 @@ def test_code_diff_without_a_repository_is_skipped_with_the_setting_to_fix_it(ex
     code_diff = json.loads(done.stdout)["agents"]["code_diff"]
     assert done.returncode == 0 and code_diff["status"] == "skipped" and code_diff["error"] is None
     assert "code.repositories" in code_diff["note"] and "payments" in code_diff["note"]
+

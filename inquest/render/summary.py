@@ -7,17 +7,18 @@ the data-coverage block comes first, so "no root cause" is explained by what the
 from __future__ import annotations
 
 from rich import box
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from inquest.core import ROOT_CAUSE_CONFIDENCE, Counts, Coverage, Report
+from inquest.core import ROOT_CAUSE_CONFIDENCE, Counts, Coverage, Held, Report
 from inquest.render import best_lead, change_label, count, percent
 
 SHOWN_MISSING = 6  # lines of "missing" in the summary; the full list is in the notes above
 
 
-def coverage_block(coverage: Coverage) -> Table:
+def coverage_block(coverage: Coverage) -> Group:
     table = Table(title="Data coverage", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   show_edge=False)
     table.add_column("", no_wrap=True)
@@ -31,9 +32,20 @@ def coverage_block(coverage: Coverage) -> Table:
             now, before = getattr(window, kind), getattr(baseline, kind)
             table.add_row(f"{name}: {kind}", _count(now), _count(before))
     kinds = ", ".join(coverage.span_kinds) or "none"
-    table.caption = f"span kinds in the window: {kinds}; root spans (requests entering): {count(coverage.root_spans)}"
-    table.caption_justify = "left"
-    return table
+    # Below the table, not as its caption: a caption wraps at the table's narrow width.
+    lines = [Text(f"span kinds in the window: {kinds}; root spans (requests entering): {count(coverage.root_spans)}")]
+    if coverage.held:
+        lines.append(Text("the store holds " + "; ".join(held_range(h) for h in coverage.held)))
+    return Group(table, *lines)
+
+
+def held_range(held: Held) -> str:
+    """`spans 2026-03-12 10:20:01–10:39:58 UTC (1,234)`: seconds shown, as a window may miss the data by less
+    than a minute."""
+    if not held.records or held.first is None or held.last is None:
+        return f"no {held.kind}"
+    last = f"{held.last:%H:%M:%S}" if held.last.date() == held.first.date() else f"{held.last:%Y-%m-%d %H:%M:%S}"
+    return f"{held.kind} {held.first:%Y-%m-%d %H:%M:%S}–{last} UTC ({count(held.records)})"
 
 
 def _count(n: int) -> Text:

@@ -80,6 +80,9 @@ def test_ingest_to_elasticsearch_loads_otlp_files_and_a_second_load_adds_nothing
     incidents = local.incidents()
     assert [(i.id, i.baseline) for i in cluster.incidents()] == [(i.id, i.baseline) for i in incidents]
     assert str({i.id: i for i in incidents}["INC-2002"].baseline) == "2026-03-11 10:16–10:46 UTC"
+    # The store's time range, first and last record per kind, as the cluster and DuckDB each find it.
+    held = local.time_range().rows
+    assert cluster.time_range().rows == held and held[0][0] == "spans" and held[0][1] > 0 and held[0][2] is not None
     window = incidents[0].window
     assert cluster.entry_services(window).rows == local.entry_services(window).rows
     assert cluster.changes(window).items == local.changes(window).items

@@ -95,6 +95,9 @@ class DelegatingBackend:
     def entry_services(self, window: Window) -> Table:
         return self.answer("entry_services", self.wrapped.entry_services, window=window)
 
+    def time_range(self) -> Table:
+        return self.answer("time_range", self.wrapped.time_range)
+
     def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
         return self.answer("service_timeline", self.wrapped.service_timeline, window=window, service=service,
                            bucket_seconds=bucket_seconds)

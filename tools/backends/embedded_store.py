@@ -197,6 +197,12 @@ class EmbeddedStore:
               SELECT "service.name", 0, count(*) FROM logs WHERE {_between('timestamp', window)} GROUP BY 1
             ) GROUP BY service ORDER BY service""")
 
+    def time_range(self) -> Table:
+        return self._ask("time_range", """
+            SELECT 'spans' AS kind, count(*) AS records, min(start_time) AS first, max(start_time) AS last FROM spans
+            UNION ALL SELECT 'logs', count(*), min(timestamp), max(timestamp) FROM logs
+            UNION ALL SELECT 'metrics', count(*), min(timestamp), max(timestamp) FROM metrics""")
+
     def span_minutes(self, window: Window) -> Table:
         length = (window.end - window.start).total_seconds()
         step = bucket_seconds(length)

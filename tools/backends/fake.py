@@ -130,6 +130,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "log_origins": ("service", "origin", "lines"),
     "version_stats": ("service", "version", "requests", "errors", "p95_ms"),
     "entry_services": ("service", "requests"),
+    "time_range": ("kind", "records", "first", "last"),  # rows: inquest.core.Held
     "service_timeline": ("bucket", "requests", "errors", "p95_ms"),
     "entry_summary": tuple(f.name for f in dataclasses.fields(EntrySummary)),
     "entry_endpoints": tuple(f.name for f in dataclasses.fields(Endpoint)),
@@ -260,6 +261,9 @@ class FakeBackend:
 
     def entry_services(self, window: Window) -> Table:
         return self._table("entry_services", window)
+
+    def time_range(self) -> Table:
+        return self._table("time_range", None)
 
     def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
         return self._table("service_timeline", window)

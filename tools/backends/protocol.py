@@ -181,6 +181,11 @@ class TelemetryBackend(Protocol):
         """service, requests: services with root spans (where requests enter), busiest first."""
         ...
 
+    def time_range(self) -> Table:
+        """kind, records, first, last: for spans, logs and metrics, how many records the store holds over all
+        time and its first and last timestamp (NULL when it holds none): min/max answered by the store."""
+        ...
+
     def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
         """Per time bucket of the service's SERVER spans: bucket, requests, errors, p95_ms."""
         ...

@@ -200,6 +200,25 @@ class ElasticsearchStore:
         rows = tuple((s, c[0], c[1]) for s, c in sorted(counts.items()))
         return Table("services", "\n".join(requests), ("service", "spans", "logs"), rows)
 
+    def time_range(self) -> Table:
+        requests, rows = [], []
+        for kind in ("spans", "logs", "metrics"):
+            stamp = self.f(kind, "timestamp")
+            # The first and last document by time (top_hits, one each), not min/max: some servers speaking
+            # the API (noida-db) answer null for min/max of a date, and a top hit keeps nanoseconds.
+            edge = {name: {"top_hits": {"size": 1, "sort": [{stamp: order}], "_source": [stamp]}}
+                    for name, order in (("first", "asc"), ("last", "desc"))}
+            body = {"size": 0, "track_total_hits": True, "query": {"match_all": {}}, "aggs": edge}
+            text, response = self._reader.search("time_range", kind, ("timestamp",), body)
+            self._reader.count_documents("time_range", 2)
+            requests.append(text)
+            aggs, total = response.get("aggregations", {}), response["hits"].get("total", {})
+            first, last = (next((parse_time(source_value(hit.get("_source", {}), stamp))
+                                 for hit in aggs.get(name, {}).get("hits", {}).get("hits", [])), None)
+                           for name in ("first", "last"))
+            rows.append((kind, int(total.get("value", 0)) if isinstance(total, dict) else int(total), first, last))
+        return Table("time_range", "\n".join(requests), ("kind", "records", "first", "last"), tuple(rows))
+
     def span_stats(self, window: Window, service: str | None = None) -> Table:
         leaf = {**self._status(), "self_sum": {"sum": {"field": "inquest.self_ms"}}, **self._duration.aggs()}
         text, groups = self._grouped("span_stats", "spans", window, self._operation_keys(), leaf,
