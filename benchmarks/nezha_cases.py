@@ -157,4 +157,4 @@ def incident_rows(cases: Sequence[Case]) -> list[tuple[Any, ...]]:
     """Rows for the store's incidents table, so `investigate <case-id>` works on the converted store too."""
     return [(c.incident.id, c.incident.title, c.incident.service, c.incident.started_at.replace(tzinfo=None),
              c.incident.window.start.replace(tzinfo=None), c.incident.window.end.replace(tzinfo=None),
-             json.dumps(list(c.incident.symptoms)), None) for c in cases]
+             json.dumps(list(c.incident.symptoms)), None, None, None) for c in cases]  # no pinned baseline

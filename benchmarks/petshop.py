@@ -124,7 +124,8 @@ def _count(points: list[tuple[Any, ...]], window: Window) -> int:
 
 def _incident_row(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.title, incident.service, incident.started_at.replace(tzinfo=None),
-            incident.window.start.replace(tzinfo=None), incident.window.end.replace(tzinfo=None), "[]", None)
+            incident.window.start.replace(tzinfo=None), incident.window.end.replace(tzinfo=None), "[]", None,
+            None, None)  # no pinned baseline: the case's baseline comes from the run's settings
 
 
 def _convert_regime(regime: Regime, files: list[MetricsFile], store_path: Path, interval: timedelta,

@@ -169,7 +169,7 @@ def test_a_new_versions_pods_failing_beside_healthy_old_version_pods_make_that_d
             ("dep-search-5.1.0", T0 - timedelta(minutes=8), "search", "deploy", "5.1.0", None, None, None, ""),
             ("dep-cart-2.0.0", deploy, "cart", "deploy", "2.0.0", None, None, None, "cart 2.0.0"),
             ("cfg-edge", T0 - timedelta(minutes=40), "edge", "config", None, None, None, None, "edge timeout")])
-        writer.load("incidents", [("INC-7", "checkout errors", "edge", T0, WINDOW.start, WINDOW.end, [], None)])
+        writer.load("incidents", [("INC-7", "checkout errors", "edge", T0, WINDOW.start, WINDOW.end, [], None, None, None)])
         writer.finish()
     store = EmbeddedStore(path)
     try:
