@@ -7,16 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from inquest.core import Counts, Coverage, Held, Incident, Scope, Window
+from inquest.core import BASELINE_FIX, Counts, Coverage, Held, Incident, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import TelemetryBackend
 
 # Thin: an order of magnitude fewer records per minute than the incident window holds. "Normal" is then
 # estimated from a handful of points while the incident is measured from many.
 THIN_RATIO = 10.0
-
-BASELINE_FIX = ("give a known-good period with `--baseline START/END` (ISO 8601 times), or `baseline: {start, end}` "
-                "(or `baseline: {offset: 1d}`) in the incident file")
 
 
 def measure(backend: TelemetryBackend, scope: Scope, incident: Incident) -> Coverage:
@@ -29,15 +26,21 @@ def measure(backend: TelemetryBackend, scope: Scope, incident: Incident) -> Cove
                     service_baseline=baseline.get(service or "", Counts()), span_kinds=tuple(kinds), root_spans=roots)
 
 
+def baseline_problem(coverage: Coverage, scope: Scope) -> str | None:
+    """Why the baseline cannot say what normal is (empty, or thin), or None. Every agent's anomaly is measured
+    against it, so with it the verdict is withheld: a confidence computed against nothing is not one."""
+    if coverage.baseline.total == 0:
+        return f"the baseline {scope.baseline} holds no spans or logs, so there is no normal to compare with"
+    if _rate(coverage.baseline.total, scope.baseline) * THIN_RATIO < _rate(coverage.window.total, scope.window):
+        return (f"the baseline {scope.baseline} is thin ({coverage.baseline.total:,} spans and logs against "
+                f"{coverage.window.total:,} in the incident window), so normal is guessed from too little")
+    return None
+
+
 def coverage_notes(coverage: Coverage, scope: Scope) -> list[str]:
     """What the report must say first about the data, each with what to do about it."""
-    notes = []
-    if coverage.baseline.total == 0:
-        notes.append(f"the baseline {scope.baseline} holds no spans or logs, so there is no normal to compare "
-                     f"with: {BASELINE_FIX}")
-    elif _rate(coverage.baseline.total, scope.baseline) * THIN_RATIO < _rate(coverage.window.total, scope.window):
-        notes.append(f"the baseline {scope.baseline} is thin ({coverage.baseline.total:,} spans and logs against "
-                     f"{coverage.window.total:,} in the incident window): {BASELINE_FIX}")
+    problem = baseline_problem(coverage, scope)
+    notes = [f"verdict inconclusive: {problem}: {BASELINE_FIX}"] if problem else []
     if coverage.window.spans and not coverage.root_spans:
         notes.append(f"no root spans in the incident window (span kinds present: {', '.join(coverage.span_kinds)}), "
                      "so there is no entry service: requests, errors and latency where customers enter are unknown")

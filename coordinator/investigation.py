@@ -129,7 +129,7 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         if deps.config.llm.enabled:
             review = _llm_stage(incident, scope, findings, ranked, deps, deadline, on_progress)
             ranked, evidence = list(review.hypotheses), evidence + review.evidence
-        if not ranked or ranked[0].confidence < ROOT_CAUSE_CONFIDENCE:
+        if not ranked or ranked[0].confidence < ROOT_CAUSE_CONFIDENCE or scope.inconclusive:
             scope = with_time_range(scope, deps.backend)
     rollback_to: dict[str, str] = {}
     for f in findings:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from inquest.agents.baseline import detect_onset
 from inquest.config import InvestigationConfig
-from inquest.coordinator.coverage import coverage_notes, measure
+from inquest.coordinator.coverage import baseline_problem, coverage_notes, measure
 from inquest.core import Bucket, Incident, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import TelemetryBackend
@@ -54,4 +54,4 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
     # What the data lacks is said before anything else: it explains every weak finding after it.
     notes = coverage_notes(coverage, scope) + notes
     return Scope(window=scope.window, baseline=scope.baseline, lookback=scope.lookback, onset=onset,
-                 entry_service=entry, coverage=coverage), notes
+                 entry_service=entry, coverage=coverage, inconclusive=baseline_problem(coverage, scope)), notes

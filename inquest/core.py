@@ -249,6 +249,9 @@ class Scope:
     onset: datetime | None = None  # when the symptom began at the alerting service, if triage saw it
     entry_service: str | None = None  # where customers' requests enter (root spans)
     coverage: Coverage | None = None  # what data the windows hold, measured before the agents ran
+    # Why the data cannot support a verdict (the baseline is empty or thin: nothing can be called unusual).
+    # Set, the report names no root cause, however confident the ranking: the verdict is inconclusive.
+    inconclusive: str | None = None
 
 
 @dataclass(frozen=True)
@@ -400,8 +403,8 @@ class Report:
 
     @property
     def root_cause(self) -> RankedHypothesis | None:
-        """The top hypothesis, when it is confident enough to act on."""
-        if self.hypotheses and self.hypotheses[0].confidence >= ROOT_CAUSE_CONFIDENCE:
+        """The top hypothesis, when it is confident enough to act on and the baseline can support a verdict."""
+        if self.scope.inconclusive is None and self.hypotheses and self.hypotheses[0].confidence >= ROOT_CAUSE_CONFIDENCE:
             return self.hypotheses[0]
         return None
 
@@ -411,4 +414,6 @@ class Report:
 
 # Below this a top hypothesis is a lead, not a root cause: the exit code and the headline say so.
 ROOT_CAUSE_CONFIDENCE = 0.5
-
+# What to do when the baseline is empty or thin (Scope.inconclusive): said by the notes and every headline.
+BASELINE_FIX = ("give a known-good period with `--baseline START/END` (ISO 8601 times), or `baseline: {start, end}` "
+                "(or `baseline: {offset: 1d}`) in the incident file")

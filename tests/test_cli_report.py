@@ -113,3 +113,13 @@ def test_code_diff_without_a_repository_is_skipped_with_the_setting_to_fix_it(ex
     assert done.returncode == 0 and code_diff["status"] == "skipped" and code_diff["error"] is None
     assert "code.repositories" in code_diff["note"] and "payments" in code_diff["note"]
 
+
+def test_an_empty_baseline_gives_an_inconclusive_verdict_with_the_fix_first(example):
+    # The example ranks the payments deploy first with a confident root cause (the test above); against a
+    # baseline where the store holds nothing, it must not claim one.
+    done = run("INC-2001", "--store", str(example), "--no-live", "--baseline", "2026-03-11T10:00Z/2026-03-11T10:40Z")
+    assert done.returncode == 1  # documented: the investigation completed without a root cause
+    headline = done.stdout.split("Ranked hypotheses")[0]
+    assert "INCONCLUSIVE" in headline and "ROOT CAUSE" not in headline and "%" not in headline
+    assert "holds no spans or logs" in headline and "--baseline START/END" in " ".join(headline.split())
+    assert "Unconfirmed lead" in headline

@@ -250,6 +250,24 @@ def test_markdown_without_root_cause_says_so(report):
     assert "Try first" not in markdown
 
 
+def test_an_inconclusive_verdict_names_no_root_cause_in_any_format(report):
+    from dataclasses import replace
+
+    why = "the baseline 2024-11-12 13:15–13:55 UTC holds no spans or logs, so there is no normal to compare with"
+    withheld = replace(report, scope=replace(report.scope, inconclusive=why))
+    assert report.root_cause is not None and withheld.root_cause is None  # the same 95% ranking
+    document = report_to_dict(withheld)
+    assert document["root_cause_found"] is False and document["scope"]["inconclusive"] == why
+    markdown = render_markdown(withheld)
+    assert f"**Inconclusive: {why}.** Give a known-good period with `--baseline" in markdown
+    assert "Unconfirmed lead (no confidence without a usable baseline): " in markdown
+    text = render(withheld, "text")
+    headline = text.split("Ranked hypotheses")[0]
+    assert "INCONCLUSIVE" in headline and "ROOT CAUSE" not in headline and "%" not in headline
+    html = render(withheld, "html")
+    assert "Inconclusive: the baseline" in html and "Root cause</strong> (" not in html
+
+
 # --- text -------------------------------------------------------------------------------------------
 
 

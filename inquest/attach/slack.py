@@ -18,7 +18,7 @@ from inquest.attach.base import AttachContext, Posted, shown
 from inquest.attach.http import ApiClient
 from inquest.core import Report
 from inquest.errors import AttachError
-from inquest.render import best_lead, clock, count, duration, headline, percent, ranked
+from inquest.render import best_lead, clock, count, duration, headline, lead_label, percent, ranked
 
 TOP = 3
 # Block Kit limits: header text 150 characters, section text 3000.
@@ -48,7 +48,7 @@ def message(report: Report, link: str | None) -> dict[str, Any]:
         if cause.mitigation:
             verdict += f"\n*Try first:* {_escape(cause.mitigation)}"
     elif lead is not None:
-        verdict = f"*No root cause found.* Best lead ({percent(lead.confidence)}): {_escape(lead.summary)}"
+        verdict = f"*{_escape(headline(report))}.* {_escape(lead_label(report, lead))}: {_escape(lead.summary)}"
     else:
         verdict = "*No root cause found:* no agent produced a hypothesis."
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(verdict, SECTION_MAX)}})

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from inquest.attach.base import marker
 from inquest.core import Report
-from inquest.render import best_lead, change_label, clock, count, duration, percent, ranked
+from inquest.render import best_lead, change_label, clock, count, duration, headline, lead_label, percent, ranked
 
 JIRA_MAX_BODY = 32767
 MAX_QUERY_CHARS = 1200
@@ -80,8 +80,8 @@ def report_blocks(report: Report, attachment: str, with_queries: bool = True) ->
         blocks.append(Para((Span("Root cause", "strong"), Span(f" ({percent(cause.confidence)} confidence): "),
                             Span(_one_line(cause.summary)))))
     elif lead is not None:
-        blocks.append(Para((Span("No root cause found.", "strong"),
-                            Span(f" Best lead ({percent(lead.confidence)}): {_one_line(lead.summary)}"))))
+        blocks.append(Para((Span(f"{_one_line(headline(report))}.", "strong"),
+                            Span(f" {lead_label(report, lead)}: {_one_line(lead.summary)}"))))
     else:
         blocks.append(Para((Span("No root cause found: no agent produced a hypothesis.", "strong"),)))
     if cause is not None and cause.mitigation:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from inquest import registry
-from inquest.core import ChangeRef, Report, Usage, Window, utc
+from inquest.core import ROOT_CAUSE_CONFIDENCE, ChangeRef, Report, Usage, Window, utc
 from inquest.render.json_report import SCHEMA_VERSION, jsonable, render_json, report_to_dict
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ def headline(report: Report) -> str:
     cause = report.root_cause
     if cause is not None:
         return f"Root cause: {cause.summary}"
+    if report.scope.inconclusive:
+        return f"Inconclusive: {report.scope.inconclusive}"
     if report.hypotheses:
         return "No root cause found"
     return "No root cause found: no agent produced a hypothesis"
@@ -126,6 +128,14 @@ def best_lead(report: Report) -> RankedHypothesis | None:
     if report.root_cause is None and report.hypotheses:
         return min(report.hypotheses, key=lambda h: h.rank)
     return None
+
+
+def lead_label(report: Report, lead: RankedHypothesis) -> str:
+    """How the best lead is introduced: below the bar by how much, or, when the verdict is inconclusive,
+    without a number, since a confidence measured against an empty or thin baseline claims what it cannot."""
+    if report.scope.inconclusive:
+        return "Unconfirmed lead (no confidence without a usable baseline)"
+    return f"Strongest lead ({percent(lead.confidence)}, below the {percent(ROOT_CAUSE_CONFIDENCE)} bar)"
 
 
 def ranked(report: Report) -> list[RankedHypothesis]:
@@ -142,6 +152,7 @@ __all__ = [
     "duration",
     "headline",
     "jsonable",
+    "lead_label",
     "percent",
     "ranked",
     "render",

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from inquest import __version__
-from inquest.core import Evidence, RankedHypothesis, Report, utc
+from inquest.core import BASELINE_FIX, Evidence, RankedHypothesis, Report, utc
 from inquest.render import (
     best_lead,
     change_label,
@@ -23,6 +23,7 @@ from inquest.render import (
     count,
     duration,
     headline,
+    lead_label,
     percent,
     ranked,
     report_to_dict,
@@ -83,8 +84,10 @@ def _header(report: Report) -> str:
             parts.append(f'<div class="mitigation"><strong>Try first:</strong> {rich(cause.mitigation)}</div>')
     else:
         parts.append(f'<p class="verdict"><strong>{rich(headline(report))}</strong></p>')
+        if report.scope.inconclusive:
+            parts.append(f'<p class="muted">{rich(BASELINE_FIX[0].upper() + BASELINE_FIX[1:])}.</p>')
         if lead is not None:
-            parts.append(f'<div class="lead">Best lead ({percent(lead.confidence)}): {rich(lead.summary)}</div>')
+            parts.append(f'<div class="lead">{esc(lead_label(report, lead))}: {rich(lead.summary)}</div>')
     return "".join(parts)
 
 

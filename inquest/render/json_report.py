@@ -178,7 +178,8 @@ def _impact(impact: Impact) -> dict[str, Any]:
 
 
 def _scope(scope: Scope) -> dict[str, Any]:
-    return {"window": _window(scope.window), "baseline": _window(scope.baseline), "lookback": _window(scope.lookback)}
+    return {"window": _window(scope.window), "baseline": _window(scope.baseline), "lookback": _window(scope.lookback),
+            "inconclusive": scope.inconclusive}
 
 
 def _usage(mode: str, usage: Usage) -> dict[str, Any]:

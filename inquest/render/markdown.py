@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from inquest.core import Evidence, RankedHypothesis, Report
+from inquest.core import BASELINE_FIX, Evidence, RankedHypothesis, Report
 from inquest.render import (
     best_lead,
     change_label,
@@ -19,6 +19,7 @@ from inquest.render import (
     count,
     duration,
     headline,
+    lead_label,
     llm_cost,
     percent,
     ranked,
@@ -110,11 +111,11 @@ def _headline(report: Report) -> str:
         if cause.mitigation:
             lines += ["", f"> **Try first:** {_text(cause.mitigation)}"]
     else:
-        lines.append(f"**{headline(report)}.**")
+        lines.append(f"**{_text(headline(report))}.**" + (f" {BASELINE_FIX[0].upper()}{BASELINE_FIX[1:]}."
+                                                          if report.scope.inconclusive else ""))
         lead = best_lead(report)
         if lead is not None:
-            lines += ["", f"Strongest lead ({percent(lead.confidence)}, below the bar for a root cause): "
-                          f"{_text(lead.summary)}"]
+            lines += ["", f"{lead_label(report, lead)}: {_text(lead.summary)}"]
     return "\n".join(lines)
 
 

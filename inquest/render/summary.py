@@ -65,9 +65,13 @@ def summary_panel(report: Report, full: bool) -> Panel:
         label = Text(lead.summary, style="bold green" if cause else "bold yellow")
         if where.strip(" ·"):
             label.append(f"  ({where.strip(' ·')})", style="cyan")
-        grid.add_row("Root cause" if cause else "Best lead", label)
-        bar = "" if cause else f", below the {percent(ROOT_CAUSE_CONFIDENCE)} bar for a root cause"
-        grid.add_row("Confidence", f"{percent(lead.confidence)}{bar}")
+        inconclusive = report.scope.inconclusive
+        grid.add_row("Unconfirmed lead" if inconclusive else "Root cause" if cause else "Best lead", label)
+        if inconclusive:  # a number measured against an empty or thin baseline would claim what it cannot
+            grid.add_row("Confidence", Text(f"none: the verdict is inconclusive ({inconclusive})", style="yellow"))
+        else:
+            bar = "" if cause else f", below the {percent(ROOT_CAUSE_CONFIDENCE)} bar for a root cause"
+            grid.add_row("Confidence", f"{percent(lead.confidence)}{bar}")
         if lead.mitigation:
             grid.add_row("Try first", Text(lead.mitigation, style="cyan"))
     missing = _missing(report)

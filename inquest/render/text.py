@@ -13,13 +13,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from inquest.core import ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
+from inquest.core import BASELINE_FIX, ROOT_CAUSE_CONFIDENCE, RankedHypothesis, Report
 from inquest.render import (
     best_lead,
     change_label,
     clock,
     count,
     duration,
+    lead_label,
     llm_cost,
     percent,
     ranked,
@@ -48,7 +49,7 @@ def render_text(report: Report, console: Console, full: bool = True) -> None:
     hypotheses = ranked(report)
     if hypotheses:
         console.print()
-        console.print(_hypotheses_table(hypotheses, wide))
+        console.print(_hypotheses_table(hypotheses, wide, supported=report.scope.inconclusive is None))
         if full:
             console.print()
             console.print(_top(hypotheses[0], report))
@@ -79,15 +80,15 @@ def _headline(report: Report) -> Panel:
         if where:
             lines.append(Text(where, style="cyan"))
         return Panel(Group(*lines), title=title, title_align="left", border_style="green", padding=(0, 1))
-    lines = [Text("NO ROOT CAUSE FOUND", style="bold yellow")]
+    inconclusive = report.scope.inconclusive
+    lines = [Text("INCONCLUSIVE" if inconclusive else "NO ROOT CAUSE FOUND", style="bold yellow")]
+    if inconclusive:  # said first: it is why no number below can be trusted, and it says what to do
+        lines.append(Text(f"{inconclusive[0].upper()}{inconclusive[1:]}: {BASELINE_FIX}."))
     lead = best_lead(report)
     if lead is None:
         lines.append(Text("No agent produced a hypothesis; see the agents below for why."))
     else:
-        lines.append(Text.assemble(
-            f"Strongest lead ({percent(lead.confidence)}, below the {percent(ROOT_CAUSE_CONFIDENCE)} bar): ",
-            (lead.summary, "bold"),
-        ))
+        lines.append(Text.assemble(f"{lead_label(report, lead)}: ", (lead.summary, "bold")))
     return Panel(Group(*lines), title=title, title_align="left", border_style="yellow", padding=(0, 1))
 
 
@@ -98,8 +99,10 @@ def _where(hypothesis: RankedHypothesis) -> str:
     return " · ".join(parts)
 
 
-def _hypotheses_table(hypotheses: list[RankedHypothesis], wide: bool) -> Table:
-    table = Table(title="Ranked hypotheses", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+def _hypotheses_table(hypotheses: list[RankedHypothesis], wide: bool, supported: bool = True) -> Table:
+    # Inconclusive: the order still says where to look first, but no number is shown as a confirmed one.
+    title = "Ranked hypotheses" if supported else "Ranked hypotheses (unconfirmed: no usable baseline)"
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   show_edge=False, expand=True)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Conf.", justify="right", no_wrap=True)
@@ -114,7 +117,8 @@ def _hypotheses_table(hypotheses: list[RankedHypothesis], wide: bool) -> Table:
         table.add_column("Ag.", justify="right", no_wrap=True, style="dim")
     for h in hypotheses:
         style = "bold" if h.rank == hypotheses[0].rank else ""
-        confidence = Text(percent(h.confidence), style="green" if h.confidence >= ROOT_CAUSE_CONFIDENCE else "")
+        confident = supported and h.confidence >= ROOT_CAUSE_CONFIDENCE
+        confidence = Text(percent(h.confidence), style="green" if confident else "dim" if not supported else "")
         # The commit is in the headline and under each hypothesis; the table keeps room for the summary.
         change = Text("—" if h.change is None else change_label(h.change, commit=False))
         if wide:
