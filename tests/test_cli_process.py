@@ -137,6 +137,8 @@ def test_bash_completion_completes_command_words(tmp_path, home):
                           timeout=30, cwd=tmp_path,
                           env={**os.environ, **home, "PATH": f"{sys.prefix}/bin:{os.environ['PATH']}"})
     assert done.stdout.split() == ["incidents", "ingest", "init"]
+    # completing asked `investigate incidents` for ids here, a folder without config: it built no demo world
+    assert [p.name for p in tmp_path.iterdir()] == ["xdg"]
     for shell in ("zsh", "fish"):
         assert "replay" in run("completion", shell).stdout
 
