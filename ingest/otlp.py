@@ -14,21 +14,31 @@ Pure and independent of any store, so a loader for another backend (Elasticsearc
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import math
-import re
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import Any
 
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Record, Rejection, iter_json_documents
+from inquest.ingest.otlp_fields import (
+    Malformed,
+    any_value,
+    as_enum,
+    as_float,
+    as_int,
+    as_list,
+    as_object,
+    decode_attributes,
+    hex_id,
+    located,
+    nanos_time,
+    shown,
+    span_ids,
+    type_name,
+    within,
+)
 from inquest.ingest.peers import INFERRED_FROM, edge_of, infer_peer
 
-_EPOCH = datetime(1970, 1, 1)
-_HEX = re.compile(r"[0-9a-fA-F]+")
 # OTLP enums by number and by name. An unspecified span kind is taken as INTERNAL, as the
 # specification allows receivers to.
 SPAN_KINDS = {0: "INTERNAL", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -53,15 +63,12 @@ SPAN_COLUMNS: dict[str, tuple[str, ...]] = {
     "enduser.id": ("enduser.id", "user.id"),
     "tenant.id": ("tenant.id",),
 }
+_STATUS_COLUMN = "http.response.status_code"  # the one column that holds a number
 _ALIASES = {alias: column for column, aliases in SPAN_COLUMNS.items() for alias in aliases}
 _ALIAS_ORDER = {alias: position for position, alias in enumerate(_ALIASES)}
 # Where a resource's host comes from when it has no host.name (pods and processes name themselves).
 HOST_ATTRIBUTES = ("host.name", "k8s.pod.name", "service.instance.id")
 UNKNOWN_SERVICE = "unknown_service"  # what OpenTelemetry SDKs report when no service.name is set
-
-
-class Malformed(ValueError):
-    """One record (or envelope) is not valid OTLP; the message says where and why."""
 
 
 def iter_otlp_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Record | Rejection]:
@@ -77,7 +84,7 @@ def iter_otlp_records(path: Path | str, max_line_bytes: int = MAX_LINE_BYTES) ->
 def records_from_document(document: Any, file: str = "<document>", line: int = 1) -> Iterator[Record | Rejection]:
     """Records from one parsed OTLP/JSON export request (of traces, logs, metrics, or several)."""
     if not isinstance(document, dict):
-        yield Rejection(file, line, f"an OTLP/JSON document is an object, got {_type(document)}")
+        yield Rejection(file, line, f"an OTLP/JSON document is an object, got {type_name(document)}")
         return
     found = False
     for key, envelope in (("resourceSpans", _resource_spans), ("resourceLogs", _resource_logs),
@@ -86,7 +93,7 @@ def records_from_document(document: Any, file: str = "<document>", line: int = 1
             continue
         found = True
         try:
-            resources = _list(document[key], key)
+            resources = as_list(document[key], key)
         except Malformed as exc:
             yield Rejection(file, line, str(exc))
             continue
@@ -110,18 +117,18 @@ _Group = tuple[list[Any], str]
 def _scoped(resource: Any, where: str, scope_key: str, legacy_key: str, items_key: str
             ) -> tuple[tuple[str, str | None], dict[str, Any], list[_Group]]:
     """(resource columns, resource attributes, [(items, where)]) or raises Malformed."""
-    resource = _object(resource, where)
-    res = _object(resource.get("resource") or {}, f"{where}.resource")
-    attributes = _within(f"{where}.resource", _attributes, res.get("attributes"))
+    resource = as_object(resource, where)
+    res = as_object(resource.get("resource") or {}, f"{where}.resource")
+    attributes = within(f"{where}.resource", decode_attributes, res.get("attributes"))
     service = attributes.pop("service.name", None)
     host = next((attributes[k] for k in HOST_ATTRIBUTES if attributes.get(k) not in (None, "")), None)
     attributes.pop("host.name", None)
     key = scope_key if scope_key in resource else legacy_key
-    scopes = _list(resource.get(key) or [], f"{where}.{key}")
+    scopes = as_list(resource.get(key) or [], f"{where}.{key}")
     groups: list[_Group] = []
     for index, scope in enumerate(scopes):
-        scope = _object(scope, f"{where}.{key}[{index}]")
-        groups.append((_list(scope.get(items_key) or [], f"{where}.{key}[{index}].{items_key}"),
+        scope = as_object(scope, f"{where}.{key}[{index}]")
+        groups.append((as_list(scope.get(items_key) or [], f"{where}.{key}[{index}].{items_key}"),
                        f"{where}.{key}[{index}].{items_key}"))
     resource_columns = (str(service) if service not in (None, "") else UNKNOWN_SERVICE,
                         None if host is None else str(host))
@@ -140,7 +147,7 @@ def _resource_spans(resource: Any, where: str) -> Iterator[Record | str]:
             try:
                 yield Record("spans", span_row(span, service, host, res_attrs))
             except Malformed as exc:
-                yield _located(f"{at}[{index}]", exc)
+                yield located(f"{at}[{index}]", exc)
 
 
 def _resource_logs(resource: Any, where: str) -> Iterator[Record | str]:
@@ -155,7 +162,7 @@ def _resource_logs(resource: Any, where: str) -> Iterator[Record | str]:
             try:
                 yield Record("logs", log_row(log, service, host, res_attrs))
             except Malformed as exc:
-                yield _located(f"{at}[{index}]", exc)
+                yield located(f"{at}[{index}]", exc)
 
 
 def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
@@ -170,80 +177,63 @@ def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
             try:
                 rows = list(metric_rows(metric, service, host, res_attrs))  # whole, or rejected whole
             except Malformed as exc:
-                yield _located(f"{at}[{index}]", exc)
+                yield located(f"{at}[{index}]", exc)
                 continue
             yield from (Record("metrics", row) for row in rows)
             edges = {edge for edge in (edge_of(row[6]) for row in rows) if edge is not None}
             yield from (Record("dependencies", (*edge, f"metric {metric['name']}")) for edge in sorted(edges))
 
 
-def _located(where: str, exc: Malformed) -> str:
-    text = str(exc)
-    return where + ("" if text.startswith(("[", ":", " ")) else ".") + text
-
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _within(where: str, parse: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    try:
-        return parse(*args, **kwargs)
-    except Malformed as exc:
-        raise Malformed(_located(where, exc)) from None
-
-
 # -- one span, log record or metric; a Malformed message names the field within it ------------------------------
 
 def span_row(span: Any, service: str, host: str | None, resource_attributes: Mapping[str, Any]) -> tuple[Any, ...]:
-    span = _object(span, "")
-    trace_id = _id(span.get("traceId"), 16, "traceId", required=True)
-    span_id = _id(span.get("spanId"), 8, "spanId", required=True)
-    parent = _id(span.get("parentSpanId"), 8, "parentSpanId", required=False)
+    span = as_object(span, "")
+    trace_id, span_id, parent = span_ids(span)
     name = span.get("name")
     if not isinstance(name, str) or not name:
-        raise Malformed(f"name: a span needs a name (got {_shown(name)})")
-    start = _time(span.get("startTimeUnixNano"), "startTimeUnixNano", required=True)
-    end = _time(span.get("endTimeUnixNano"), "endTimeUnixNano", required=True)
+        raise Malformed(f"name: a span needs a name (got {shown(name)})")
+    start = nanos_time(span.get("startTimeUnixNano"), "startTimeUnixNano", required=True)
+    end = nanos_time(span.get("endTimeUnixNano"), "endTimeUnixNano", required=True)
     if end < start:
         raise Malformed(f": ends ({end.isoformat()}) before it starts ({start.isoformat()})")
-    status = _object(span.get("status") or {}, "status")
+    status = as_object(span.get("status") or {}, "status")
     message = status.get("message")
     if message is not None and not isinstance(message, str):
-        raise Malformed(f"status.message must be a string, got {_type(message)}")
-    attributes = _attributes(span.get("attributes"))
+        raise Malformed(f"status.message must be a string, got {type_name(message)}")
+    attributes = decode_attributes(span.get("attributes"))
     columns = dict.fromkeys(SPAN_COLUMNS)
     # The current name sorts before an older one, so it wins when a span carries both.
     for alias in sorted(attributes.keys() & _ALIASES.keys(), key=_ALIAS_ORDER.__getitem__):
         value = attributes.pop(alias)
         column = _ALIASES[alias]
         if columns[column] is None and value is not None:
-            columns[column] = _within(f"attributes[{alias}]", _column_value, column, value)
-    kind = _enum(span.get("kind", 0), SPAN_KINDS, _SPAN_KIND_NAMES, "SPAN_KIND_", "kind")
+            columns[column] = value if type(value) is str and column != _STATUS_COLUMN else \
+                within(f"attributes[{alias}]", _column_value, column, value)
+    kind = as_enum(span.get("kind", 0), SPAN_KINDS, _SPAN_KIND_NAMES, "SPAN_KIND_", "kind")
     if columns["peer.service"] is None:
         inferred = infer_peer(kind, attributes, columns["db.system"])
         if inferred is not None:
             columns["peer.service"], attributes[INFERRED_FROM] = inferred
     return (trace_id, span_id, parent, service, host, name, kind, start, end, (end - start).total_seconds() * 1000.0,
-            _enum(status.get("code", 0), STATUS_CODES, _STATUS_NAMES, "STATUS_CODE_", "status.code"),
+            as_enum(status.get("code", 0), STATUS_CODES, _STATUS_NAMES, "STATUS_CODE_", "status.code"),
             message or None, *columns.values(), {**resource_attributes, **attributes})
 
 
 def _column_value(column: str, value: Any) -> Any:
-    if column == "http.response.status_code":
-        code = _int(value, "")
+    if column == _STATUS_COLUMN:
+        code = as_int(value, "")
         if not 0 <= code <= 999:
             raise Malformed(f" must be an HTTP status code, got {code}")
         return code
     if isinstance(value, (dict, list)):
-        raise Malformed(f" must be a single value, got {_type(value)}")
+        raise Malformed(f" must be a single value, got {type_name(value)}")
     return value if isinstance(value, str) else json.dumps(value)
 
 
 def log_row(log: Any, service: str, host: str | None, resource_attributes: Mapping[str, Any]) -> tuple[Any, ...]:
-    log = _object(log, "")
-    at = _time(log.get("timeUnixNano"), "timeUnixNano", required=False) or \
-        _time(log.get("observedTimeUnixNano"), "observedTimeUnixNano", required=False)
+    log = as_object(log, "")
+    at = nanos_time(log.get("timeUnixNano"), "timeUnixNano", required=False) or \
+        nanos_time(log.get("observedTimeUnixNano"), "observedTimeUnixNano", required=False)
     if at is None:
         raise Malformed(": a log record needs timeUnixNano or observedTimeUnixNano")
     number = log.get("severityNumber", 0)
@@ -251,21 +241,21 @@ def log_row(log: Any, service: str, host: str | None, resource_attributes: Mappi
         if number.removeprefix("SEVERITY_NUMBER_") not in _SEVERITY_NUMBERS:
             raise Malformed(f"severityNumber: unknown severity {number!r}")
         number = _SEVERITY_NUMBERS[number.removeprefix("SEVERITY_NUMBER_")]
-    number = _int(number, "severityNumber")
+    number = as_int(number, "severityNumber")
     if not 0 <= number <= 24:
         raise Malformed(f"severityNumber must be within 0..24, got {number}")
     text = log.get("severityText")
     if text is not None and not isinstance(text, str):
-        raise Malformed(f"severityText must be a string, got {_type(text)}")
+        raise Malformed(f"severityText must be a string, got {type_name(text)}")
     if not number and text:
         number = _SEVERITY_BY_TEXT.get(text.upper(), 0)  # some loggers set only the text
     if not text and number:
         text = next(label for floor, label in SEVERITY_TEXT if number >= floor)
-    body = _within("body", _value, log.get("body")) if log.get("body") is not None else None
-    return (at, _id(log.get("traceId"), 16, "traceId", required=False),
-            _id(log.get("spanId"), 8, "spanId", required=False), text or None, number or None,
+    body = within("body", any_value, log.get("body")) if log.get("body") is not None else None
+    return (at, hex_id(log.get("traceId"), 16, "traceId", required=False),
+            hex_id(log.get("spanId"), 8, "spanId", required=False), text or None, number or None,
             service, host, body if body is None or isinstance(body, str) else json.dumps(body),
-            {**resource_attributes, **_attributes(log.get("attributes"))})
+            {**resource_attributes, **decode_attributes(log.get("attributes"))})
 
 
 def metric_rows(metric: Any, service: str, host: str | None,
@@ -276,21 +266,21 @@ def metric_rows(metric: Any, service: str, host: str | None,
     `<name>.bucket` per bucket (its count, attribute `le` = its upper bound, "+Inf" for the last), each
     tagged with the temporality so readers difference cumulative points before use (agents/metric_change.py).
     Summaries are cumulative by definition; their quantiles and exponential histograms' buckets are not kept."""
-    metric = _object(metric, "")
+    metric = as_object(metric, "")
     name = metric.get("name")
     if not isinstance(name, str) or not name:
-        raise Malformed(f"name: a metric needs a name (got {_shown(name)})")
+        raise Malformed(f"name: a metric needs a name (got {shown(name)})")
     unit = metric.get("unit") or None
     if unit is not None and not isinstance(unit, str):
-        raise Malformed(f"unit must be a string, got {_type(unit)}")
+        raise Malformed(f"unit must be a string, got {type_name(unit)}")
     kind = next((k for k in ("gauge", "sum", "histogram", "exponentialHistogram", "summary") if k in metric), None)
     if kind is None:
         raise Malformed(f" ({name}): no gauge, sum, histogram, exponentialHistogram or summary data")
-    data = _object(metric[kind], kind)
+    data = as_object(metric[kind], kind)
     temporality = _temporality(data, kind)
     attributes = dict(resource_attributes, **({"inquest.temporality": temporality} if temporality else {}))
-    for index, point in enumerate(_list(data.get("dataPoints") or [], f"{kind}.dataPoints")):
-        yield from _within(f"{kind}.dataPoints[{index}]", _point_rows, point, kind, name, unit, service, host,
+    for index, point in enumerate(as_list(data.get("dataPoints") or [], f"{kind}.dataPoints")):
+        yield from within(f"{kind}.dataPoints[{index}]", _point_rows, point, kind, name, unit, service, host,
                            attributes)
 
 
@@ -306,28 +296,28 @@ def _temporality(data: Mapping[str, Any], kind: str) -> str | None:
 
 def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str, host: str | None,
                 resource_attributes: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    point = _object(point, "")
-    if _int(point.get("flags", 0), "flags") & 1:
+    point = as_object(point, "")
+    if as_int(point.get("flags", 0), "flags") & 1:
         return []  # FLAG_NO_RECORDED_VALUE: the point marks a gap, not a value
-    at = _time(point.get("timeUnixNano"), "timeUnixNano", required=True)
-    attributes = {**resource_attributes, **_attributes(point.get("attributes"))}
+    at = nanos_time(point.get("timeUnixNano"), "timeUnixNano", required=True)
+    attributes = {**resource_attributes, **decode_attributes(point.get("attributes"))}
     if kind in ("gauge", "sum"):
         if "asDouble" in point:
-            value = _float(point["asDouble"], "asDouble")
+            value = as_float(point["asDouble"], "asDouble")
         elif "asInt" in point:
-            value = float(_int(point["asInt"], "asInt"))
+            value = float(as_int(point["asInt"], "asInt"))
         else:
             raise Malformed(f" ({name}): a data point needs asDouble or asInt")
         return [(at, service, host, name, value, unit, attributes)]
-    count = _int(point.get("count", 0), "count")
+    count = as_int(point.get("count", 0), "count")
     if count < 0:
         raise Malformed(f"count must not be negative, got {count}")
     rows: list[tuple[Any, ...]] = [(at, service, host, f"{name}.count", float(count), "1", attributes)]
     if point.get("sum") is not None:
-        rows.insert(0, (at, service, host, f"{name}.sum", _float(point["sum"], "sum"), unit, attributes))
+        rows.insert(0, (at, service, host, f"{name}.sum", as_float(point["sum"], "sum"), unit, attributes))
     if kind == "histogram":
-        counts = [_int(c, "bucketCounts") for c in _list(point.get("bucketCounts") or [], "bucketCounts")]
-        bounds = [_float(b, "explicitBounds") for b in _list(point.get("explicitBounds") or [], "explicitBounds")]
+        counts = [as_int(c, "bucketCounts") for c in as_list(point.get("bucketCounts") or [], "bucketCounts")]
+        bounds = [as_float(b, "explicitBounds") for b in as_list(point.get("explicitBounds") or [], "explicitBounds")]
         if counts and len(counts) != len(bounds) + 1:
             raise Malformed(f"bucketCounts: {len(counts)} buckets for {len(bounds)} explicitBounds (need one more)")
         rows.extend((at, service, host, f"{name}.bucket", float(c), "1",
@@ -336,161 +326,3 @@ def _point_rows(point: Any, kind: str, name: str, unit: str | None, service: str
     return rows
 
 
-# -- field decoding ---------------------------------------------------------------------------------------------
-
-def _attributes(items: Any, where: str = "attributes") -> dict[str, Any]:
-    """OTLP KeyValue list -> plain dict (later duplicates win, as OTLP leaves it to the receiver)."""
-    if items is None:
-        return {}
-    out: dict[str, Any] = {}
-    for index, item in enumerate(_list(items, where)):
-        if not isinstance(item, dict):
-            raise Malformed(f"{where}[{index}] must be an object, got {_type(item)}")
-        key = item.get("key")
-        if not isinstance(key, str) or not key:
-            raise Malformed(f"{where}[{index}].key must be a non-empty string, got {_shown(key)}")
-        value = item.get("value")
-        if type(value) is dict and isinstance(value.get("stringValue"), str):
-            out[key] = value["stringValue"]  # by far the most common case, decoded inline
-        else:
-            out[key] = _within(f"{where}[{key}]", _value, value)
-    return out
-
-
-def _value(value: Any) -> Any:
-    """OTLP AnyValue -> a JSON-able Python value."""
-    if value is None:
-        return None
-    value = _object(value, "")
-    if "stringValue" in value:
-        text = value["stringValue"]
-        if not isinstance(text, str):
-            raise Malformed(f"stringValue must be a string, got {_type(text)}")
-        return text
-    if "boolValue" in value:
-        if not isinstance(value["boolValue"], bool):
-            raise Malformed(f"boolValue must be true or false, got {_shown(value['boolValue'])}")
-        return value["boolValue"]
-    if "intValue" in value:
-        return _int(value["intValue"], "intValue")
-    if "doubleValue" in value:
-        return _float(value["doubleValue"], "doubleValue")
-    if "arrayValue" in value:
-        array = _object(value["arrayValue"], "arrayValue")
-        items = _list(array.get("values") or [], "arrayValue.values")
-        return [_within(f"arrayValue.values[{i}]", _value, v) for i, v in enumerate(items)]
-    if "kvlistValue" in value:
-        kvlist = _object(value["kvlistValue"], "kvlistValue")
-        return _attributes(kvlist.get("values") or [], "kvlistValue.values")
-    if "bytesValue" in value:
-        return value["bytesValue"] if isinstance(value["bytesValue"], str) else _shown(value["bytesValue"])
-    return None  # an empty AnyValue is allowed and means "no value"
-
-
-def _id(value: Any, size: int, where: str, required: bool) -> str | None:
-    if value in (None, ""):
-        if required:
-            raise Malformed(f"{where} is {'empty' if value == '' else 'missing'}")
-        return None
-    if not isinstance(value, str):
-        raise Malformed(f"{where} must be a hex string, got {_type(value)}")
-    text = value
-    if len(value) != 2 * size:
-        try:  # the protobuf JSON mapping's base64, which some exporters send in place of OTLP's hex
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != size:
-            raise Malformed(f"{where} must be {2 * size} hex digits, got {_shown(value)}")
-        text = raw.hex()
-    if not _HEX.fullmatch(text):
-        raise Malformed(f"{where} must be {2 * size} hex digits, got {_shown(value)}")
-    if not text.strip("0"):
-        raise Malformed(f"{where} is all zeros, which OpenTelemetry defines as invalid")
-    return text.lower()
-
-
-@overload
-def _time(value: Any, where: str, required: Literal[True]) -> datetime: ...
-@overload
-def _time(value: Any, where: str, required: Literal[False]) -> datetime | None: ...
-def _time(value: Any, where: str, required: bool) -> datetime | None:
-    """A fixed64 nanosecond timestamp (a decimal string or a number) -> naive UTC datetime."""
-    if value in (None, "", 0, "0"):
-        if required:
-            raise Malformed(f"{where} is missing")
-        return None
-    nanos = _int(value, where)
-    if nanos < 0:
-        raise Malformed(f"{where} must not be negative, got {nanos}")
-    try:
-        return _EPOCH + timedelta(microseconds=nanos // 1000)
-    except OverflowError:
-        raise Malformed(f"{where} is out of range: {nanos} ns since 1970") from None
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool):
-        raise Malformed(f"{where} must be an integer, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise Malformed(f"{where} must be an integer, got {_shown(value)}")
-
-
-def _float(value: Any, where: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):  # the protobuf JSON mapping writes "NaN" and "Infinity" as strings
-        try:
-            number = float(value)
-        except ValueError:
-            raise Malformed(f"{where} must be a number, got {_shown(value)}") from None
-    else:
-        raise Malformed(f"{where} must be a number, got {_shown(value)}")
-    if not math.isfinite(number):
-        raise Malformed(f"{where} must be a finite number, got {value}")
-    return number
-
-
-def _enum(value: Any, by_number: Mapping[int, str], by_name: Mapping[str, str], prefix: str, where: str) -> str:
-    """OTLP/JSON writes enums as integers; their names (`SPAN_KIND_SERVER`, or just `SERVER`) are
-    accepted too, since hand-written and older files use them."""
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        label = value.strip().upper().removeprefix(prefix)
-        if label in by_name:
-            return by_name[label]
-        raise Malformed(f"{where}: unknown value {value!r} (expected one of {min(by_number)}..{max(by_number)} "
-                        f"or {', '.join(prefix + n for n in by_name)})")
-    number = _int(value, where)
-    if number not in by_number:
-        raise Malformed(f"{where}: unknown value {number} (expected {min(by_number)}..{max(by_number)})")
-    return by_number[number]
-
-
-def _object(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise Malformed(f"{where} must be an object, got {_type(value)}")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise Malformed(f"{where} must be a list, got {_type(value)}")
-    return value
-
-
-def _type(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
