@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from inquest.config import AlertsConfig
 from inquest.errors import BackendError, InputError
 from inquest.ingest.alerts import DEFAULT_ALERTS, iter_alert_records
+from inquest.ingest.arrow_rows import COLUMNAR_TABLES, arrow_batch
 from inquest.ingest.incident_files import iter_change_records, iter_incident_records
 from inquest.ingest.ndjson import MAX_LINE_BYTES, Notice, Record, Rejection, iter_json_documents
-from inquest.ingest.otlp import iter_otlp_records
+from inquest.ingest.otlp_chunks import ChunkParser, ChunkResult
 from inquest.ingest.peers import derive_peers_from_children
 from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, copy_rows, insert_spans, quote
 
@@ -38,6 +40,10 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "dependencies": ("caller", "callee", "source"),  # edges named by metrics (ingest/peers.py)
 }
 REPLACED_ON_REINGEST = ("changes", "incidents")
+# A record's own time, part of its natural key (or, for a span, fixed with its ids): a batch is compared
+# only with the stored rows in its time range, which DuckDB's zone maps find without reading the rest,
+# so each batch costs what it brings rather than what the store holds.
+TIME_COLUMNS = {"spans": "start_time", "logs": "timestamp", "metrics": "timestamp"}
 # A batch ends at whichever comes first: typical rows are under 1 kB, but a table of stack traces or
 # long SQL statements must not hold 20,000 of them in memory at once.
 BATCH_ROWS = 20_000  # per table
@@ -51,7 +57,7 @@ MEMORY_LIMIT = "192MB"
 _KIND_BY_SUFFIX = {".json": "otlp", ".jsonl": "otlp", ".ndjson": "changes", ".yaml": "incidents",
                    ".yml": "incidents"}
 _PARSERS: dict[str, Callable[..., Iterator[Record | Rejection | Notice]]] = {
-    "otlp": iter_otlp_records, "changes": iter_change_records, "incidents": iter_incident_records,
+    "changes": iter_change_records, "incidents": iter_incident_records,
     "alertmanager": iter_alert_records,
 }
 
@@ -77,6 +83,13 @@ class FileResult:
         if len(self.rejections) < REJECTIONS_KEPT:
             self.rejections.append(rejection)
 
+    def take(self, chunk: ChunkResult) -> None:
+        """Counts a parsed chunk: its accepted records and its rejections (of which it kept the first)."""
+        self.accepted.update(chunk.accepted)
+        self.rejected += chunk.rejected - len(chunk.rejections)
+        for rejection in chunk.rejections:
+            self.reject(rejection)
+
 
 @dataclass
 class IngestResult:
@@ -101,44 +114,59 @@ class IngestResult:
 
 def ingest(store: Path | str, paths: Sequence[Path | str] = (), alerts: Sequence[Path | str] = (),
            batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES,
-           alert_settings: AlertsConfig = DEFAULT_ALERTS, not_data: Sequence[Path] = ()) -> IngestResult:
+           alert_settings: AlertsConfig = DEFAULT_ALERTS, not_data: Sequence[Path] = (),
+           workers: int = 2) -> IngestResult:
     """Loads every file (folders: every file in them with a known extension) and every Alertmanager
     payload into the store at `store`, creating it if missing; `alert_settings` says which labels name
     an alert's service. Never raises for bad input: a file that cannot be read is reported in its
     FileResult; a failing store raises BackendError. `not_data`: files a folder may hold that are not
-    telemetry (the config file in use), skipped when met in a folder."""
+    telemetry (the config file in use), skipped when met in a folder. `workers`: processes that parse large
+    OTLP files (1: all in this one)."""
     store = Path(store)
     files, skipped = expand_paths(paths, not_data)
     result = IngestResult(store=store, created=not store.exists(), skipped=skipped)
-    with StoreLoader(store, batch_rows) as loader:
+    with StoreLoader(store, batch_rows) as loader, ChunkParser(workers) as parser:
         for path, kind in [*((p, None) for p in files), *((Path(a), "alertmanager") for a in alerts)]:
-            result.files.append(_ingest_file(loader, path, kind, max_line_bytes, result.incidents, alert_settings))
+            result.files.append(_ingest_file(loader, parser, path, kind, max_line_bytes, result.incidents,
+                                             alert_settings))
     return result
 
 
-def _ingest_file(loader: StoreLoader, path: Path, kind: str | None, max_line_bytes: int,
+def _ingest_file(loader: StoreLoader, parser: ChunkParser, path: Path, kind: str | None, max_line_bytes: int,
                  incidents: list[str], alert_settings: AlertsConfig = DEFAULT_ALERTS) -> FileResult:
     outcome = FileResult(str(path), kind)
     loader.attribute_to(outcome)
     try:
         outcome.kind = kind = kind or detect_kind(path, max_line_bytes)
-        parse = partial(iter_alert_records, settings=alert_settings) if kind == "alertmanager" else _PARSERS[kind]
-        for item in parse(path, max_line_bytes):
-            if isinstance(item, Rejection):
-                outcome.reject(item)
-                continue
-            if isinstance(item, Notice):
-                if len(outcome.notices) < REJECTIONS_KEPT:
-                    outcome.notices.append(item)
-                continue
-            outcome.accepted[item.table] += 1
-            if item.table == "incidents" and item.row[0] not in incidents:
-                incidents.append(item.row[0])
-            loader.add(item)
+        if kind == "otlp":
+            for chunk in parser.chunks(path, max_line_bytes):
+                outcome.take(chunk)
+                for table, batch in chunk.batches.items():
+                    loader.add_batch(table, batch)
+        else:
+            parse = partial(iter_alert_records, settings=alert_settings) if kind == "alertmanager" else _PARSERS[kind]
+            _load_records(loader, parse(path, max_line_bytes), outcome, incidents)
     except InputError as exc:
         outcome.error = str(exc)
     loader.flush()  # what was read before a failure is valid and loads
+    loader.finish_file()
     return outcome
+
+
+def _load_records(loader: StoreLoader, items: Iterable[Record | Rejection | Notice], outcome: FileResult,
+                  incidents: list[str]) -> None:
+    for item in items:
+        if isinstance(item, Rejection):
+            outcome.reject(item)
+            continue
+        if isinstance(item, Notice):
+            if len(outcome.notices) < REJECTIONS_KEPT:
+                outcome.notices.append(item)
+            continue
+        outcome.accepted[item.table] += 1
+        if item.table == "incidents" and item.row[0] not in incidents:
+            incidents.append(item.row[0])
+        loader.add(item)
 
 
 def expand_paths(paths: Iterable[Path | str], not_data: Iterable[Path] = ()) -> tuple[list[Path], list[str]]:
@@ -204,6 +232,7 @@ class StoreLoader:
         self.con = self._writer.con
         self.batch_rows = batch_rows
         self._buffers: dict[str, list[tuple[Any, ...]]] = {table: [] for table in NATURAL_KEYS}
+        self._batches: dict[str, list[pa.Table]] = {table: [] for table in NATURAL_KEYS}  # parsed elsewhere
         self._bytes = dict.fromkeys(NATURAL_KEYS, 0)
         self._current: FileResult | None = None
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -211,6 +240,8 @@ class StoreLoader:
         for table, columns in TABLES.items():
             cols = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE stage_{table} ({cols})")
+        # The traces whose spans this file added: after the file, their callers' peers are named (peers.py).
+        self.con.execute("CREATE OR REPLACE TEMP TABLE file_traces (trace_id VARCHAR)")
 
     def attribute_to(self, outcome: FileResult) -> None:
         """Counts what later merges add against this file."""
@@ -223,36 +254,71 @@ class StoreLoader:
         if len(buffer) >= self.batch_rows or self._bytes[record.table] >= BATCH_BYTES:
             self._merge(record.table)
 
-    def flush(self) -> None:
-        for table, buffer in self._buffers.items():
-            if buffer:
+    def add_batch(self, table: str, batch: pa.Table | list[tuple[Any, ...]]) -> None:
+        """Adds rows parsed into a batch, merged in pieces of at most `batch_rows`."""
+        if isinstance(batch, list):
+            for row in batch:
+                self.add(Record(table, row))
+            return
+        for offset in range(0, batch.num_rows, self.batch_rows):
+            piece = batch.slice(offset, self.batch_rows)
+            self._batches[table].append(piece)
+            self._bytes[table] += piece.nbytes
+            if self._pending(table) >= self.batch_rows or self._bytes[table] >= BATCH_BYTES:
                 self._merge(table)
+
+    def _pending(self, table: str) -> int:
+        return len(self._buffers[table]) + sum(b.num_rows for b in self._batches[table])
+
+    def flush(self) -> None:
+        for table in NATURAL_KEYS:
+            if self._pending(table):
+                self._merge(table)
+
+    def finish_file(self) -> None:
+        """Names the peers of caller spans in the traces this file added to, once per file: a caller and
+        its callee may arrive in different batches, and a query across the store per batch would make
+        each batch cost what the store holds."""
+        if not self.con.execute("SELECT 1 FROM file_traces LIMIT 1").fetchall():
+            return
+        self._in_transaction("spans", lambda: derive_peers_from_children(self.con, "file_traces"))
+        self.con.execute("DELETE FROM file_traces")
 
     def _merge(self, table: str) -> None:
         rows, self._buffers[table], self._bytes[table] = self._buffers[table], [], 0
+        batches, self._batches[table] = self._batches[table], []
         if table in REPLACED_ON_REINGEST:
             rows = list({row[0]: row for row in rows}.values())  # within a batch, too, the last version wins
-        try:
-            self.con.execute("BEGIN TRANSACTION")
+
+        def merge() -> tuple[int, int]:
             self.con.execute(f"DELETE FROM stage_{table}")
-            copy_rows(self.con, table, rows, into=f"stage_{table}")
-            added, updated = (_replace if table in REPLACED_ON_REINGEST else _append_new)(self.con, table)
-            self.con.execute("COMMIT")
-        except duckdb.Error as exc:
-            self.con.execute("ROLLBACK")
-            where = f" (from {self._current.path})" if self._current else ""
-            raise BackendError(f"loading {len(rows)} {table} rows{where} failed; the store is unchanged by "
-                               f"them: {exc}") from exc
-        except BaseException:
-            self.con.execute("ROLLBACK")  # interrupted (Ctrl-C, a bug): the batch must not half-apply
-            raise
+            _stage(self.con, table, rows, batches)
+            return (_replace if table in REPLACED_ON_REINGEST else _append_new)(self.con, table)
+
+        added, updated = self._in_transaction(table, merge, len(rows) + sum(b.num_rows for b in batches))
         if self._current is not None:
             self._current.added[table] += added
             self._current.updated[table] += updated
 
+    def _in_transaction(self, table: str, work: Callable[[], Any], rows: int | None = None) -> Any:
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            outcome = work()
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self.con.execute("ROLLBACK")
+            where = f" (from {self._current.path})" if self._current else ""
+            what = f"loading {rows} {table} rows" if rows is not None else f"naming the peers of {table}"
+            raise BackendError(f"{what}{where} failed; the store is unchanged by them: {exc}") from exc
+        except BaseException:
+            self.con.execute("ROLLBACK")  # interrupted (Ctrl-C, a bug): the batch must not half-apply
+            raise
+        return outcome
+
     def close(self) -> None:
         try:
             self.flush()
+            self.finish_file()
             self.con.execute("CHECKPOINT")
         finally:
             self._writer.close()
@@ -276,17 +342,40 @@ def _columns(table: str) -> str:
     return ", ".join(quote(name) for name, _ in TABLES[table])
 
 
+def _stage(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]], batches: list[pa.Table]) -> None:
+    """Puts a batch into the staging table: Arrow batches as they are, rows of the parsers' tables converted
+    to one (or, when a value will not convert as it is, through CSV, which casts)."""
+    if rows and table in COLUMNAR_TABLES:
+        try:
+            batches, rows = [*batches, arrow_batch(table, rows)], []
+        except (pa.ArrowException, OverflowError):
+            pass
+    if rows:
+        copy_rows(con, table, rows, into=f"stage_{table}")
+    for batch in batches:
+        con.register("incoming_batch", batch)
+        try:
+            con.execute(f"INSERT INTO stage_{table} SELECT * FROM incoming_batch")
+        finally:
+            con.unregister("incoming_batch")
+
+
 def _append_new(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
     keys = NATURAL_KEYS[table]
     same = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in keys)
-    # DuckDB builds the anti-join's hash table on the staging side: one batch, however big the store.
+    stored = table
+    if table in TIME_COLUMNS:
+        column = quote(TIME_COLUMNS[table])
+        low, high = con.execute(f"SELECT min({column}), max({column}) FROM stage_{table}").fetchone() or (None, None)
+        if low is not None:  # literals, so that the scan prunes row groups by them
+            stored = f"(SELECT * FROM {table} WHERE {column} BETWEEN TIMESTAMP '{low}' AND TIMESTAMP '{high}')"
     new = (f"SELECT s.* FROM (SELECT * FROM stage_{table} QUALIFY row_number() OVER "
            f"(PARTITION BY {', '.join(map(quote, keys))}) = 1) s "
-           f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {same})")
+           f"WHERE NOT EXISTS (SELECT 1 FROM {stored} t WHERE {same})")
     if table == "spans":
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_spans AS {new}")
         added = insert_spans(con, "new_spans")
-        derive_peers_from_children(con, "new_spans")
+        con.execute("INSERT INTO file_traces SELECT DISTINCT trace_id FROM new_spans")
         con.execute("DROP TABLE new_spans")
         return added, 0
     inserted = con.execute(f"INSERT INTO {table} ({_columns(table)}) SELECT * FROM ({new})").fetchone()

@@ -247,16 +247,26 @@ def iter_json_documents(path: Path | str,
             yield item
             continue
         number, text = item
-        if first and text.strip() in ("{", "["):
+        if first and is_pretty_printed(text):
             yield from _whole_document(path, number, text, lines, max_line_bytes)
             return
         first = False
-        try:
-            yield number, _decoded(text.rstrip("\r\n"))
-        except json.JSONDecodeError as exc:
-            yield Rejection(str(path), number, describe_json_error(exc))
-        except RecursionError:
-            yield Rejection(str(path), number, "JSON nested too deeply")
+        yield parse_line(str(path), number, text)
+
+
+def is_pretty_printed(text: str) -> bool:
+    """Whether a file's first line opens a document written over many lines."""
+    return text.strip() in ("{", "[")
+
+
+def parse_line(file: str, number: int, text: str) -> tuple[int, Any] | Rejection:
+    """(number, document) for one line of newline-delimited JSON, or the Rejection saying why not."""
+    try:
+        return number, _decoded(text.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        return Rejection(file, number, describe_json_error(exc))
+    except RecursionError:
+        return Rejection(file, number, "JSON nested too deeply")
 
 
 def _whole_document(path: Path | str, first: int, text: str, rest: Iterator[tuple[int, str] | Rejection],

@@ -187,7 +187,8 @@ def _resource_metrics(resource: Any, where: str) -> Iterator[Record | str]:
 # -- one span, log record or metric; a Malformed message names the field within it ------------------------------
 
 def span_row(span: Any, service: str, host: str | None, resource_attributes: Mapping[str, Any]) -> tuple[Any, ...]:
-    span = as_object(span, "")
+    if type(span) is not dict:
+        span = as_object(span, "")
     trace_id, span_id, parent = span_ids(span)
     name = span.get("name")
     if not isinstance(name, str) or not name:
@@ -196,7 +197,9 @@ def span_row(span: Any, service: str, host: str | None, resource_attributes: Map
     end = nanos_time(span.get("endTimeUnixNano"), "endTimeUnixNano", required=True)
     if end < start:
         raise Malformed(f": ends ({end.isoformat()}) before it starts ({start.isoformat()})")
-    status = as_object(span.get("status") or {}, "status")
+    status = span.get("status") or {}
+    if type(status) is not dict:
+        status = as_object(status, "status")
     message = status.get("message")
     if message is not None and not isinstance(message, str):
         raise Malformed(f"status.message must be a string, got {type_name(message)}")

@@ -47,16 +47,19 @@ def decode_attributes(items: Any, where: str = "attributes") -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for index, item in enumerate(as_list(items, where)):
+        try:  # by far the most common case, a string value, decoded inline
+            key, text = item["key"], item["value"]["stringValue"]
+            if type(key) is str and key and type(text) is str:
+                out[key] = text
+                continue
+        except (KeyError, TypeError):
+            pass  # not an object, or not a string value: checked and decoded below
         if not isinstance(item, dict):
             raise Malformed(f"{where}[{index}] must be an object, got {type_name(item)}")
         key = item.get("key")
         if not isinstance(key, str) or not key:
             raise Malformed(f"{where}[{index}].key must be a non-empty string, got {shown(key)}")
-        value = item.get("value")
-        if type(value) is dict and isinstance(value.get("stringValue"), str):
-            out[key] = value["stringValue"]  # by far the most common case, decoded inline
-        else:
-            out[key] = within(f"{where}[{key}]", any_value, value)
+        out[key] = within(f"{where}[{key}]", any_value, item.get("value"))
     return out
 
 

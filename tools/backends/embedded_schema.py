@@ -179,8 +179,20 @@ def insert_spans(con: duckdb.DuckDBPyConnection, new: str) -> int:
     """Appends the rows of table `new` (TABLES["spans"] columns, none of them stored yet) to spans with
     their self time derived, and re-derives it for stored spans that gained children among them (a
     trace split across loads). Returns the number of spans inserted. Run it inside the transaction
-    of the load: the two statements belong together."""
-    con.execute(SELF_TIME_COVERED_SQL.format(new=new))
+    of the load: the statements belong together.
+
+    Only stored spans overlapping the new ones in time are read, so a load costs what it brings, not what
+    the store holds (zone maps skip the rest, as ingest appends roughly in time order): a child counts
+    towards its parent's covered time only where their intervals overlap, so a stored parent whose self
+    time can change overlaps a new child, and its children overlap it."""
+    bounds = con.execute(f"SELECT min(start_time), max(end_time) FROM {new}").fetchone()
+    if bounds is None or bounds[0] is None:
+        return 0
+    con.execute(STORED_PARENTS_SQL.format(new=new, overlapping=_overlapping(*bounds)))
+    parents = con.execute("SELECT min(start_time), max(end_time) FROM stored_parents").fetchone()
+    low = min(bounds[0], parents[0]) if parents and parents[0] is not None else bounds[0]
+    high = max(bounds[1], parents[1]) if parents and parents[1] is not None else bounds[1]
+    con.execute(SELF_TIME_COVERED_SQL.format(new=new, overlapping=_overlapping(low, high)))
     names = ", ".join(quote(name) for name, _ in TABLES["spans"])
     inserted = con.execute(
         f"INSERT INTO spans ({names}, self_ms) SELECT {', '.join(f'n.{quote(c)}' for c, _ in TABLES['spans'])}, "
@@ -189,10 +201,16 @@ def insert_spans(con: duckdb.DuckDBPyConnection, new: str) -> int:
     # Only parents whose covered time changed are rewritten: DuckDB keeps updates in memory until
     # the next checkpoint, so updating every new span would make memory grow with the input.
     con.execute("UPDATE spans SET self_ms = spans.duration_ms - c.ms FROM self_time_covered c "
-                "WHERE spans.trace_id = c.trace_id AND spans.span_id = c.pid "
+                f"WHERE spans.trace_id = c.trace_id AND spans.span_id = c.pid AND {_overlapping(low, high, 'spans')} "
                 "AND spans.self_ms IS DISTINCT FROM spans.duration_ms - c.ms")
     con.execute("DROP TABLE self_time_covered")
+    con.execute("DROP TABLE stored_parents")
     return int(inserted[0]) if inserted else 0
+
+
+def _overlapping(low: datetime, high: datetime, table: str = "spans") -> str:
+    """A filter for spans overlapping [low, high], written with literals so DuckDB prunes row groups by it."""
+    return f"{table}.start_time <= TIMESTAMP '{high.isoformat(' ')}' AND {table}.end_time >= TIMESTAMP '{low.isoformat(' ')}'"
 
 
 # Self time = duration minus the union (not the sum) of child intervals clipped to the parent, so
@@ -227,14 +245,26 @@ FROM spans LEFT JOIN covered ON spans.trace_id = covered.trace_id AND spans.span
 ORDER BY spans.start_time
 """
 
-# The same, for the traces a load touches: its new spans and the stored spans of their traces.
+# Stored spans that are the parent of a new span and overlap it: their self time changes with this load.
+STORED_PARENTS_SQL = """
+CREATE OR REPLACE TEMP TABLE stored_parents AS
+SELECT DISTINCT spans.trace_id, spans.span_id, spans.start_time, spans.end_time
+FROM spans JOIN {new} c ON c.trace_id = spans.trace_id AND c.parent_span_id = spans.span_id
+WHERE {overlapping} AND c.end_time > spans.start_time AND c.start_time < spans.end_time
+"""
+
+# The same, for the spans a load touches: its new spans and the stored spans of their traces that overlap
+# them or their stored parents; covered time is kept only for the new spans and those parents, the spans
+# whose every child lies in that window.
 SELF_TIME_COVERED_SQL = f"""
 CREATE OR REPLACE TEMP TABLE self_time_covered AS
 WITH touched AS (
   SELECT trace_id, span_id, parent_span_id, start_time, end_time FROM {{new}}
   UNION ALL
   SELECT trace_id, span_id, parent_span_id, start_time, end_time
-  FROM spans SEMI JOIN (SELECT DISTINCT trace_id FROM {{new}}) t USING (trace_id)
+  FROM spans SEMI JOIN (SELECT DISTINCT trace_id FROM {{new}}) t USING (trace_id) WHERE {{overlapping}}
 ), {_COVERED.format(spans="touched")}
 SELECT trace_id, pid, ms FROM covered
+SEMI JOIN (SELECT trace_id, span_id AS pid FROM {{new}} UNION ALL SELECT trace_id, span_id FROM stored_parents) a
+USING (trace_id, pid)
 """
