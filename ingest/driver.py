@@ -268,7 +268,7 @@ class StoreLoader:
                 self._merge(table)
 
     def _pending(self, table: str) -> int:
-        return len(self._buffers[table]) + sum(b.num_rows for b in self._batches[table])
+        return len(self._buffers[table]) + sum(int(b.num_rows) for b in self._batches[table])
 
     def flush(self) -> None:
         for table in NATURAL_KEYS:
