@@ -266,6 +266,7 @@ def test_an_inconclusive_verdict_names_no_root_cause_in_any_format(report):
     assert "INCONCLUSIVE" in headline and "ROOT CAUSE" not in headline and "%" not in headline
     html = render(withheld, "html")
     assert "Inconclusive: the baseline" in html and "Root cause</strong> (" not in html
+    assert "Unconfirmed: these confidences assume a normal the baseline does not show" in html
 
 
 # --- text -------------------------------------------------------------------------------------------

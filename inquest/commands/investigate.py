@@ -36,8 +36,8 @@ EPILOG = """\
 global options (any command, anywhere): -v/--verbose (-vv: debug log), -q/--quiet, --debug (the full trace
 of an error); investigate alone prints this help and exits 2.
 
-exit codes: 0 root cause found, 1 none found, 2 usage/config error or unknown incident,
-            3 report written but attaching it failed, 70 internal error, 130 interrupted"""
+exit codes: 0 root cause found, 1 none found (or inconclusive: no usable baseline), 2 usage/config error
+            or unknown incident, 3 report written but attaching it failed, 70 internal error, 130 interrupted"""
 
 
 def command_listing() -> str:

@@ -43,7 +43,7 @@ border-bottom:1px solid var(--line);padding-bottom:4px}.muted{color:var(--muted)
 code,pre{font:12px/1.45 ui-monospace,Menlo,Consolas,monospace}
 pre{background:var(--bg);padding:8px;overflow:auto;white-space:pre-wrap}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}th{background:var(--bg)}
-.num{text-align:right;white-space:nowrap}.conf{display:inline-block;height:8px;background:var(--blue);border-radius:2px}
+.num{text-align:right;white-space:nowrap}.conf{display:inline-block;height:8px;background:var(--blue);border-radius:2px}.conf.quiet{background:#d1d9e0}
 .status-ok{color:var(--ok)}.status-error,.status-timeout{color:var(--bad)}.status-no_data{color:var(--muted)}
 .evidence{border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0}
 .evidence:target{border-color:var(--blue)}
@@ -107,11 +107,15 @@ def _summary_cell(h: RankedHypothesis) -> str:
 def _hypotheses(report: Report) -> str:
     if not report.hypotheses:
         return '<p class="muted">No agent produced a hypothesis.</p>'
+    # Inconclusive: the order still says where to look first, but the bars are grey, not a confirmed measure.
+    bar = "conf quiet" if report.scope.inconclusive else "conf"
     rows = [[f'<td class="num">{h.rank}</td>',
-             f'<td class="num">{percent(h.confidence)} <span class="conf" style="width:{h.confidence * 60:.0f}px">'
+             f'<td class="num">{percent(h.confidence)} <span class="{bar}" style="width:{h.confidence * 60:.0f}px">'
              "</span></td>", f"<td>{esc(h.service or '—')}</td><td>{esc(change_label(h.change))}</td>", _summary_cell(h)]
             for h in ranked(report)]
-    return ('<table id="hypotheses"><tr><th class="num">#</th><th class="num">Confidence</th><th>Service</th>'
+    unconfirmed = ('<p class="legend">Unconfirmed: these confidences assume a normal the baseline does not show; '
+                   "the order says where to look first.</p>") if report.scope.inconclusive else ""
+    return (unconfirmed + '<table id="hypotheses"><tr><th class="num">#</th><th class="num">Confidence</th><th>Service</th>'
             f"<th>Change</th><th>Summary</th></tr>{_rows(rows)}</table>")
 
 
