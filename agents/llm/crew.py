@@ -18,6 +18,7 @@ os.environ["CREWAI_TRACING_ENABLED"] = "false"
 os.environ["CREWAI_DISABLE_VERSION_CHECK"] = "true"  # a PyPI lookup from the console formatter
 os.environ.setdefault("CREWAI_STORAGE_DIR", "inquest")  # its app-data folder's name, instead of the cwd's
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -61,13 +62,18 @@ def claude(settings: LLMConfig, api_key: str, gateway: ModelGateway) -> LLM:
 
 
 def token_counter(settings: LLMConfig, api_key: str) -> Callable[[dict[str, Any]], int]:
-    """The API's exact input-token count for a (redacted) request body: POST /v1/messages/count_tokens."""
-    client = Anthropic(api_key=api_key, base_url=settings.base_url, max_retries=0,
-                       timeout=min(10.0, settings.request_timeout_s), open_telemetry=False)
+    """The API's exact input-token count for a (redacted) request body: POST /v1/messages/count_tokens.
+    Its client is built at the first count: most runs never need one, and building it (an SSL context
+    from the CA bundle) cost ~0.08 s before the specialists could start."""
+
+    @functools.cache
+    def client() -> Anthropic:
+        return Anthropic(api_key=api_key, base_url=settings.base_url, max_retries=0,
+                         timeout=min(10.0, settings.request_timeout_s), open_telemetry=False)
 
     def count(body: dict[str, Any]) -> int:
         fields = {k: body[k] for k in ("model", "messages", "system", "tools", "tool_choice") if k in body}
-        return int(client.messages.count_tokens(**fields).input_tokens)
+        return int(client().messages.count_tokens(**fields).input_tokens)
 
     return count
 
