@@ -117,13 +117,14 @@ class IngestResult:
 def ingest(store: Path | str, paths: Sequence[Path | str] = (), alerts: Sequence[Path | str] = (),
            batch_rows: int = BATCH_ROWS, max_line_bytes: int = MAX_LINE_BYTES,
            alert_settings: AlertsConfig = DEFAULT_ALERTS, not_data: Sequence[Path] = (),
-           workers: int = 2) -> IngestResult:
+           workers: int = 1) -> IngestResult:
     """Loads every file (folders: every file in them with a known extension) and every Alertmanager
     payload into the store at `store`, creating it if missing; `alert_settings` says which labels name
     an alert's service. Never raises for bad input: a file that cannot be read is reported in its
     FileResult; a failing store raises BackendError. `not_data`: files a folder may hold that are not
     telemetry (the config file in use), skipped when met in a folder. `workers`: processes that parse large
-    OTLP files (1: all in this one)."""
+    OTLP files (1: all in this one; more needs the caller's script to guard its entry point with
+    `if __name__ == "__main__"`, as multiprocessing's spawn imports it again)."""
     store = Path(store)
     files, skipped = expand_paths(paths, not_data)
     result = IngestResult(store=store, created=not store.exists(), skipped=skipped)

@@ -91,7 +91,7 @@ class ChunkParser:
     """Parses OTLP files chunk by chunk; starts `workers` processes for the first large file and keeps
     them for the rest of the ingest."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 1) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -70,8 +71,9 @@ def main(args: list[str]) -> int:
         store = config.resolve(config.backend.embedded.path)
         # `investigate init` then `investigate ingest .`: the config.yaml there is not an incident file.
         config_file = config_path(opts.config)
+        # Large OTLP files are parsed on worker processes, one per core (their results are merged in order).
         result = ingest(store, opts.paths, opts.alert, alert_settings=config.alerts,
-                        not_data=(config_file,) if config_file else ())
+                        not_data=(config_file,) if config_file else (), workers=os.cpu_count() or 1)
         if opts.format == "json":
             print(json.dumps(as_json(result), indent=2))
         else:
