@@ -45,7 +45,7 @@ def _world_with_extra_logs() -> Path:
     """The demo world at SCALE with EXTRA_LOGS more log lines, built once and kept."""
     import duckdb
 
-    from inquest.evals.world import ensure_demo_world
+    from inquest.evals.sim.demo import ensure_demo_world
 
     world = ensure_demo_world(DATA / "world", scale=SCALE)
     store = DATA / f"bench-{SCALE}-{EXTRA_LOGS}.duckdb"

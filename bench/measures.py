@@ -60,7 +60,7 @@ class DelayedBackend:
 
 def cold_start(runs: int = 7) -> dict:
     """Process start to ranked report on the demo incident, deterministic mode, world already built."""
-    from inquest.evals.world import ensure_demo_world
+    from inquest.evals.sim.demo import ensure_demo_world
 
     ensure_demo_world(DATA)
     times, cpu = [], []

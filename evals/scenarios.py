@@ -12,7 +12,7 @@ from pathlib import Path
 
 from inquest.evals.sim import LIBRARY as SIMULATED
 from inquest.evals.sim import build_world
-from inquest.evals.world import build_demo_world
+from inquest.evals.sim.demo import build_demo_world
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def demo_world(tmp_path_factory: pytest.TempPathFactory):
     """The demo world as `make demo` builds it (full scale, seeded): built once per test session."""
-    from inquest.evals.world import build_demo_world
+    from inquest.evals.sim.demo import build_demo_world
 
     return build_demo_world(tmp_path_factory.mktemp("demo"))
 
@@ -63,7 +63,7 @@ def demo_world(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def healthy_world(tmp_path_factory: pytest.TempPathFactory):
     """The same shop with the orders deploy harmless: agents must find nothing wrong there."""
-    from inquest.evals.world import build_demo_world
+    from inquest.evals.sim.demo import build_demo_world
 
     return build_demo_world(tmp_path_factory.mktemp("healthy"), scale=0.4, inject=False)
 

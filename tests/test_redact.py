@@ -48,7 +48,7 @@ def test_ip_addresses_only_when_asked():
 
 
 def test_the_demo_worlds_planted_secrets_are_all_caught():
-    from inquest.evals.world_base import ORDERS_DSN, PLANTED_SECRETS, SESSION_TOKENS, STRIPE_KEY
+    from inquest.evals.sim.planted import ORDERS_DSN, PLANTED_SECRETS, SESSION_TOKENS, STRIPE_KEY
 
     lines = [f"connecting to {ORDERS_DSN}", f"POST https://api.stripe.com/v1/charges Authorization: Bearer {STRIPE_KEY}",
              *(f"rejected session token {t}: signature verification failed" for t in SESSION_TOKENS),

@@ -25,8 +25,8 @@ from inquest.evals.sim.build import simulate
 from inquest.evals.sim.library import case_file
 from inquest.evals.sim.model import ScenarioError
 from inquest.evals.sim.repo import build_repo
+from inquest.evals.sim.shop import SQL_ITEMS, SQL_PRICE_ONE
 from inquest.evals.sim.sources import MIGRATION_DDL, SQL_ITEMS_JOIN
-from inquest.evals.world_base import SQL_ITEMS, SQL_PRICE_ONE
 from inquest.replay.cases import LIBRARY as CASES
 from inquest.replay.cases import Truth, load_case
 from inquest.replay.scoring import rank_of_truth

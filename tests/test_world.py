@@ -9,7 +9,7 @@ import git
 import pytest
 
 from inquest.core import Window
-from inquest.evals.world import PLANTED_SECRETS, build_demo_world, ensure_demo_world
+from inquest.evals.sim.demo import PLANTED_SECRETS, build_demo_world, ensure_demo_world
 from inquest.tools.backends.embedded_store import EmbeddedStore
 
 SCALE = 0.25

@@ -6,8 +6,8 @@ this morning's, and the harmless deploys, config changes and flags of the hour b
 
 from __future__ import annotations
 
-from inquest.evals.shop_repo import DANA, KEIKO, LENA, MARCUS, PRIYA, Person
 from inquest.evals.sim.model import DAY, ChangeSpec, Edit, hms
+from inquest.evals.sim.people import DANA, KEIKO, LENA, MARCUS, PRIYA, Person
 from inquest.evals.sim.repo import initial_versions
 from inquest.evals.sim.sources import HARMLESS, changelog
 

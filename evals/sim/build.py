@@ -33,16 +33,15 @@ from inquest.evals.sim.model import (
     TableLock,
     Truth,
     When,
-    at_time,
     hms,
 )
 from inquest.evals.sim.pod_logs import expired_token_logs, migration_logs, start_up_logs, versions_by_rollout
-from inquest.evals.sim.repo import REPOSITORY, build_repo, deploy_description, initial_versions
+from inquest.evals.sim.repo import build_repo, change_rows, initial_versions
 from inquest.evals.sim.requests import Clock, Requests
 from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.signals import evaluate_alert, incident_row, metric_rows, query_stat_rows
+from inquest.evals.sim.tsv import copy_tsv
 from inquest.evals.sim.validate import validate
-from inquest.evals.world import _copy_tsv
 from inquest.tools.backends.embedded_schema import TABLES, StoreWriter
 
 T0, T1 = hms(12, 0), hms(14, 0)
@@ -67,17 +66,6 @@ def _first_effect(scenario: Scenario, changes: dict[str, ChangeSpec]) -> int:
         when: When = effect.when
         starts.append(changes[when.after].at if when.after else when.start)
     return min(starts)
-
-
-def _change_rows(scenario: Scenario, shas: dict[str, str], day) -> list[tuple]:
-    rows = []
-    for change in scenario.changes:
-        sha = shas.get(change.id)
-        description = deploy_description(change) if change.kind == "deploy" else change.description
-        at = at_time(day, change.at)
-        rows.append((change.id, at, change.service, change.kind, change.version, sha, REPOSITORY if sha else None,
-                     change.author.name, description))
-    return rows
 
 
 @dataclass
@@ -116,18 +104,18 @@ def _write_store(scenario: Scenario, path: Path, seed: int, scale: float, shas: 
         spans = Path(tmp) / "spans.tsv"
         with open(spans, "w", encoding="utf-8") as out:
             sim = simulate(scenario, seed, scale, out.writelines)
-        _copy_tsv(writer, "spans", spans)
+        copy_tsv(writer, "spans", spans)
         requests, clock = sim.requests, sim.clock
         logs = Path(tmp) / "logs.tsv"
         logs.write_text("".join(requests.logs), encoding="utf-8")
-        _copy_tsv(writer, "logs", logs)
+        copy_tsv(writer, "logs", logs)
         metrics = Path(tmp) / "metrics.tsv"
         with open(metrics, "w", encoding="utf-8") as out:
             out.writelines("\t".join("" if v is None else str(v) for v in row) + "\n" for row in metric_rows(
                 requests, sim.load, sim.fleet, scenario.topology or SHOP, clock, seed, T0, T1))
-        _copy_tsv(writer, "metrics", metrics)
+        copy_tsv(writer, "metrics", metrics)
         writer.load("db_query_stats", query_stat_rows(requests, sim.load, locks, clock, seed, T0, sim.sampled))
-        writer.load("changes", _change_rows(scenario, shas, scenario.day))
+        writer.load("changes", change_rows(scenario.changes, scenario.day, shas))
         fired = evaluate_alert(scenario.alert, requests, T0, T1, _first_effect(scenario, changes))
         writer.load("incidents", [incident_row(scenario.alert, fired, clock, T1)])
         writer.finish()

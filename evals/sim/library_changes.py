@@ -25,7 +25,7 @@ from inquest.evals.sim.model import (
     When,
     hms,
 )
-from inquest.evals.world_base import SQL_ITEMS, SQL_ITEMS_HINTED, SQL_PRICE_ONE, SQL_PRICES_BATCH, SQL_STOCK
+from inquest.evals.sim.shop import SQL_ITEMS, SQL_ITEMS_HINTED, SQL_PRICE_ONE, SQL_PRICES_BATCH, SQL_STOCK
 
 CHECKOUT_ERRORS = "Checkout failing: 5xx rate above 5% on checkout"
 

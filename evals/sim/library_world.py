@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from inquest.evals.shop_repo import DANA
 from inquest.evals.sim.background import Timeline
 from inquest.evals.sim.model import (
     Alert,
@@ -19,6 +18,7 @@ from inquest.evals.sim.model import (
     When,
     hms,
 )
+from inquest.evals.sim.people import DANA
 from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.sources import CHECKOUT_RETRIES
 

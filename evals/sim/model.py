@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from inquest.errors import InquestError
-from inquest.evals.shop_repo import Person
+from inquest.evals.sim.people import Person
 
 Range = tuple[float, float]  # milliseconds, drawn uniformly
 

@@ -38,13 +38,11 @@ from inquest.evals.sim.model import (
     TableLock,
     Topology,
 )
-from inquest.evals.sim.shop import DB_SPAN_ATTRS, DECLINE_REASONS
-from inquest.evals.world_base import LOG_LINE, SPAN_LINE
+from inquest.evals.sim.shop import DB_SPAN_ATTRS, DECLINE_REASONS, POOL_ATTRS, REASONS
+from inquest.evals.sim.tsv import LOG_LINE, SPAN_LINE
 
 BUCKET = 30 * US  # metrics interval
-POOL_ATTRS = '{"db.client.connection.pool.name":"%s"}'
 REFUSED = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
-REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 USERS = 40_000
 
 

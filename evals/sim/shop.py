@@ -12,19 +12,34 @@ cache that refills every ten minutes (a 20 s latency bump), and a Stripe tail (2
 
 from __future__ import annotations
 
+import json
+
 from inquest.evals.sim.model import Call, External, Operation, Outcome, Publish, Query, Route, ServiceSpec, Topology
-from inquest.evals.world_base import (
-                                     DB_ATTRS,
-                                     MSG_ATTRS,
-                                     SMTP_ATTRS,
-                                     SMTP_MESSAGE,
-                                     SQL_INSERT_ORDER,
-                                     SQL_ITEMS_HINTED,
-                                     SQL_PRICES_BATCH,
-                                     SQL_RESERVE,
-                                     SQL_STOCK,
-                                     STRIPE_ATTRS,
-)
+
+# The statements the shop runs, as its database spans quote them (scenarios' changes add their own).
+SQL_INSERT_ORDER = "INSERT INTO orders (user_id, tenant_id, total) VALUES ($1, $2, $3)"
+SQL_ITEMS_HINTED = ("SELECT id, sku, qty FROM order_items /*+ IndexScan(order_items order_items_order_id_idx) */ "
+                    "WHERE order_id = $1")
+SQL_ITEMS = "SELECT id, sku, qty FROM order_items WHERE order_id = $1"
+SQL_PRICES_BATCH = "SELECT sku, price FROM products WHERE sku = ANY($1)"
+SQL_PRICE_ONE = "SELECT price FROM products WHERE sku = $1"
+SQL_STOCK = "SELECT sku, available FROM stock WHERE sku = $1"
+SQL_RESERVE = ("UPDATE stock SET reserved = reserved + r.qty FROM unnest($1::text[], $2::int[]) AS r(sku, qty) "
+               "WHERE stock.sku = r.sku")
+
+SMTP_MESSAGE = "SMTP 421 4.7.0 try again later"
+
+DB_ATTRS = {
+    "orders-db": json.dumps({"db.namespace": "orders", "server.address": "orders-db.internal", "server.port": 5432}),
+    "inventory-db": json.dumps({"db.namespace": "inventory", "server.address": "inventory-db.internal",
+                                "server.port": 5432}),
+}
+STRIPE_ATTRS = json.dumps({"server.address": "api.stripe.com", "url.full": "https://api.stripe.com/v1/charges"})
+SMTP_ATTRS = json.dumps({"server.address": "smtp-relay.internal", "server.port": 587})
+MSG_ATTRS = json.dumps({"messaging.system": "rabbitmq", "messaging.destination.name": "order.confirmed"})
+POOL_ATTRS = '{"db.client.connection.pool.name":"%s"}'  # % the database
+REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
 
 ORDERS_POOL = 10
 INVENTORY_POOL = 10

@@ -19,8 +19,17 @@ from random import Random
 from inquest.evals.sim.fleet import Fleet
 from inquest.evals.sim.load import DT, LoadModel
 from inquest.evals.sim.model import MINUTE, MS, US, Alert, ScenarioError, TableLock, Topology
-from inquest.evals.sim.requests import BUCKET, POOL_ATTRS, Clock, Requests
-from inquest.evals.world_metrics import p95
+from inquest.evals.sim.requests import BUCKET, Clock, Requests
+from inquest.evals.sim.shop import POOL_ATTRS
+
+
+def p95(values: list[float]) -> float:
+    """Linear-interpolated 95th percentile, as DuckDB's quantile_cont computes it."""
+    ordered = sorted(values)
+    position = 0.95 * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def metric_rows(requests: Requests, load: LoadModel, fleet: Fleet, topology: Topology, clock: Clock, seed: int,

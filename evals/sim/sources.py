@@ -1,15 +1,15 @@
-"""The simulated shop's source, beyond the demo world's: deploy values (GitOps), feature flags,
-migrations, the code paths faults live in, and the edits each kind of change makes. Data only.
+"""The simulated shop's source beyond its first commit (shop_code.py): deploy values (GitOps), feature
+flags, migrations, the code paths faults live in, and the edits each kind of change makes. Data only.
 
-The repository is the demo shop's monorepo plus `deploy/<service>/values.yaml` (what Argo CD applies:
-replicas, limits, pool sizes, timeouts, retry policies), `deploy/flags.yaml`, orders' migrations and a
-CHANGELOG.md per service. Risky edits are the ones on-call engineers learn to distrust; harmless edits
+A scenario's repository is the shop's first commit plus `deploy/<service>/values.yaml` (what Argo CD
+applies: replicas, limits, pool sizes, timeouts, retry policies), `deploy/flags.yaml`, orders'
+migrations and a CHANGELOG.md per service. Risky edits are the ones on-call engineers learn to distrust; harmless edits
 are the everyday ones that land in the same hour.
 """
 
 from __future__ import annotations
 
-from inquest.evals import shop_sources as src
+from inquest.evals.sim import shop_code as src
 from inquest.evals.sim.model import Edit
 
 SERVICES = tuple(src.INITIAL_VERSIONS)
@@ -126,7 +126,42 @@ def changelog(service: str, version: str, line: str) -> Edit:
 
 # -- risky edits ---------------------------------------------------------------------------------
 
-N_PLUS_ONE = (src.GUILTY_MESSAGE, src.GUILTY_REPOSITORY_EDITS)
+# The demo world's guilty change (orders v2.14.0), also the n_plus_one scenario's: prices loaded one query per line item, and the planner hint dropped.
+GUILTY_REPOSITORY_EDITS = (
+    ("services/orders/orders/repository.py",
+     '# order_items is ~40M rows and the planner picks a sequential scan for big tenants unless told\n'
+     '# otherwise (INC-0977). Keep the hint until the table is partitioned.\n'
+     'ORDER_ITEMS = "SELECT id, sku, qty FROM order_items /*+ IndexScan(order_items order_items_order_id_idx) */ '
+     'WHERE order_id = %s"\n\nITEM_PRICES = "SELECT sku, price FROM products WHERE sku = ANY(%s)"\n',
+     'ORDER_ITEMS = "SELECT id, sku, qty FROM order_items WHERE order_id = %s"\n\n'
+     'ITEM_PRICE = "SELECT price FROM products WHERE sku = %s"\n'),
+    ("services/orders/orders/repository.py",
+     'def item_prices(conn, items: list[OrderItem]) -> dict[str, Decimal]:\n'
+     '    with conn.cursor() as cur:\n'
+     '        cur.execute(ITEM_PRICES, ([item.sku for item in items],))\n'
+     '        return dict(cur.fetchall())\n',
+     'def item_prices(conn, items: list[OrderItem]) -> dict[str, Decimal | None]:\n'
+     '    """The price of every line item; None for a discontinued product (the batch query dropped those)."""\n'
+     '    prices: dict[str, Decimal | None] = {}\n'
+     '    with conn.cursor() as cur:\n'
+     '        for item in items:\n'
+     '            cur.execute(ITEM_PRICE, (item.sku,))\n'
+     '            row = cur.fetchone()\n'
+     '            prices[item.sku] = row[0] if row else None\n'
+     '    return prices\n'),
+)
+
+GUILTY_MESSAGE = """orders: load line item prices per item; simplify order items query
+
+The ANY() batch silently dropped discontinued SKUs, so confirmations showed
+lines without a price. Load each line item's price on its own and keep a
+None for missing products.
+
+Also drop the planner hint on the order items query: it dates from the
+PostgreSQL 11 days and makes the statement harder to read.
+"""
+
+N_PLUS_ONE = (GUILTY_MESSAGE, GUILTY_REPOSITORY_EDITS)
 
 ORDERS_JOIN_PRICES = ("""orders: read prices together with the order items
 
@@ -224,6 +259,20 @@ Tested on staging last week.
 
 # -- harmless edits, per service: (commit message, edits) ----------------------------------------
 
+# What orders v2.14.0 ships in the demo world built without the fault (inject=False).
+HARMLESS_ORDERS_EDITS = (
+    ("services/orders/orders/handlers.py",
+     'def create_order(conn, body: dict) -> dict:\n',
+     'def create_order(conn, body: dict) -> dict:\n'
+     '    """Stores the order, then returns its priced lines for the confirmation page."""\n'),
+)
+
+HARMLESS_ORDERS_MESSAGE = """orders: document create_order
+
+No behaviour change.
+"""
+
+
 HARMLESS: dict[str, tuple[tuple[str, tuple[Edit, ...]], ...]] = {
     "frontend": (
         ("frontend: new checkout button copy\n", (("services/frontend/templates/checkout.html", "Place order",
@@ -254,7 +303,7 @@ HARMLESS: dict[str, tuple[tuple[str, tuple[Edit, ...]], ...]] = {
             ("deploy/checkout/values.yaml", 'ORDERS_TIMEOUT_SECONDS: "3"', 'ORDERS_TIMEOUT_SECONDS: "4"'),)),
     ),
     "orders": (
-        (src.HARMLESS_ORDERS_MESSAGE, src.HARMLESS_ORDERS_EDITS),
+        (HARMLESS_ORDERS_MESSAGE, HARMLESS_ORDERS_EDITS),
         ("orders: clearer log line when the pool is busy\n", (
             ("services/orders/orders/app.py", 'return JSONResponse({"error": "database busy"}, status_code=503)',
              'return JSONResponse({"error": "database busy, try again"}, status_code=503)'),)),

@@ -27,7 +27,7 @@ def ensure_demo_world(config: Config, say: Callable[[str], None] = _say) -> None
     path = config.resolve(settings.path)
     if path.exists() or not settings.demo:
         return
-    from inquest.evals.world import ensure_demo_world as build  # only a first run pays for the simulator
+    from inquest.evals.sim.demo import ensure_demo_world as build  # only a first run pays for the simulator
 
     say(f"building the demo world in {path.parent} (once; seeded, so every machine gets the same one)…")
     world = build(path.parent)

@@ -221,7 +221,7 @@ def test_a_briefing_is_bounded_and_redacted():
 
 
 def test_prompt_examples_name_no_service_or_change_of_a_world_we_ship():
-    from inquest.evals.world import GUILTY_CHANGE_ID
+    from inquest.evals.sim.demo import GUILTY_CHANGE_ID
 
     text = "".join(templates.render(name, part, agent="db", incident_id="INC-1", nonce="n", focus="f", briefing="{}")
                    for name in ("specialist", "coordinator") for part in ("task", "expected_output"))

@@ -13,7 +13,7 @@ import pytest
 from conftest import write_config
 
 from inquest.cli import main
-from inquest.evals.world import GUILTY_CHANGE_ID
+from inquest.evals.sim.demo import GUILTY_CHANGE_ID
 from llm import scripts
 from llm.anthropic_server import API_KEY
 

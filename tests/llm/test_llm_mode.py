@@ -11,7 +11,7 @@ import pytest
 from test_redact import PLANTED
 
 from inquest.coordinator.fanout import fan_out
-from inquest.evals.world import GUILTY_CHANGE_ID, PLANTED_SECRETS
+from inquest.evals.sim.demo import GUILTY_CHANGE_ID, PLANTED_SECRETS
 from llm import scripts
 from llm.anthropic_server import Garbage, Request, Slow, Status, Text, ToolUse
 from llm.conftest import with_llm

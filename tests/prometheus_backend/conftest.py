@@ -15,8 +15,8 @@ from conftest import deps_for
 
 from inquest.agents.base import Deps
 from inquest.config import PrometheusMetrics
+from inquest.evals.sim.demo import DemoWorld, build_demo_world
 from inquest.evals.sim.openmetrics import write_openmetrics
-from inquest.evals.world import DemoWorld, build_demo_world
 from inquest.tools.backends.metrics_routed import MetricsRouted
 from inquest.tools.backends.prometheus.store import PrometheusMetricStore
 from prometheus_backend.server import PROMETHEUS, PROMTOOL, PrometheusServer, backfill

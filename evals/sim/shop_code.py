@@ -1,10 +1,23 @@
-"""The source files of the demo shop's monorepo ("acme/shop") and the edits each commit makes.
+"""The source files of the shop's monorepo ("acme/shop") as its first commit holds them.
 
-Data only: `evals.shop_repo` turns it into a git repository. Each service lives in
-`services/<name>/<name>/`; its version is `__version__` in the package's `__init__.py`.
+Data only: `repo.py` (scenarios) and `demo_repo.py` (the demo world) turn it into a git repository, and
+sources.py adds what the scenarios' changes need. Each service lives in `services/<name>/<name>/`; its
+version is `__version__` in the package's `__init__.py`. The back office's files are here, the
+customer-facing services' in shop_code_front.py.
 """
 
 from __future__ import annotations
+
+from inquest.evals.sim.shop_code_front import (
+    CATALOG_CONFIG,
+    CATALOG_SEARCH,
+    FRONTEND_CHECKOUT_HTML,
+    FRONTEND_CSS,
+    FRONTEND_ROUTES,
+    NOTIFICATIONS_CONSUMER,
+    NOTIFICATIONS_MAILER,
+    NOTIFICATIONS_TEMPLATE,
+)
 
 INITIAL_VERSIONS = {
     "frontend": "5.1.2", "catalog": "4.6.1", "checkout": "3.10.2", "orders": "2.13.0",
@@ -326,124 +339,6 @@ def charge(amount_cents: int, currency: str, customer: str, idempotency_key: str
     return resp.json()["id"]
 '''
 
-CATALOG_SEARCH = '''"""Product search. Full-text ranking runs in PostgreSQL for now; it is slow and we know it (SHOP-431)."""
-
-from __future__ import annotations
-
-from .config import settings
-
-SEARCH = (
-    "SELECT sku, name, ts_rank(document, query) AS rank FROM products, plainto_tsquery(%s) query "
-    "WHERE document @@ query ORDER BY rank DESC LIMIT %s OFFSET %s"
-)
-
-
-def search(conn, text: str, page: int = 0) -> list[dict]:
-    with conn.cursor() as cur:
-        cur.execute(SEARCH, (text, settings.page_size, page * settings.page_size))
-        return [{"sku": sku, "name": name} for sku, name, _ in cur.fetchall()]
-'''
-
-CATALOG_CONFIG = '''"""Settings for the catalog service."""
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Settings:
-    cache_ttl_seconds: int = 300  # overridden at runtime by the config service (cache.ttl)
-    page_size: int = 24
-    inventory_url: str = "http://inventory:8080"
-
-
-settings = Settings()
-'''
-
-FRONTEND_ROUTES = '''"""The shop's pages and the API the browser calls."""
-
-from __future__ import annotations
-
-import logging
-
-import httpx
-
-log = logging.getLogger("frontend")
-catalog = httpx.AsyncClient(base_url="http://catalog:8080", timeout=5.0)
-inventory = httpx.AsyncClient(base_url="http://inventory:8080", timeout=2.0)
-checkout = httpx.AsyncClient(base_url="http://checkout:8080", timeout=10.0)
-
-
-async def post_checkout(session, cart):
-    resp = await checkout.post("/checkout", json={"cart": cart, "user_id": session.user_id,
-                                                  "tenant_id": session.tenant_id})
-    if resp.status_code >= 500:
-        log.error("checkout failed: upstream returned %s", resp.status_code)
-        return {"error": "Something went wrong. Your card has not been charged."}, 500
-    return resp.json(), resp.status_code
-'''
-
-FRONTEND_CSS = """:root { --brand: #0b5fff; --ink: #1c1c1e; }
-body { font-family: system-ui, sans-serif; color: var(--ink); margin: 0; }
-.checkout-button { background: var(--brand); color: #fff; padding: 12px 20px; border-radius: 6px; }
-footer { padding: 24px; font-size: 13px; color: #666; }
-"""
-
-FRONTEND_CHECKOUT_HTML = """<section class="checkout">
-  <h1>Review your order</h1>
-  {% for line in cart.lines %}<div class="line">{{ line.name }} &times; {{ line.qty }}</div>{% endfor %}
-  <button class="checkout-button">Place order</button>
-</section>
-"""
-
-NOTIFICATIONS_CONSUMER = '''"""Consumes order.confirmed and e-mails the customer."""
-
-from __future__ import annotations
-
-import logging
-
-from .mailer import SmtpTemporaryError, send
-
-log = logging.getLogger("notifications")
-
-
-def handle_order_confirmed(message: dict) -> None:
-    log.info("sending order confirmation to %s", message["email"])
-    try:
-        send(message["email"], "order_confirmation.html", message)
-    except SmtpTemporaryError as exc:
-        log.error("%s (order_id=%s, will retry)", exc, message["order_id"])
-        raise
-'''
-
-NOTIFICATIONS_MAILER = '''"""SMTP delivery through the relay."""
-
-import smtplib
-
-
-class SmtpTemporaryError(Exception):
-    pass
-
-
-def send(to: str, template: str, context: dict) -> None:
-    try:
-        with smtplib.SMTP("smtp-relay.internal", 587, timeout=10) as smtp:
-            smtp.starttls()
-            smtp.send_message(render(template, context, to))
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise SmtpTemporaryError(f"SMTP {exc.smtp_code} {exc.smtp_error.decode()}") from exc
-        raise
-
-
-def render(template: str, context: dict, to: str):
-    from .templates import render_email
-    return render_email(template, context, to)
-'''
-
-NOTIFICATIONS_TEMPLATE = """<h1>Thanks for your order!</h1>
-<p>Order {{ order_id }} is confirmed. We'll e-mail you again when it ships.</p>
-"""
-
 
 def _app(service: str, routes: str) -> str:
     return (f'"""The {service} service."""\n\nimport logging\n\nfrom starlette.applications import Starlette\n\n'
@@ -484,51 +379,3 @@ def initial_tree() -> dict[str, str]:
         "services/notifications/templates/order_confirmation.html": NOTIFICATIONS_TEMPLATE,
     })
     return tree
-
-
-# The guilty change: prices loaded one query per line item, and the planner hint dropped.
-GUILTY_REPOSITORY_EDITS = (
-    ("services/orders/orders/repository.py",
-     '# order_items is ~40M rows and the planner picks a sequential scan for big tenants unless told\n'
-     '# otherwise (INC-0977). Keep the hint until the table is partitioned.\n'
-     'ORDER_ITEMS = "SELECT id, sku, qty FROM order_items /*+ IndexScan(order_items order_items_order_id_idx) */ '
-     'WHERE order_id = %s"\n\nITEM_PRICES = "SELECT sku, price FROM products WHERE sku = ANY(%s)"\n',
-     'ORDER_ITEMS = "SELECT id, sku, qty FROM order_items WHERE order_id = %s"\n\n'
-     'ITEM_PRICE = "SELECT price FROM products WHERE sku = %s"\n'),
-    ("services/orders/orders/repository.py",
-     'def item_prices(conn, items: list[OrderItem]) -> dict[str, Decimal]:\n'
-     '    with conn.cursor() as cur:\n'
-     '        cur.execute(ITEM_PRICES, ([item.sku for item in items],))\n'
-     '        return dict(cur.fetchall())\n',
-     'def item_prices(conn, items: list[OrderItem]) -> dict[str, Decimal | None]:\n'
-     '    """The price of every line item; None for a discontinued product (the batch query dropped those)."""\n'
-     '    prices: dict[str, Decimal | None] = {}\n'
-     '    with conn.cursor() as cur:\n'
-     '        for item in items:\n'
-     '            cur.execute(ITEM_PRICE, (item.sku,))\n'
-     '            row = cur.fetchone()\n'
-     '            prices[item.sku] = row[0] if row else None\n'
-     '    return prices\n'),
-)
-
-GUILTY_MESSAGE = """orders: load line item prices per item; simplify order items query
-
-The ANY() batch silently dropped discontinued SKUs, so confirmations showed
-lines without a price. Load each line item's price on its own and keep a
-None for missing products.
-
-Also drop the planner hint on the order items query: it dates from the
-PostgreSQL 11 days and makes the statement harder to read.
-"""
-
-HARMLESS_ORDERS_EDITS = (
-    ("services/orders/orders/handlers.py",
-     'def create_order(conn, body: dict) -> dict:\n',
-     'def create_order(conn, body: dict) -> dict:\n'
-     '    """Stores the order, then returns its priced lines for the confirmation page."""\n'),
-)
-
-HARMLESS_ORDERS_MESSAGE = """orders: document create_order
-
-No behaviour change.
-"""

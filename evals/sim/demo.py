@@ -9,32 +9,36 @@ orders deploy is harmless and nothing is wrong at all.
     world = ensure_demo_world(Path("data"))   # builds once, then reuses
     store = EmbeddedStore(world.store_path)
 
-Everything is deterministic from `seed`. The day's traffic is simulated in fixed time segments by
-worker processes (two at a time), each writing its spans and logs as tab-separated text that is
-bulk-copied into the store while the next segments run: StoreWriter.load's csv-module path costs
-~14 us a row, too slow for 700k spans (metrics, 37k rows, take the same path). The small tables go
-through StoreWriter.load, and StoreWriter.finish derives self time as usual.
+It is the simulator's `n_plus_one_deploy` scenario (evals/scenarios.py): the simulator's shop (shop.py,
+shop_code.py, people.py) on the demo's own afternoon and request flow (demo_*.py), which keep its
+content seed-stable. Everything is deterministic from `seed`. The day's traffic is simulated in fixed
+time segments by worker processes (demo_segments.py), each writing its spans and logs as tab-separated
+text (tsv.py) that is bulk-copied into the store while the next segments run (metrics, 37k rows, take the
+same path). The small tables go through StoreWriter.load, and StoreWriter.finish derives self time.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from inquest.evals.shop_repo import REPOSITORY, build_shop_repo, commit_author, commits
-from inquest.evals.world_base import BUCKET, PLANTED_SECRETS, T_START, Aggregates, hms, make_pods
-from inquest.evals.world_metrics import metric_rows, p95, query_stat_rows
-from inquest.evals.world_traffic import SEGMENTS
-from inquest.tools.backends.embedded_schema import TABLES, StoreWriter, quote
+from inquest.evals.sim.demo_base import BUCKET, T_START, Aggregates, make_pods
+from inquest.evals.sim.demo_metrics import metric_rows, query_stat_rows
+from inquest.evals.sim.demo_repo import DAY, build_shop_repo, changes
+from inquest.evals.sim.demo_segments import Segments
+from inquest.evals.sim.demo_traffic import SEGMENTS
+from inquest.evals.sim.model import hms
+from inquest.evals.sim.planted import PLANTED_SECRETS
+from inquest.evals.sim.repo import change_rows
+from inquest.evals.sim.signals import p95
+from inquest.evals.sim.tsv import copy_tsv
+from inquest.tools.backends.embedded_schema import TABLES, StoreWriter
 
 __all__ = ["DemoWorld", "build_demo_world", "ensure_demo_world", "PLANTED_SECRETS", "GUILTY_CHANGE_ID",
            "INCIDENT_ID"]
@@ -59,42 +63,6 @@ def _at(month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(2026, month, day, hour, minute)
 
 
-# (id, when, service, kind, version, description); a deploy's commit and author come from the repo.
-CHANGES = (
-    ("dep-orders-2.13.1", _at(11, 2, 15, 5), "orders", "deploy", "2.13.1", None),
-    ("dep-frontend-5.1.3", _at(11, 2, 16, 40), "frontend", "deploy", "5.1.3", None),
-    ("dep-frontend-5.1.4", _at(11, 3, 9, 12), "frontend", "deploy", "5.1.4", None),
-    ("dep-catalog-4.6.2", _at(11, 3, 9, 25), "catalog", "deploy", "4.6.2", None),
-    ("dep-checkout-3.11.0", _at(11, 3, 9, 41), "checkout", "deploy", "3.11.0", None),
-    ("dep-orders-2.13.2", _at(11, 3, 10, 2), "orders", "deploy", "2.13.2", None),
-    ("dep-payments-2.7.4", _at(11, 3, 10, 18), "payments", "deploy", "2.7.4", None),
-    ("dep-inventory-3.8.0", _at(11, 3, 10, 33), "inventory", "deploy", "3.8.0", None),
-    ("dep-notifications-1.8.3", _at(11, 3, 10, 51), "notifications", "deploy", "1.8.3", None),
-    ("cfg-catalog-77", _at(11, 3, 13, 5), "catalog", "config", None, "cache.ttl 300s -> 600s"),
-    ("dep-inventory-3.8.1", _at(11, 3, 13, 20), "inventory", "deploy", "3.8.1", None),
-    ("flag-carousel-v2", _at(11, 3, 13, 45), "frontend", "feature_flag", None,
-     "recommendations.carousel-v2 enabled for 10%"),
-    ("dep-notifications-1.9.0", _at(11, 3, 13, 50), "notifications", "deploy", "1.9.0", None),
-    ("dep-orders-2.14.0", _at(11, 3, 13, 58), "orders", "deploy", "2.14.0", None),
-    ("dep-frontend-5.2.0", _at(11, 3, 14, 4), "frontend", "deploy", "5.2.0", None),
-)
-_NON_DEPLOY_AUTHORS = {"cfg-catalog-77": "Keiko Sato", "flag-carousel-v2": "Marcus Oyelaran"}
-
-
-def _change_rows(shas: dict[str, str], inject: bool) -> list[tuple]:
-    subjects = {c.key: c.message.splitlines()[0] for c in commits(inject)}
-    rows = []
-    for change_id, at, service, kind, version, description in CHANGES:
-        if kind == "deploy":
-            description = f"deploy {service} v{version}: {subjects[change_id]}"
-            author = commit_author(change_id)
-        else:
-            author = _NON_DEPLOY_AUTHORS[change_id]
-        rows.append((change_id, at, service, kind, version, shas.get(change_id), REPOSITORY if kind == "deploy"
-                     else None, author, description))
-    return rows
-
-
 def _incident_rows(traffic: Aggregates) -> list[tuple]:
     if traffic.inject:  # the alert quotes what the data shows
         first, last = (hms(14, 0) - T_START) // BUCKET, (hms(14, 35) - T_START) // BUCKET
@@ -112,55 +80,6 @@ def _incident_rows(traffic: Aggregates) -> list[tuple]:
     ]
 
 
-def _copy_tsv(writer: StoreWriter, table: str, *paths: Path) -> None:
-    """Bulk-loads files of tab-separated rows (TABLES order, empty field = NULL) into `table`."""
-    columns = TABLES[table]
-    names = ", ".join(quote(name) for name, _ in columns)
-    types = ", ".join(f"{quote(name)}: '{kind}'" for name, kind in columns)
-    writer.con.execute(f"INSERT INTO {table} ({names}) SELECT * FROM read_csv(?, header=false, delim='\t', "
-                       f"quote='', escape='', nullstr='', auto_detect=false, columns={{{types}}})",
-                       [[str(path) for path in paths]])
-    for path in paths:
-        path.unlink()
-
-
-class _Segments:
-    """Simulates the day's segments in worker processes, at most `workers` at a time, in segment order."""
-
-    def __init__(self, seed: int, scale: float, inject: bool, out: Path) -> None:
-        self.args = [str(seed), repr(float(scale)), "1" if inject else "0"]
-        self.out = out
-        self.workers = max(1, min(2, os.cpu_count() or 1))
-        self.running: dict[int, subprocess.Popen] = {}
-        self.launched = 0
-        # The workers import what this process imports, from wherever it found it.
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-
-    def start(self) -> None:
-        while self.launched < SEGMENTS and len(self.running) < self.workers:
-            command = [sys.executable, "-m", "inquest.evals.world_traffic", *self.args, str(self.launched),
-                       str(self.out)]
-            self.running[self.launched] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                                           env=self.env)
-            self.launched += 1
-
-    def wait(self, segment: int) -> Aggregates:
-        """Waits for `segment` (starting the next one as soon as a worker frees up) and returns its aggregates."""
-        process = self.running.pop(segment)
-        _, stderr = process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"demo world: segment {segment} failed ({process.returncode}): "
-                               f"{stderr.decode(errors='replace')[-2000:]}")
-        self.start()
-        with open(self.out / f"aggregates-{segment}.pickle", "rb") as f:
-            return pickle.load(f)
-
-    def stop(self) -> None:
-        for process in self.running.values():
-            process.kill()
-            process.wait()
-
-
 def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: Path) -> tuple[dict, Aggregates, dict]:
     """Builds the shop repository and the store; returns ({deploy id: SHA}, aggregates, row counts)."""
     with StoreWriter(path) as writer, tempfile.TemporaryDirectory(prefix="inquest-world-") as tmp:
@@ -168,7 +87,7 @@ def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: P
         # that finish() reads back and rewrites anyway.
         writer.con.execute("SET checkpoint_threshold = '16GB'")
         writer.con.execute("SET enable_progress_bar = false")
-        segments = _Segments(seed, scale, inject, Path(tmp))
+        segments = Segments(seed, scale, inject, Path(tmp))
         try:
             segments.start()
             shas = build_shop_repo(repo_path, inject=inject)  # meanwhile, in this process
@@ -176,17 +95,17 @@ def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: P
             for segment in range(SEGMENTS):
                 total.add(segments.wait(segment))
                 # DuckDB parses this segment while the workers simulate the next ones.
-                _copy_tsv(writer, "spans", Path(tmp) / f"spans-{segment}.tsv")
+                copy_tsv(writer, "spans", Path(tmp) / f"spans-{segment}.tsv")
         finally:
             segments.stop()
-        _copy_tsv(writer, "logs", *(Path(tmp) / f"logs-{segment}.tsv" for segment in range(SEGMENTS)))
+        copy_tsv(writer, "logs", *(Path(tmp) / f"logs-{segment}.tsv" for segment in range(SEGMENTS)))
         metrics = Path(tmp) / "metrics.tsv"
         with open(metrics, "w", encoding="utf-8") as out:
             out.writelines("\t".join("" if value is None else str(value) for value in row) + "\n"
                            for row in metric_rows(total, seed))
-        _copy_tsv(writer, "metrics", metrics)
+        copy_tsv(writer, "metrics", metrics)
         writer.load("db_query_stats", query_stat_rows(total, seed))
-        writer.load("changes", _change_rows(shas, inject))
+        writer.load("changes", change_rows(changes(inject), DAY, shas))
         writer.load("incidents", [(*row, None, None) for row in _incident_rows(total)])  # no pinned baseline
         writer.finish()
         counts = {table: writer.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}

@@ -1,10 +1,9 @@
 """Request traffic of the demo shop: every span and log line, generated one request at a time.
 
 The day is cut into SEGMENTS fixed stretches of time, each simulated by its own `Traffic` with its own
-random streams, so segments can run in parallel processes (`python -m inquest.evals.world_traffic`)
-and the result does not depend on how many run at once. A segment writes its spans and logs as
-tab-separated lines (TABLES order, empty field = NULL) and pickles the aggregates metrics are derived
-from: RED per service, connection-pool use per pod, per-minute statement stats.
+random streams, so segments can run in parallel processes (demo_segments.py) and the result does not
+depend on how many run at once. The shop's services, routes and statements are the simulator's
+(shop.py); this is the demo's own request flow, kept call for call so its content stays seed-stable.
 
 Two random streams per segment keep the world comparable with and without the injected fault:
 `skeleton` decides who does what when (arrivals, users, routes, cart sizes), `rng` everything else.
@@ -13,33 +12,36 @@ Two random streams per segment keep the world comparable with and without the in
 from __future__ import annotations
 
 import math
-import pickle
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from random import Random
 
-from inquest.evals.world_base import (
+from inquest.evals.sim.demo_base import (
     BASE_RATE,
     BUCKET,
-    DB_ATTRS,
-    EMAILS,
-    LOG_LINE,
-    MS,
-    MSG_ATTRS,
-    ORDERS_DSN,
     POOL_SIZE,
     POOL_TIMEOUT_MESSAGE,
     POOL_TIMEOUT_MS,
-    REASONS,
     ROLLOUT,
     ROUTES,
     SECONDS,
-    SESSION_TOKENS,
+    T_END,
+    T_START,
+    Aggregates,
+    adoption,
+    make_pods,
+    pressure,
+    ts,
+)
+from inquest.evals.sim.model import MS, US, hms
+from inquest.evals.sim.planted import EMAILS, STRIPE_KEY
+from inquest.evals.sim.shop import (
+    DB_ATTRS,
+    MSG_ATTRS,
+    POOL_ATTRS,
+    REASONS,
     SMTP_ATTRS,
     SMTP_MESSAGE,
-    SPAN_LINE,
     SQL_INSERT_ORDER,
     SQL_ITEMS,
     SQL_ITEMS_HINTED,
@@ -48,17 +50,8 @@ from inquest.evals.world_base import (
     SQL_RESERVE,
     SQL_STOCK,
     STRIPE_ATTRS,
-    STRIPE_KEY,
-    T_END,
-    T_START,
-    US,
-    Aggregates,
-    adoption,
-    hms,
-    make_pods,
-    pressure,
-    ts,
 )
+from inquest.evals.sim.tsv import LOG_LINE, SPAN_LINE
 
 SEGMENTS = 6
 SEGMENT_US = (T_END - T_START) // SEGMENTS  # 31m40s
@@ -102,7 +95,7 @@ class Traffic:
     def _id(self) -> str:
         return f"{self.rng.getrandbits(64):016x}"
 
-    def _host(self, service: str) -> str:
+    def pick_host(self, service: str) -> str:
         pods = self.pods[service]
         return pods[int(self.rng.random() * len(pods))]
 
@@ -118,20 +111,20 @@ class Traffic:
             if error:
                 self.red_errors[key] += 1
 
-    def _log(self, at, c, sid, severity, number, service, host, body) -> None:
+    def log(self, at, c, sid, severity, number, service, host, body) -> None:
         self.logs.append(LOG_LINE % (ts(at), c[0] if c else "", sid or "", severity, number, service, host, body,
                                      ""))
 
     def _net(self) -> int:
         return int(200 + 900 * self._random())
 
-    def _ms(self, low: float, high: float) -> int:
+    def ms(self, low: float, high: float) -> int:
         return int((low + (high - low) * self._random()) * MS)
 
     def _access(self, at, c, sid, service, host, method, path, code) -> None:
         if c[3]:
             ip = f"10.42.{int(self.rng.random() * 8)}.{int(self.rng.random() * 250) + 2}"
-            self._log(at, c, sid, "INFO", 9, service, host, f'{ip}:{40000 + int(self.rng.random() * 20000)} - '
+            self.log(at, c, sid, "INFO", 9, service, host, f'{ip}:{40000 + int(self.rng.random() * 20000)} - '
                       f'"{method} {path} HTTP/1.1" {code}')
 
     def _db(self, c, parent, service, host, peer, name, statement, start, duration, rows) -> int:
@@ -189,99 +182,97 @@ class Traffic:
             self.requests += 1
         yield buf
         self._buf = []
-        if self.segment == SEGMENTS - 1:
-            self._planted_logs()
 
     def frontend(self, c, start, route, items, sku) -> None:
-        host, sid = self._host("frontend"), self._id()
+        host, sid = self.pick_host("frontend"), self._id()
         endpoint = ROUTES[route][0]
         method, path = endpoint.split(" ")
-        t = start + self._ms(0.8, 3.5)
+        t = start + self.ms(0.8, 3.5)
         message = ""
         if route == 0:
             t, code = self._call(c, "frontend", host, sid, "GET /featured", "catalog", "GET", "/featured", t,
                                  self.catalog, "/featured", sku)
-            t += self._ms(4, 14)
+            t += self.ms(4, 14)
         elif route == 1:
             path = f"/products/{sku}"
             t, code = self._call(c, "frontend", host, sid, "GET /products/{id}", "catalog", "GET",
                                  "/products/{id}", t, self.catalog, "/products/{id}", sku)
-            t += self._ms(5, 18)
+            t += self.ms(5, 18)
         elif route == 2:
             t, code = self._call(c, "frontend", host, sid, "GET /search", "catalog", "GET", "/search", t,
                                  self.catalog, "/search", sku)
-            t += self._ms(3, 10)
+            t += self.ms(3, 10)
         elif route == 3:
             t, code = self._call(c, "frontend", host, sid, "GET /stock/{sku}", "inventory", "GET", "/stock/{sku}",
                                  t, self.inventory_stock, sku)
             code = 201 if code == 200 else code
-            t += self._ms(1, 4)
+            t += self.ms(1, 4)
         else:
             t, code = self._call(c, "frontend", host, sid, "POST /checkout", "checkout", "POST", "/checkout", t,
                                  self.checkout, items)
-            t += self._ms(1, 5)
+            t += self.ms(1, 5)
             if code >= 500:
                 code, message = 500, "checkout failed: upstream returned 500"
-                self._log(t - 200, c, sid, "ERROR", 17, "frontend", host, message)
+                self.log(t - 200, c, sid, "ERROR", 17, "frontend", host, message)
         self._span(c, sid, "", "frontend", host, endpoint, "SERVER", start, t, code >= 500, message, method,
                    endpoint.split(" ")[1], code)
         self._access(t, c, sid, "frontend", host, method, path, code)
 
     def catalog(self, c, start, parent, route, sku) -> tuple[int, int]:
-        host, sid = self._host("catalog"), self._id()
+        host, sid = self.pick_host("catalog"), self._id()
         rng = self.rng
         if route == "/search":
             # Full-text ranking in PostgreSQL, known to be slow (SHOP-431): p50 ~0.7 s, p95 ~1.2 s.
             t = start + int(math.exp(rng.gauss(math.log(700), 0.33)) * MS)
         elif route == "/featured":
-            t = start + self._ms(6, 30)
+            t = start + self.ms(6, 30)
         else:
-            t = start + self._ms(3, 9)
+            t = start + self.ms(3, 9)
             t, _ = self._call(c, "catalog", host, sid, "GET /stock/{sku}", "inventory", "GET", "/stock/{sku}", t,
                               self.inventory_stock, sku)
-            t += self._ms(2, 10)
+            t += self.ms(2, 10)
         self._span(c, sid, parent, "catalog", host, f"GET {route}", "SERVER", start, t, False, "", "GET", route,
                    200)
         self._access(t, c, sid, "catalog", host, "GET", route.replace("{id}", str(sku)), 200)
         return t, 200
 
     def inventory_stock(self, c, start, parent, sku) -> tuple[int, int]:
-        host, sid = self._host("inventory"), self._id()
+        host, sid = self.pick_host("inventory"), self._id()
         t = self._db(c, sid, "inventory", host, "inventory-db", "SELECT stock", SQL_STOCK,
-                     start + self._ms(0.5, 2), self._ms(0.8, 3.5), 1)
+                     start + self.ms(0.5, 2), self.ms(0.8, 3.5), 1)
         missing = self.rng.random() < 0.01
         code = 404 if missing else 200
-        t += self._ms(0.5, 2.5)
+        t += self.ms(0.5, 2.5)
         if missing:
-            self._log(t - 100, c, sid, "WARN", 13, "inventory", host, f"stock record not found for sku=SKU-{sku:05d}")
+            self.log(t - 100, c, sid, "WARN", 13, "inventory", host, f"stock record not found for sku=SKU-{sku:05d}")
         self._span(c, sid, parent, "inventory", host, "GET /stock/{sku}", "SERVER", start, t, False, "", "GET",
                    "/stock/{sku}", code)
         self._access(t, c, sid, "inventory", host, "GET", f"/stock/SKU-{sku:05d}", code)
         return t, code
 
     def checkout(self, c, start, parent, items) -> tuple[int, int]:
-        host, sid = self._host("checkout"), self._id()
+        host, sid = self.pick_host("checkout"), self._id()
         order_id = 4_000_000 + int(self.rng.random() * 1_000_000)
-        t = start + self._ms(1.5, 6)
+        t = start + self.ms(1.5, 6)
         t, code = self._call(c, "checkout", host, sid, "POST /orders", "orders", "POST", "/orders", t,
                              self.orders, items, order_id)
         message = ""
         if code >= 500:
             message = f"orders call failed: {code} {REASONS[code]}"
-            t += self._ms(0.5, 2)
-            self._log(t - 300, c, sid, "ERROR", 17, "checkout", host, f"{message} order_id={order_id}")
+            t += self.ms(0.5, 2)
+            self.log(t - 300, c, sid, "ERROR", 17, "checkout", host, f"{message} order_id={order_id}")
             code = 500
         else:
             t, code = self._call(c, "checkout", host, sid, "POST /payments", "payments", "POST", "/payments",
-                                 t + self._ms(0.3, 1.5), self.payments, order_id)
+                                 t + self.ms(0.3, 1.5), self.payments, order_id)
             if code == 200:
                 t, _ = self._call(c, "checkout", host, sid, "POST /reservations", "inventory", "POST",
-                                  "/reservations", t + self._ms(0.3, 1.5), self.inventory_reserve, items, order_id)
-                t = self.publish(c, host, sid, t + self._ms(0.3, 1.5), order_id)
+                                  "/reservations", t + self.ms(0.3, 1.5), self.inventory_reserve, items, order_id)
+                t = self.publish(c, host, sid, t + self.ms(0.3, 1.5), order_id)
                 if c[3]:
-                    self._log(t, c, sid, "INFO", 9, "checkout", host, f"checkout completed order_id={order_id} "
+                    self.log(t, c, sid, "INFO", 9, "checkout", host, f"checkout completed order_id={order_id} "
                               f"user={c[1]}")
-            t += self._ms(0.5, 3)
+            t += self.ms(0.5, 3)
         self._span(c, sid, parent, "checkout", host, "POST /checkout", "SERVER", start, t, code >= 500, message,
                    "POST", "/checkout", code)
         self._access(t, c, sid, "checkout", host, "POST", "/checkout", code)
@@ -289,54 +280,54 @@ class Traffic:
 
     def orders(self, c, start, parent, items, order_id) -> tuple[int, int]:
         """POST /orders: one pooled connection per request; v2.14.0 prices items one query at a time."""
-        host, sid, rng = self._host("orders"), self._id(), self.rng
-        t = start + self._ms(5, 14)  # parse, validate the cart, load the tenant's settings
+        host, sid, rng = self.pick_host("orders"), self._id(), self.rng
+        t = start + self.ms(5, 14)  # parse, validate the cart, load the tenant's settings
         load = pressure(start, self.inject)
         new_code = rng.random() < adoption(start, self.inject)
         pool = self.pool[(host, (start - T_START) // BUCKET)]
         acquire = self._id()
         wobble = 0.9 + 0.2 * math.sin((start - ROLLOUT) / (190 * US))
         if load and rng.random() < 0.58 * load * wobble:  # about half time out
-            end = t + POOL_TIMEOUT_MS * MS + self._ms(0.05, 0.6)
+            end = t + POOL_TIMEOUT_MS * MS + self.ms(0.05, 0.6)
             self._span(c, acquire, sid, "orders", host, "pool.acquire", "INTERNAL", t, end, True,
-                       POOL_TIMEOUT_MESSAGE, attrs='{"db.client.connection.pool.name":"orders-db"}')
+                       POOL_TIMEOUT_MESSAGE, attrs=POOL_ATTRS % "orders-db")
             pool[0] += 1
             pool[1] += (end - t) / MS
             pool[2] += 1
             pending = int(22 + 22 * load * rng.random())
-            self._log(end + 150, c, sid, "ERROR", 17, "orders", host, f"timed out waiting for connection from pool "
+            self.log(end + 150, c, sid, "ERROR", 17, "orders", host, f"timed out waiting for connection from pool "
                       f"after {POOL_TIMEOUT_MS}ms (pool size {POOL_SIZE}, pending {pending})")
-            t = end + self._ms(0.4, 2)
+            t = end + self.ms(0.4, 2)
             self._span(c, sid, parent, "orders", host, "POST /orders", "SERVER", start, t, True,
                        POOL_TIMEOUT_MESSAGE, "POST", "/orders", 503)
             self._access(t, c, sid, "orders", host, "POST", "/orders", 503)
             return t, 503
         # Those that get a connection mostly got it late: 0.7-1.45 s at full saturation.
-        wait = self._ms(0.03, 0.4) + (int(load * (700 + 750 * rng.random() ** 0.6) * MS) if load else 0)
+        wait = self.ms(0.03, 0.4) + (int(load * (700 + 750 * rng.random() ** 0.6) * MS) if load else 0)
         acquired = t + wait
         self._span(c, acquire, sid, "orders", host, "pool.acquire", "INTERNAL", t, acquired, False,
-                   attrs='{"db.client.connection.pool.name":"orders-db"}')
+                   attrs=POOL_ATTRS % "orders-db")
         slow = 1 + 0.6 * load  # a busier database answers everything a little slower
         t = self._db(c, sid, "orders", host, "orders-db", "INSERT orders", SQL_INSERT_ORDER, acquired + 200,
-                     int(self._ms(1, 3) * slow), 1)
+                     int(self.ms(1, 3) * slow), 1)
         if new_code:
             t = self._db(c, sid, "orders", host, "orders-db", "SELECT order_items", SQL_ITEMS, t + 150,
-                         self._ms(35, 60), items)
+                         self.ms(35, 60), items)
             for _ in range(items):
                 t = self._db(c, sid, "orders", host, "orders-db", "SELECT products", SQL_PRICE_ONE, t + 120,
-                             self._ms(4, 8), 1)
+                             self.ms(4, 8), 1)
         else:
             t = self._db(c, sid, "orders", host, "orders-db", "SELECT order_items", SQL_ITEMS_HINTED, t + 150,
-                         int(self._ms(1, 3) * slow), items)
+                         int(self.ms(1, 3) * slow), items)
             t = self._db(c, sid, "orders", host, "orders-db", "SELECT products", SQL_PRICES_BATCH, t + 150,
-                         int(self._ms(1.4, 2.8) * slow), items)
+                         int(self.ms(1.4, 2.8) * slow), items)
         pool[0] += 1
         pool[1] += wait / MS
         pool[3] += (t - acquired) / MS
-        t += self._ms(4, 12)  # build the confirmation
+        t += self.ms(4, 12)  # build the confirmation
         if c[3]:
             total = f"{19 * items + int(rng.random() * 40 * items)}.{int(rng.random() * 100):02d}"
-            self._log(t - 500, c, sid, "INFO", 9, "orders", host, f"order created order_id={order_id} "
+            self.log(t - 500, c, sid, "INFO", 9, "orders", host, f"order created order_id={order_id} "
                       f"tenant={c[2]} items={items} total={total}")
         self._span(c, sid, parent, "orders", host, "POST /orders", "SERVER", start, t, False, "", "POST", "/orders",
                    201)
@@ -344,11 +335,11 @@ class Traffic:
         return t, 201
 
     def payments(self, c, start, parent, order_id) -> tuple[int, int]:
-        host, sid, rng = self._host("payments"), self._id(), self.rng
-        t = start + self._ms(1, 4)
+        host, sid, rng = self.pick_host("payments"), self._id(), self.rng
+        t = start + self.ms(1, 4)
         if self._stripe_debug and start >= self._stripe_debug[-1]:
             self._stripe_debug.pop()
-            self._log(t, c, sid, "DEBUG", 5, "payments", host,
+            self.log(t, c, sid, "DEBUG", 5, "payments", host,
                       f"POST https://api.stripe.com/v1/charges Authorization: Bearer {STRIPE_KEY}")
         declined = rng.random() < 0.02
         code = 402 if declined else 200
@@ -356,22 +347,22 @@ class Traffic:
         end = t + int((150 + 150 * rng.random() ** 1.3) * MS)
         self._span(c, stripe, sid, "payments", host, "POST", "CLIENT", t, end, False, "", "POST", "", code,
                    "stripe", attrs=STRIPE_ATTRS)
-        t = end + self._ms(1, 4)
+        t = end + self.ms(1, 4)
         if declined:
             reason = ("insufficient_funds", "do_not_honor", "expired_card")[int(rng.random() * 3)]
-            self._log(t - 300, c, sid, "WARN", 13, "payments", host, f"card declined: {reason} order_id={order_id}")
+            self.log(t - 300, c, sid, "WARN", 13, "payments", host, f"card declined: {reason} order_id={order_id}")
         elif c[3]:
-            self._log(t - 300, c, sid, "INFO", 9, "payments", host, f"charge succeeded order_id={order_id}")
+            self.log(t - 300, c, sid, "INFO", 9, "payments", host, f"charge succeeded order_id={order_id}")
         self._span(c, sid, parent, "payments", host, "POST /payments", "SERVER", start, t, False, "", "POST",
                    "/payments", code)
         self._access(t, c, sid, "payments", host, "POST", "/payments", code)
         return t, code
 
     def inventory_reserve(self, c, start, parent, items, order_id) -> tuple[int, int]:
-        host, sid = self._host("inventory"), self._id()
-        t = self._db(c, sid, "inventory", host, "inventory-db", "UPDATE stock", SQL_RESERVE, start + self._ms(0.5, 2),
-                     self._ms(2, 6), items)
-        t += self._ms(0.5, 2)
+        host, sid = self.pick_host("inventory"), self._id()
+        t = self._db(c, sid, "inventory", host, "inventory-db", "UPDATE stock", SQL_RESERVE, start + self.ms(0.5, 2),
+                     self.ms(2, 6), items)
+        t += self.ms(0.5, 2)
         self._span(c, sid, parent, "inventory", host, "POST /reservations", "SERVER", start, t, False, "", "POST",
                    "/reservations", 201)
         self._access(t, c, sid, "inventory", host, "POST", "/reservations", 201)
@@ -379,67 +370,28 @@ class Traffic:
 
     def publish(self, c, host, parent, start, order_id) -> int:
         producer = self._id()
-        end = start + self._ms(0.6, 2.5)
+        end = start + self.ms(0.6, 2.5)
         self._span(c, producer, parent, "checkout", host, "order.confirmed publish", "PRODUCER", start, end, False,
                    attrs=MSG_ATTRS)
-        self.notify(c, end + self._ms(3, 60), producer, order_id)
+        self.notify(c, end + self.ms(3, 60), producer, order_id)
         return end
 
     def notify(self, c, start, parent, order_id) -> None:
-        host, sid, rng = self._host("notifications"), self._id(), self.rng
-        t = start + self._ms(1, 5)
+        host, sid, rng = self.pick_host("notifications"), self._id(), self.rng
+        t = start + self.ms(1, 5)
         if rng.random() < 0.02:
             email = EMAILS[int(rng.random() * len(EMAILS))]
-            self._log(t, c, sid, "INFO", 9, "notifications", host, f"sending order confirmation to {email}")
+            self.log(t, c, sid, "INFO", 9, "notifications", host, f"sending order confirmation to {email}")
         elif c[3]:
-            self._log(t, c, sid, "INFO", 9, "notifications", host, f"order.confirmed received order_id={order_id}")
+            self.log(t, c, sid, "INFO", 9, "notifications", host, f"order.confirmed received order_id={order_id}")
         failed = rng.random() < 0.01
-        end = t + self._ms(40, 130)
+        end = t + self.ms(40, 130)
         message = SMTP_MESSAGE if failed else ""
         self._span(c, self._id(), sid, "notifications", host, "smtp.send", "CLIENT", t, end, failed, message,
                    peer="smtp-relay", attrs=SMTP_ATTRS)
-        t = end + self._ms(0.5, 2)
+        t = end + self.ms(0.5, 2)
         if failed:
-            self._log(t - 300, c, sid, "ERROR", 17, "notifications", host,
+            self.log(t - 300, c, sid, "ERROR", 17, "notifications", host,
                       f"{SMTP_MESSAGE} (order_id={order_id}, attempt 1/5)")
         self._span(c, sid, parent, "notifications", host, "order.confirmed process", "CONSUMER", start, t, failed,
                    message, attrs=MSG_ATTRS)
-
-    # -- lines that belong to no request ----------------------------------------------------------
-
-    def _planted_logs(self) -> None:
-        """Deploy start-up lines (the orders one leaks its DSN) and rejected session tokens."""
-        rng = self.rng
-        for service, at, version in (("inventory", hms(13, 20, 20), "3.8.1"), ("notifications", hms(13, 50, 15),
-                                     "1.9.0"), ("orders", ROLLOUT, "2.14.0"), ("frontend", hms(14, 4, 20), "5.2.0")):
-            for i, host in enumerate(self.pods[service]):
-                start = at + i * 25 * US + self._ms(0, 4000)
-                if service == "orders":
-                    self._log(start, None, None, "INFO", 9, service, host, f"connecting to {ORDERS_DSN}")
-                    self._log(start + 180 * MS, None, None, "INFO", 9, service, host,
-                              f"connection pool ready (min 2, max {POOL_SIZE}, timeout {POOL_TIMEOUT_MS}ms)")
-                self._log(start + 400 * MS, None, None, "INFO", 9, service, host, f"{service} {version} ready")
-        span = (T_END - T_START) // len(SESSION_TOKENS)
-        for i, token in enumerate(SESSION_TOKENS):
-            at = T_START + i * span + int(rng.random() * span)
-            host = self._host("frontend")
-            self._log(at, None, None, "WARN", 13, "frontend", host, f"rejected session token {token}: signature "
-                      "verification failed")
-
-
-def run_segment(seed: int, scale: float, inject: bool, segment: int, out: Path) -> None:
-    """Writes spans-<segment>.tsv, logs-<segment>.tsv and aggregates-<segment>.pickle into `out`."""
-    traffic = Traffic(seed, scale, inject, segment)
-    with open(out / f"spans-{segment}.tsv", "w", encoding="utf-8") as spans:
-        for chunk in traffic.spans():
-            spans.writelines(chunk)
-    with open(out / f"logs-{segment}.tsv", "w", encoding="utf-8") as logs:
-        logs.writelines(traffic.logs)
-    done = out / f"aggregates-{segment}.pickle"
-    with open(done.with_suffix(".partial"), "wb") as f:
-        pickle.dump(traffic.aggregates(), f, protocol=pickle.HIGHEST_PROTOCOL)
-    done.with_suffix(".partial").replace(done)
-
-
-if __name__ == "__main__":  # python -m inquest.evals.world_traffic SEED SCALE INJECT SEGMENT OUT_DIR
-    run_segment(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), Path(sys.argv[5]))
