@@ -79,7 +79,7 @@ def test_opening_a_missing_demo_store_does_not_build_it(tmp_path):
 
 def test_the_command_builds_the_demo_world_as_an_explicit_step(tmp_path, monkeypatch):
     from inquest.commands import demo_world
-    from inquest.evals import world
+    from inquest.evals.sim import demo as world
 
     built = []
 
