@@ -44,7 +44,7 @@ def _one_run(url: str, api_key: str, home: Path) -> dict:
 
 
 def measure_llm_stage(data: Path, runs: int = 3) -> dict:
-    from inquest.evals.world import ensure_demo_world
+    from inquest.evals.sim.demo import ensure_demo_world
 
     ensure_demo_world(data)
     sys.path.insert(0, str(ROOT / "tests"))
