@@ -62,7 +62,9 @@ def test_an_alert_group_fired_again_and_resolved_keeps_one_updated_comment(live,
 
     ours = _comments_of(issue, "PaymentsLatencyHigh")
     assert [c["id"] for c in ours] == [first["id"]]  # one comment, updated in place each time
-    assert "root cause" in ours[0]["body"].lower()
+    # The small world holds spans only from 10:40 (no traces-earlier): the baseline is empty, and the report
+    # posted says the verdict is withheld rather than naming a root cause.
+    assert "**Inconclusive: the baseline" in ours[0]["body"]
     assert server.problems == []
 
 
