@@ -1,4 +1,4 @@
-"""What a commit changed, read with `git show`: every file named once (moved, deleted, binary), hunks with
+"""What a commit changed, read through gitpython: every file named once (moved, deleted, binary), hunks with
 their lines, and a clear error for what is not there."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 from conftest import write_config
 
 # numpy is not here: DuckDB loads it to register the store's redaction function (inquest_redact).
-HEAVY = ("scipy", "networkx", "crewai", "anthropic", "elasticsearch", "httpx", "uvicorn", "starlette", "rich", "git",
+HEAVY = ("scipy", "networkx", "crewai", "anthropic", "elasticsearch", "httpx", "uvicorn", "starlette", "rich",
          "inquest.evals")
 
 
