@@ -134,3 +134,4 @@ def test_an_empty_baseline_gives_an_inconclusive_verdict_with_the_fix_first(exam
     assert "INCONCLUSIVE" in headline and "ROOT CAUSE" not in headline and "%" not in headline
     assert "holds no spans or logs" in headline and "--baseline START/END" in " ".join(headline.split())
     assert "Unconfirmed lead" in headline
+    assert "Try first" not in summary_panel(done.stdout) and "If confirmed" in summary_panel(done.stdout)

@@ -72,8 +72,8 @@ def summary_panel(report: Report, full: bool) -> Panel:
         else:
             bar = "" if cause else f", below the {percent(ROOT_CAUSE_CONFIDENCE)} bar for a root cause"
             grid.add_row("Confidence", f"{percent(lead.confidence)}{bar}")
-        if lead.mitigation:
-            grid.add_row("Try first", Text(lead.mitigation, style="cyan"))
+        if lead.mitigation:  # an unconfirmed lead's mitigation is a plan for when it is confirmed, not an order
+            grid.add_row("Try first" if cause else "If confirmed", Text(lead.mitigation, style="cyan"))
     missing = _missing(report)
     for i, line in enumerate(missing[:SHOWN_MISSING]):
         grid.add_row("Missing" if i == 0 else "", Text(line))
