@@ -10,12 +10,11 @@ import math
 from dataclasses import dataclass, field
 from random import Random
 
-from inquest.evals.sim.model import US, hms
+from inquest.evals.sim.model import BUCKET, US, hms
 from inquest.evals.sim.shop import SHOP
 
 T_START, T_END = hms(11, 30), hms(14, 40)
 ROLLOUT = hms(13, 58, 30)  # orders v2.14.0 pods start replacing v2.13.2
-BUCKET = 30 * US
 BUCKETS = (T_END - T_START) // BUCKET
 BASE_RATE = 9.0  # entry requests per second at scale 1.0
 

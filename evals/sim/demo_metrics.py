@@ -16,7 +16,7 @@ from random import Random
 from inquest.evals.sim.demo_base import BUCKET, BUCKETS, POOL_SIZE, T_START, Aggregates, pressure, ts
 from inquest.evals.sim.model import MS, US
 from inquest.evals.sim.shop import POOL_ATTRS, SHOP
-from inquest.evals.sim.signals import p95
+from inquest.evals.sim.signals import red_rows
 
 # The shop's CPU and memory per pod (shop.py), except that the demo's inventory has always run a little
 # cooler than the scenarios' (0.19 against 0.24): kept, so the demo's metrics stay what they were.
@@ -45,14 +45,8 @@ def metric_rows(traffic: Aggregates, seed: int) -> Iterator[tuple]:
                 yield (at, service, host, "process.memory.usage", float(int(memory)), "By", None)
                 yield (at, service, host, "k8s.container.restarts", float(_RESTARTS.get((service, index), 0)),
                        "{restart}", None)
-            durations = traffic.red_durations.get((service, bucket), [])
-            errors = traffic.red_errors.get((service, bucket), 0)
-            yield (at, service, None, "http.server.request.rate", round(len(durations) / (BUCKET / US), 4),
-                   "{request}/s", None)
-            yield (at, service, None, "http.server.error.rate", round(errors / len(durations), 4) if durations else 0.0,
-                   "1", None)
-            if durations:
-                yield (at, service, None, "http.server.duration.p95", round(p95(durations), 2), "ms", None)
+            yield from red_rows(at, service, traffic.red_durations.get((service, bucket), []),
+                                traffic.red_errors.get((service, bucket), 0))
         for service in ("orders", "inventory"):
             for host in traffic.pods[service]:
                 yield from _pool_rows(traffic, rng, service, host, bucket, at, load if service == "orders" else 0.0)

@@ -16,6 +16,7 @@ Range = tuple[float, float]  # milliseconds, drawn uniformly
 
 US, MS = 1_000_000, 1000
 MINUTE = 60 * US
+BUCKET = 30 * US  # the metrics interval, of the demo world and of every simulated scenario
 DAY = 24 * 60 * MINUTE
 
 

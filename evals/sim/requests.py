@@ -18,6 +18,7 @@ from random import Random
 from inquest.evals.sim.fleet import Fleet, Slot
 from inquest.evals.sim.load import LoadModel
 from inquest.evals.sim.model import (
+    BUCKET,
     MINUTE,
     MS,
     US,
@@ -41,7 +42,6 @@ from inquest.evals.sim.model import (
 from inquest.evals.sim.shop import DB_SPAN_ATTRS, DECLINE_REASONS, POOL_ATTRS, REASONS
 from inquest.evals.sim.tsv import LOG_LINE, SPAN_LINE
 
-BUCKET = 30 * US  # metrics interval
 REFUSED = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 USERS = 40_000
 

@@ -18,8 +18,8 @@ from random import Random
 
 from inquest.evals.sim.fleet import Fleet
 from inquest.evals.sim.load import DT, LoadModel
-from inquest.evals.sim.model import MINUTE, MS, US, Alert, ScenarioError, TableLock, Topology
-from inquest.evals.sim.requests import BUCKET, Clock, Requests
+from inquest.evals.sim.model import BUCKET, MINUTE, MS, US, Alert, ScenarioError, TableLock, Topology
+from inquest.evals.sim.requests import Clock, Requests
 from inquest.evals.sim.shop import POOL_ATTRS
 
 
@@ -30,6 +30,15 @@ def p95(values: list[float]) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def red_rows(at: str, service: str, durations: list[float], errors: int) -> Iterator[tuple]:
+    """One metrics interval of a service's RED signals: request rate, error rate, and p95 when it served any."""
+    yield (at, service, None, "http.server.request.rate", round(len(durations) / (BUCKET / US), 4), "{request}/s", None)
+    yield (at, service, None, "http.server.error.rate", round(errors / len(durations), 4) if durations else 0.0,
+           "1", None)
+    if durations:
+        yield (at, service, None, "http.server.duration.p95", round(p95(durations), 2), "ms", None)
 
 
 def metric_rows(requests: Requests, load: LoadModel, fleet: Fleet, topology: Topology, clock: Clock, seed: int,
@@ -67,14 +76,7 @@ def metric_rows(requests: Requests, load: LoadModel, fleet: Fleet, topology: Top
                        "{restart}", None)
                 if specs[service].pool_size:
                     yield from _pool_rows(requests, states, rng, service, pod, bucket, at)
-            durations = red.get((service, bucket), [])
-            errors = red_errors.get((service, bucket), 0)
-            yield (at, service, None, "http.server.request.rate", round(len(durations) / (BUCKET / US), 4),
-                   "{request}/s", None)
-            yield (at, service, None, "http.server.error.rate", round(errors / len(durations), 4) if durations else 0.0,
-                   "1", None)
-            if durations:
-                yield (at, service, None, "http.server.duration.p95", round(p95(durations), 2), "ms", None)
+            yield from red_rows(at, service, red.get((service, bucket), []), red_errors.get((service, bucket), 0))
 
 
 def _pool_rows(requests: Requests, states: list, rng: Random, service: str, pod: str, bucket: int,
