@@ -114,11 +114,7 @@ def declared_incident(document: Any) -> Incident:
     if fields.get("window") is None:
         window = default_window(started)
     else:
-        span = _fields(fields["window"], "window", ("start", "end"), required=("start", "end"))
-        start, end = parse_time(span["start"], "window.start"), parse_time(span["end"], "window.end")
-        if end <= start:
-            raise Invalid(f"window.end ({end.isoformat()}) is not after window.start ({start.isoformat()})")
-        window = Window(start, end)
+        window = _period(_fields(fields["window"], "window", ("start", "end"), required=("start", "end")), "window")
     baseline = declared_baseline(fields.get("baseline"), window)
     symptoms = fields.get("symptoms") or []
     if isinstance(symptoms, str):
@@ -157,9 +153,14 @@ def declared_baseline(value: Any, window: Window) -> Window | None:
     missing = [f"baseline.{k}" for k in ("start", "end") if span.get(k) in (None, "")]
     if missing:
         raise Invalid(f"missing {', '.join(missing)} (or give baseline.offset, e.g. 1d)")
-    start, end = parse_time(span["start"], "baseline.start"), parse_time(span["end"], "baseline.end")
+    return _period(span, "baseline")
+
+
+def _period(span: dict[str, Any], key: str) -> Window:
+    """`{start, end}` under `key` as a window, END after START."""
+    start, end = parse_time(span["start"], f"{key}.start"), parse_time(span["end"], f"{key}.end")
     if end <= start:
-        raise Invalid(f"baseline.end ({end.isoformat()}) is not after baseline.start ({start.isoformat()})")
+        raise Invalid(f"{key}.end ({end.isoformat()}) is not after {key}.start ({start.isoformat()})")
     return Window(start, end)
 
 
