@@ -26,7 +26,9 @@ def test_sigterm_keeps_the_queue_and_a_restart_finishes_all_five(tmp_path, small
         state = json.loads((serve.folder / "data" / "state.json").read_text())
         attempts = {job["payload"]["groupKey"]: job["attempts"] for job in state["jobs"]}
         done_before = len(list(serve.reports.glob("*.md")))  # on a fast machine the first may have finished
-        assert done_before + len(attempts) == 5  # none lost
+        # None lost: each group is queued, or reported and out of the queue. A job that finishes after the stop
+        # has written its report yet stays queued as interrupted (queue.done after close), so it counts once.
+        assert len(attempts) == 5 or done_before + len(attempts) == 5
         assert sorted(attempts.values()).count(1) == 1 and set(attempts.values()) <= {0, 1}  # one was running
         interrupted = next(key for key, n in attempts.items() if n == 1).split('"')[1]
 
