@@ -35,7 +35,7 @@ from inquest.tools.backends.embedded_schema import StoreWriter
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
 
-STORE_FORMAT = 1  # bump when the conversion's output changes, so cached stores are rebuilt
+STORE_FORMAT = 2  # bump when the conversion's output changes, so cached stores are rebuilt
 MARKER_NAME = "petshop-stores.json"
 MODALITIES = ("metrics",)  # what the dataset has; traces and logs it has not
 

@@ -5,7 +5,9 @@ A metrics.csv has three header rows (node, metric, statistic), a `unix_timestamp
 engine's other sources name it:
 
 - latency (seconds, as the tracing service reports it) → `http.server.duration.<stat>` in ms
-  (`p95` is the one the metrics specialist reads; Average is stored as `.avg`);
+  (`p95` is the one the metrics specialist reads; Average is stored as `.avg`); a `…_remote` node's as
+  `http.client.duration.<stat>`: X-Ray infers such a node from a caller's subsegments around its calls,
+  so its latency is the caller's client-side measurement;
 - requests (Sum per interval) → `http.server.request.rate`, per second over the interval;
 - availability (% of requests answered) → `http.server.error.rate`, the failed fraction.
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 LATENCY_STATS = {"Average": "avg", "p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99"}
+REMOTE_SUFFIX = "_remote"  # how the dataset names X-Ray's inferred `remote` nodes
 HEADER_ROWS = 4  # node, metric, statistic, then the `unix_timestamp` label row
 
 
@@ -60,9 +63,16 @@ def _number(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _convert(metric: str, statistic: str, value: float, interval_s: float) -> tuple[str, float, str] | None:
+def _side(node: str) -> str:
+    """Who measured a node's latency. X-Ray draws a `remote` node from the subsegments a caller records
+    around its calls to a service that sends no segments of its own (an HTTP API, a load balancer): its
+    timings are the caller's client-side view of that call, not a service's own work."""
+    return "client" if node.endswith(REMOTE_SUFFIX) else "server"
+
+
+def _convert(node: str, metric: str, statistic: str, value: float, interval_s: float) -> tuple[str, float, str] | None:
     if metric == "latency" and statistic in LATENCY_STATS:
-        return f"http.server.duration.{LATENCY_STATS[statistic]}", value * 1000.0, "ms"
+        return f"http.{_side(node)}.duration.{LATENCY_STATS[statistic]}", value * 1000.0, "ms"
     if metric == "requests" and statistic == "Sum":
         return "http.server.request.rate", value / interval_s, "{request}/s"
     if metric == "availability" and statistic == "Average":
@@ -132,7 +142,7 @@ def read_metrics(path: Path) -> MetricsFile:
             if metric != "requests" and served.get((stamp, node), 1.0) == 0.0:
                 out.dropped["no requests in the interval"] += 1
                 continue
-            converted = _convert(metric, stat, value, interval)
+            converted = _convert(node, metric, stat, value, interval)
             if converted is None:
                 out.dropped[f"unknown metric {metric}/{stat}"] += 1
                 continue

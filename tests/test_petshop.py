@@ -21,16 +21,17 @@ EDGES = {("web", "api"), ("api", "db"), ("web", "cache")}
 T0 = datetime(2023, 4, 1, 12, 0, tzinfo=UTC)
 
 
-def _graph(path: Path) -> None:
-    rows = [["", *NODES]] + [[a, *("1.0" if (a, b) in EDGES else "0.0" for b in NODES)] for a in NODES]
+def _graph(path: Path, nodes: tuple[str, ...] = NODES, edges: set[tuple[str, str]] = EDGES) -> None:
+    rows = [["", *nodes]] + [[a, *("1.0" if (a, b) in edges else "0.0" for b in nodes)] for a in nodes]
     path.write_text("\n".join(",".join(r) for r in rows) + "\n")
 
 
-def _metrics(path: Path, start: datetime, slow: str, broken_cell: bool = False) -> None:
+def _metrics(path: Path, start: datetime, slow: str, broken_cell: bool = False, nodes: tuple[str, ...] = NODES,
+             edges: set[tuple[str, str]] = EDGES, also_slow: frozenset[str] = frozenset()) -> None:
     """Five 5-minute intervals; from the third on, `slow` and everything calling it get slower."""
-    columns = [(n, "latency", s) for s in ("Average", "p95") for n in NODES]
-    columns += [(n, "requests", "Sum") for n in NODES] + [(n, "availability", "Average") for n in NODES]
-    callers = {slow} | {a for a, b in EDGES if b == slow} | {a for a, b in EDGES if (b, slow) in EDGES}
+    columns = [(n, "latency", s) for s in ("Average", "p95") for n in nodes]
+    columns += [(n, "requests", "Sum") for n in nodes] + [(n, "availability", "Average") for n in nodes]
+    callers = {slow} | {a for a, b in edges if b == slow} | {a for a, b in edges if (b, slow) in edges} | also_slow
     rows = [["microservice", *(c[0] for c in columns)], ["metric", *(c[1] for c in columns)],
             ["statistic", *(c[2] for c in columns)], ["unix_timestamp", *("" for _ in columns)]]
     for i in range(5):
@@ -151,3 +152,20 @@ def test_bench_writes_replay_cases_that_the_general_replay_path_scores(dataset, 
     ranks = {r["id"]: r["rank_of_truth"] for r in replayed["cases"]}
     # The same cases, the same store, the same baseline: the general path ranks the truth where bench did.
     assert ranks == {c["id"]: c["replay_rank"] for c in bench["cases"]}
+
+
+def test_a_remote_node_is_its_callers_view_of_a_call_and_not_blamed_for_the_callees_slowness(tmp_path, capsys):
+    """X-Ray infers a `…_remote` node from the caller's own timings of a call (here web's calls to api through
+    a load balancer): it slows exactly as api does, and as a leaf it would outrank api if read as a service."""
+    nodes, edges = ("web", "api", "db", "lb_remote"), {("web", "api"), ("api", "db"), ("web", "lb_remote")}
+    regime = tmp_path / "petshop" / "dataset" / "low_traffic"
+    regime.mkdir(parents=True)
+    _graph(regime / "graph.csv", nodes, edges)
+    folder = regime / "test" / "issue_0"
+    _metrics(folder / "metrics.csv", T0, "api", nodes=nodes, edges=edges, also_slow=frozenset({"lb_remote"}))
+    (folder / "target.json").write_text(json.dumps({
+        "target": {"node": "web", "metric": "latency", "agg": "Average", "timestamp": (T0 + timedelta(minutes=9)).timestamp()},
+        "root_cause": {"node": "api", "metric": None}}))
+    assert main(["bench", "petshop", str(tmp_path / "petshop"), "--format", "json", "--work-dir", str(tmp_path / "w")]) == 0
+    case = json.loads(capsys.readouterr().out)["cases"][0]
+    assert case["ranked_services"][0] == "api"
