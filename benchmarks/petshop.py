@@ -35,7 +35,7 @@ from inquest.tools.backends.embedded_schema import StoreWriter
 from inquest.tools.backends.embedded_store import EmbeddedStore
 from inquest.tools.code_history import CodeHistory
 
-STORE_FORMAT = 2  # bump when the conversion's output changes, so cached stores are rebuilt
+STORE_FORMAT = 3  # bump when the conversion's output changes, so cached stores are rebuilt
 MARKER_NAME = "petshop-stores.json"
 MODALITIES = ("metrics",)  # what the dataset has; traces and logs it has not
 
@@ -92,11 +92,21 @@ class Prepared:
 
 
 def _window_of(issue: Issue, timestamps: list[datetime], interval: timedelta) -> tuple[Window, list[str]]:
-    """From the alert to the end of the last interval the file holds."""
-    after = [t for t in timestamps if t >= issue.alerted_at]
+    """From the interval holding the alert (_holding) to the end of the last interval the file holds."""
+    start = _holding(issue.alerted_at, timestamps, interval)
+    after = [t for t in timestamps if t >= start]
     if not after:
-        return Window(issue.alerted_at, issue.alerted_at + interval), ["no interval after the alert in the file"]
-    return Window(issue.alerted_at, max(after) + interval), []
+        return Window(start, start + interval), ["no interval after the alert in the file"]
+    return Window(start, max(after) + interval), []
+
+
+def _holding(alert: datetime, timestamps: list[datetime], interval: timedelta) -> datetime:
+    """Where the incident window starts: at the interval holding the alert when most of that interval lies
+    after the alert, else at the alert. A point stamped at an interval's start stands for the whole
+    interval, so one that is mostly after the alert measured the incident, not what was normal before it
+    (the faults of these files show in the interval that holds the alert when it starts within a couple of
+    minutes before it)."""
+    return max((t for t in timestamps if t <= alert and alert - t < interval / 2), default=alert)
 
 
 def _interval(files: list[MetricsFile]) -> timedelta:
@@ -105,9 +115,10 @@ def _interval(files: list[MetricsFile]) -> timedelta:
 
 
 def baseline_minutes(issues: list[Issue], files: list[MetricsFile]) -> int:
-    """How far before the alert the issue files reach (the longest lead-in, in whole minutes): the
-    baseline is what the file holds before the alert, and only that."""
-    leads = [(issue.alerted_at - min(f.timestamps)).total_seconds() / 60
+    """How far before the incident window the issue files reach (the longest lead-in, in whole minutes):
+    the baseline is what the file holds before the window, and only that."""
+    interval = _interval(files)
+    leads = [(_holding(issue.alerted_at, f.timestamps, interval) - min(f.timestamps)).total_seconds() / 60
              for issue, f in zip(issues, files) if f.timestamps and min(f.timestamps) < issue.alerted_at]
     return max(1, math.ceil(max(leads))) if leads else 10
 

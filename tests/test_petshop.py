@@ -93,6 +93,18 @@ def test_issues_become_alert_only_incidents_and_a_bad_label_is_skipped_and_count
         "caller": "api", "callee": "db", "source": "petshop:low_traffic/graph.csv"}
 
 
+def test_an_interval_mostly_after_the_alert_belongs_to_the_incident_window(tmp_path):
+    """A point stands for its 5-minute interval: the one stamped a minute before the alert measured the fault."""
+    regime = tmp_path / "petshop" / "dataset" / "low_traffic"
+    regime.mkdir(parents=True)
+    _graph(regime / "graph.csv")
+    _issue(regime / "test" / "issue_0", T0, "db", alert={"node": "web", "metric": "latency", "agg": "Average",
+                                                          "timestamp": (T0 + timedelta(minutes=6)).timestamp()})
+    case = prepare(tmp_path / "petshop", tmp_path / "work").cases[0]
+    assert case.incident.window.start == T0 + timedelta(minutes=5) and case.incident.started_at == T0 + timedelta(minutes=6)
+    assert case.baseline_points and case.metric_points
+
+
 def test_second_run_reuses_the_converted_stores(dataset, tmp_path):
     first = prepare(dataset, tmp_path / "work")
     again = prepare(dataset, tmp_path / "work")
