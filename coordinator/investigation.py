@@ -124,7 +124,8 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
         findings = fan_out(team, incident, scope, deps, min(settings.agent_timeout_s, deadline.remaining()),
                            on_progress)
         evidence = tuple(e for f in findings for e in f.evidence)
-        ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope))
+        ranked = rank(findings, {e.id: e for e in evidence}, scope.entry_service, _topology(findings, deps, scope),
+                      alerting=incident.service)
         review = None
         if deps.config.llm.enabled:
             review = _llm_stage(incident, scope, findings, ranked, deps, deadline, on_progress)

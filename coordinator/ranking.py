@@ -134,11 +134,12 @@ def headline(candidate: Candidate) -> str:
 
 
 def rank(findings: Sequence[Finding], evidence: dict[str, Evidence], entry_service: str | None = None,
-         edges: Sequence[tuple[str, str]] = (), model: Calibration | None = None) -> list[RankedHypothesis]:
+         edges: Sequence[tuple[str, str]] = (), model: Calibration | None = None,
+         alerting: str | None = None) -> list[RankedHypothesis]:
     """Candidates come from the agents' hypotheses (merge); their order from the fused anomalies walked
     along the call graph (fusion), and their confidence from the calibration model."""
     candidates = merge(findings)
-    weighed = weigh(candidates, findings, entry_service, edges)
+    weighed = weigh(candidates, findings, entry_service, edges, alerting)
     model = model or load_calibration()
     ranked: list[RankedHypothesis] = []
     leader = weighed[0].candidate if weighed else None

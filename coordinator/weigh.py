@@ -46,11 +46,12 @@ def _why(rank: ServiceRank, position: int) -> str:
 
 
 def weigh(candidates: Sequence[Candidate], findings: Sequence[Finding], entry_service: str | None = None,
-          edges: Sequence[tuple[str, str]] = ()) -> list[Weighed]:
+          edges: Sequence[tuple[str, str]] = (), alerting: str | None = None) -> list[Weighed]:
     from inquest.coordinator.ranking import Candidate  # a cycle at import time only
 
     named = {c.service for c in candidates if c.service}
-    ranks = rank_services(anomalies_of(findings), call_edges(findings, edges), entry_service, named)
+    ranks = rank_services(anomalies_of(findings), call_edges(findings, edges), entry_service, named,
+                          {alerting} if alerting else ())
     by_service = {r.service: (position, r) for position, r in enumerate(ranks, start=1)}
     best_on: dict[str, float] = {}
     for c in candidates:

@@ -85,3 +85,13 @@ def test_a_service_with_trouble_of_its_own_is_not_outvoted_by_the_many_callees_i
     anomalies = [_a("frontend", "cpu", 7.0, "metric:cpu", "metrics"), _a("frontend", "latency", 3.0, "spans")]
     anomalies += [_a(callee, "latency", 5.0, "spans") for _, callee in fan_out]
     assert rank_services(anomalies, fan_out, "frontend")[0].service == "frontend"
+
+
+def test_an_anomaly_a_traversal_from_the_alert_reaches_outranks_a_louder_one_it_does_not():
+    # web → api → db (api slow too), web → jobs → cache (jobs quiet): cache is louder than db, but only db is
+    # linked to the alerting web by anomalous services (the PetShop paper's traversal)
+    edges = [("web", "api"), ("api", "db"), ("web", "jobs"), ("jobs", "cache")]
+    anomalies = [_a("web", "latency", 3.0, "m"), _a("api", "latency", 3.0, "m"),
+                 _a("db", "latency", 5.0, "m"), _a("cache", "latency", 6.0, "m")]
+    order = [r.service for r in rank_services(anomalies, edges, None, alerting={"web"})]
+    assert order.index("db") < order.index("cache")
