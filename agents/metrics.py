@@ -316,10 +316,21 @@ class MetricsAgent:
             fault = Fault.MEMORY_LEAK if any(climbing(m.series) for m in flagged if m.signal == "memory") else None
         # Errors that start here (metric_origins) are the service's own, as saturation is: not relayed.
         saturated = signals & SATURATION | ({"errors"} if origin and "errors" in signals else set())
-        strength = max(m.score.score for m in flagged) / 10
+        strength = max(m.score.score for m in flagged) / 10 * \
+            _breadth(max((m for m in flagged if m.signal == lead), key=lambda m: m.score.score), found)
         confidence = (0.35 + 0.1 * len(saturated) + 0.2 * strength) if saturated else (0.15 + 0.1 * strength)
         book.suspect(f"{service}'s metrics moved: {', '.join(sorted(signals))}", service,
                      min(confidence, 0.85) / discount, supports=[evidence[s] for s in sorted(signals)], fault=fault)
+
+
+def _breadth(top: Move, found: list[Move]) -> float:
+    """The share of the statistics of the lead move's series (a summary's p50 … p99 and mean, on the same
+    host and version) that moved clearly too. A tail quantile alone at the cap of a short baseline is one
+    noisy number; a distribution that moved at every statistic is one fact seen five ways."""
+    key = top.series.key
+    same = [m for m in found if m.signal == top.signal and m.series.meaning.side == top.series.meaning.side
+            and (m.series.key.host, m.series.key.version) == (key.host, key.version)]
+    return sum(1 for m in same if m.score.score >= FLAG) / len(same)
 
 
 def _blames_itself(move: Move, at_entry: bool) -> bool:

@@ -257,3 +257,16 @@ def test_an_error_ratio_is_scored_by_the_requests_behind_it():
     # the same share over a handful of requests (one failure in twenty) is no evidence
     assert failed_share_score([(0.0, 20.0)] * 4, [(0.05, 20.0)]) < 1.5
     assert failed_share_score([(0.0, 0.0)], [(0.5, 10.0)]) is None  # no requests: no count to test
+
+
+def test_a_latency_that_moved_at_every_statistic_outweighs_one_tail_quantile_at_the_cap(tmp_path):
+    """A summary's quantiles are one distribution seen several ways: `shifted` tripled at p50 … p99, `noisy`
+    only at p99 (as far past its baseline, so both reach the score cap)."""
+    rows = []
+    for stat in ("p50", "p90", "p95", "p99"):
+        name = f"http.server.duration.{stat}"
+        rows += gauge("shifted", None, name, "ms", lambda at: 300.0 if at >= T0 else 100.0)
+        rows += gauge("noisy", None, name, "ms",
+                      lambda at, stat=stat: 900.0 if at >= T0 and stat == "p99" else 100.0)
+    blamed = {h.service: h.confidence for h in investigate(tmp_path, rows).hypotheses}
+    assert blamed["shifted"] > blamed["noisy"]
