@@ -223,3 +223,7 @@ def parse_time(raw: Any) -> datetime | None:
         text = f"{main}.{rest[:min(digits, 6)]}{rest[digits:]}"
     parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+# DuckDB's time_bucket counts buckets from 2000-01-03 00:00 UTC; date_histogram from the epoch: the offset
+# that makes a cluster's buckets fall where the embedded store's do.
+TIME_BUCKET_ORIGIN_S = 946857600
