@@ -38,8 +38,9 @@ def samples_of(report: Report, truth_service: str | None, truth_change: str | No
 
 def library_samples(config: Config, data_dir: Path, say: Say) -> list[Sample]:
     from inquest.connect import connect
-    from inquest.replay.cases import discover_cases, materialise
+    from inquest.replay.cases import discover_cases
     from inquest.replay.runner import config_for_world
+    from inquest.replay.worlds import materialise
 
     samples: list[Sample] = []
     for case in discover_cases([], data_dir):

@@ -24,9 +24,10 @@ from typing import Any, Literal
 
 from inquest.config import SECRET_KEY, BackendConfig, CodeConfig, Config, EmbeddedBackend
 from inquest.errors import InquestError
-from inquest.replay.cases import Case, World, materialise
+from inquest.replay.cases import Case
 from inquest.replay.history import Run, engine_version, new_run_id
 from inquest.replay.scoring import CaseResult, failed_case, score_report
+from inquest.replay.worlds import World, materialise
 
 Say = Callable[[str], None]
 # Sections that say where a case's data lives, where reports go, or how the replay itself runs: they

@@ -100,7 +100,7 @@ def test_the_engine_imports_no_simulator_module():
     """The CLI, an investigation, replay and the benchmarks load without `inquest.evals`: the simulator is
     imported only when a world is built."""
     modules = ["inquest.cli", "inquest.commands.investigate", "inquest.commands.incidents", "inquest.connect",
-               "inquest.coordinator.investigation", "inquest.replay.runner", "inquest.replay.cases",
+               "inquest.coordinator.investigation", "inquest.replay.runner", "inquest.replay.cases", "inquest.replay.worlds",
                "inquest.commands.replay", "inquest.commands.bench", "inquest.agents"]
     code = f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n" \
            "print(sorted(m for m in sys.modules if m.startswith('inquest.evals')))"

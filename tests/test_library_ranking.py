@@ -13,9 +13,10 @@ import pytest
 from inquest.config import Config
 from inquest.connect import connect
 from inquest.coordinator.investigation import investigate
-from inquest.replay.cases import discover_cases, materialise
+from inquest.replay.cases import discover_cases
 from inquest.replay.runner import config_for_world
 from inquest.replay.scoring import rank_of_truth
+from inquest.replay.worlds import materialise
 
 CASES = discover_cases([], Path("."))
 

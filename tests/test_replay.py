@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from inquest.cli import main
-from inquest.replay.cases import CaseError, discover_cases, load_case, materialise
+from inquest.replay.cases import CaseError, discover_cases, load_case
+from inquest.replay.worlds import materialise
 
 LIBRARY_CASE = "n-plus-one-deploy"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "ingest"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from inquest.replay.cases import CaseError, load_case, materialise
+from inquest.replay.cases import CaseError, load_case
+from inquest.replay.worlds import materialise
 
 
 def _case(folder: Path, extra: str) -> Path:
