@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from inquest import registry, safe_yaml
 
@@ -39,6 +39,11 @@ from inquest.config.backends import PrometheusLabels as PrometheusLabels
 from inquest.config.backends import PrometheusMetrics as PrometheusMetrics
 from inquest.config.backends import Section as _Section
 from inquest.config.backends import regular_expressions as _regular_expressions
+from inquest.config.llm import LLMBudgets as LLMBudgets
+from inquest.config.llm import LLMConfig as LLMConfig
+from inquest.config.llm import ModelPrice as ModelPrice
+from inquest.config.serve import ServeConfig as ServeConfig
+from inquest.config.serve import ServeRoute as ServeRoute
 from inquest.errors import ConfigError
 
 # A Slack incoming-webhook URL is itself a credential, so it is held to the same ${VAR} rule as a token.
@@ -137,9 +142,6 @@ class ImpactConfig(_Section):
     slow_request_ms: float = Field(default=2000.0, gt=0)
 
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
 class ReplayTolerance(_Section):
     # How much worse than the compared run a replay may be before `replay --compare` exits 4.
     top1_drop: float = Field(default=0.0, ge=0, le=1)  # fraction of the cases both runs replayed
@@ -154,102 +156,6 @@ class ReplayConfig(_Section):
     tolerance: ReplayTolerance = ReplayTolerance()
     max_agent_failures: int = Field(default=0, ge=0)  # agent errors/timeouts a run tolerates before exiting 5
     plugins: tuple[str, ...] = ()  # modules imported first, e.g. to register an agent under test
-
-
-class ModelPrice(_Section):
-    input_per_mtok: float = Field(ge=0)  # US dollars per million input tokens
-    output_per_mtok: float = Field(ge=0)
-
-
-class LLMBudgets(_Section):
-    """Per-investigation caps; when one is reached the model's work stops and the best report so far is kept."""
-
-    tokens: int = Field(default=300_000, gt=0)  # input + output, all model calls together
-    dollars: float = Field(default=2.0, gt=0)  # priced with llm.prices
-    tool_calls: int = Field(default=40, gt=0)
-    wall_seconds: float = Field(default=180.0, gt=0)
-
-
-class LLMConfig(_Section):
-    """`--llm claude`: crewai agents backed by Claude review the deterministic findings (docs/llm.md)."""
-
-    provider: Literal["none", "claude"] = "none"  # "claude" turns the LLM mode on, like `--llm claude`
-    model: str = "claude-sonnet-4-6"
-    max_tokens: int = Field(default=4096, gt=0)  # per model call
-    api_key_env: str = Field(default="ANTHROPIC_API_KEY", pattern=ENV_NAME)  # the key only ever comes from here
-    base_url: str | None = None  # None: $ANTHROPIC_BASE_URL, else the Anthropic API
-    request_timeout_s: float = Field(default=60.0, gt=0)
-    retries: int = Field(default=3, ge=0)  # per model call, on 429/529/5xx/timeouts/garbage, with backoff
-    max_iterations: int = Field(default=6, ge=1)  # tool-using turns per specialist
-    redact_ips: bool = False  # also redact IP addresses, from model requests and from every report
-    budgets: LLMBudgets = LLMBudgets()
-    # List prices in dollars per million tokens; the model in use must have an entry.
-    prices: dict[str, ModelPrice] = Field(default_factory=lambda: {
-        "claude-sonnet-4-6": ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
-        "claude-sonnet-4-5": ModelPrice(input_per_mtok=3.0, output_per_mtok=15.0),
-        "claude-opus-4-6": ModelPrice(input_per_mtok=5.0, output_per_mtok=25.0),
-        "claude-haiku-4-5": ModelPrice(input_per_mtok=1.0, output_per_mtok=5.0),
-    })
-
-    @model_validator(mode="after")
-    def _priced(self) -> LLMConfig:
-        if self.model not in self.prices:
-            raise ValueError(f"prices: no entry for the model {self.model!r}; the dollar budget needs one "
-                             f"(known: {', '.join(sorted(self.prices))})")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return self.provider != "none"
-
-    def api_key(self) -> str:
-        """The key, from the environment only; its absence is one clear line saying what to set."""
-        key = os.environ.get(self.api_key_env, "").strip()
-        if not key:
-            raise ConfigError(f"the LLM mode (--llm {self.provider}) needs an Anthropic API key: set {self.api_key_env} "
-                              "(and ANTHROPIC_BASE_URL to use a proxy), or run without --llm")
-        return key
-
-
-class ServeRoute(_Section):
-    """One row of `investigate serve`'s routing table: an alert group whose labels match goes to these targets."""
-
-    match: dict[str, str] = Field(default_factory=dict)  # label -> exact value, all must hold; {} matches every group
-    match_re: dict[str, str] = Field(default_factory=dict)  # label -> regular expression the whole value must match
-    attach: tuple[str, ...] = ()  # github, jira, slack, webhook
-    # Which ticket: "{label}" is replaced by the group's common label of that name ("acme/shop#{issue}");
-    # None: the alert's own `ticket`/`issue` annotation, as `investigate ingest --alert` reads it.
-    ticket: str | None = None
-    stop: bool = True  # the first matching route decides; false lets later routes add their targets
-
-    @field_validator("attach")
-    @classmethod
-    def _known_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = registry.names(registry.ATTACH)
-        unknown = [name for name in value if name not in known]
-        if unknown:
-            raise ValueError(f"unknown attach target(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return value
-
-    @field_validator("match_re")
-    @classmethod
-    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
-        return _regular_expressions(value, "label")
-
-
-class ServeConfig(_Section):
-    """`investigate serve`: Alertmanager's webhook in, reports out (docs/serve.md)."""
-
-    listen: str = Field(default="127.0.0.1:8087", pattern=r"^\[?[0-9A-Za-z.:-]*\]?:\d{1,5}$")
-    data_dir: Path = Path(".inquest/serve")  # the queue, the alert groups' state and the reports
-    # ${ENV_VAR}: the bearer token Alertmanager must send (http_config.authorization); required off loopback.
-    token: str | None = None
-    quiet_period_s: float = Field(default=300.0, ge=0)  # a group is investigated at most once per this long
-    queue_size: int = Field(default=100, ge=1)  # alert groups waiting; beyond it a notification gets 503
-    concurrency: int = Field(default=2, ge=1)  # investigations at once
-    shutdown_grace_s: float = Field(default=60.0, ge=0)  # SIGTERM waits this long for running investigations
-    report_format: Literal["markdown", "json", "html", "text"] = "markdown"  # the copy written under data_dir
-    routes: tuple[ServeRoute, ...] = ()
 
 
 class Config(_Section):
@@ -283,8 +189,6 @@ class Config(_Section):
 
     def repository_for(self, service: str) -> Path:
         return self.resolve(self.code.repositories.get(service, self.code.repository))
-
-
 
 
 def _expand_env(value: Any, where: str, unset: list[tuple[str, str]]) -> Any:
