@@ -27,6 +27,8 @@ from anthropic import Anthropic
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.crews.crew_output import CrewOutput
 from crewai.tools import BaseTool
+from crewai.utilities.task_output_storage_handler import TaskOutputStorageHandler
+from pydantic import PrivateAttr
 
 from inquest.agents.llm.gateway import ModelGateway
 from inquest.config import LLMConfig
@@ -51,8 +53,37 @@ for _name in ("crewai", "LiteLLM", "litellm"):
 logging.getLogger().addFilter(_FromCrewai())
 
 
+class _TaskOutputsInMemory(TaskOutputStorageHandler):
+    """crewai's log of a kickoff's task outputs (for `crewai replay`), kept in memory. Its default writes
+    each task's output to a SQLite file in the user's app-data folder behind a cross-process file lock:
+    the parallel crews queued on that lock (portalocker polls it every 0.25 s), and the model's answers
+    about an incident do not belong on disk. Inquest never replays a crew, so nothing reads it."""
+
+    def __init__(self) -> None:  # no super().__init__(): that opens the SQLite file
+        self.outputs: list[dict[str, Any]] = []
+
+    def update(self, task_index: int, log: dict[str, Any]) -> None:
+        self.outputs[task_index:task_index + 1] = [log]
+
+    def add(self, task: Task, output: dict[str, Any], task_index: int, inputs: dict[str, Any] | None = None,
+            was_replayed: bool = False) -> None:
+        self.update(task_index, {"task": task, "output": output, "inputs": inputs or {}, "was_replayed": was_replayed})
+
+    def reset(self) -> None:
+        self.outputs.clear()
+
+    def load(self) -> list[dict[str, Any]] | None:
+        return self.outputs or None
+
+
+class _Crew(Crew):
+    _task_output_handler: TaskOutputStorageHandler = PrivateAttr(default_factory=_TaskOutputsInMemory)
+
+
 def claude(settings: LLMConfig, api_key: str, gateway: ModelGateway) -> LLM:
-    """Claude through crewai's native Anthropic provider, every request passing through `gateway`."""
+    """Claude through crewai's native Anthropic provider, every request passing through `gateway`. One
+    serves every crew of an investigation: building one costs two SSL contexts (~0.1 s of CPU each,
+    GIL held), and crewai scopes its per-call state (stop words) to the calling context, not the LLM."""
     return LLM(
         model=f"anthropic/{settings.model}", api_key=api_key, base_url=settings.base_url,
         max_tokens=settings.max_tokens, timeout=settings.request_timeout_s, stream=False,
@@ -89,7 +120,7 @@ def run_task(llm: LLM, *, role: str, goal: str, backstory: str, description: str
         use_better_compaction=False,  # it writes large tool results to files; ours are small
     )
     task = Task(description=description, expected_output=expected_output, agent=agent)
-    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False, cache=False,
+    crew = _Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False, cache=False,
                 planning=False, tracing=False)
     output = crew.kickoff()
     if not isinstance(output, CrewOutput):  # a streaming output only comes back when a crew asks for streaming

@@ -85,7 +85,7 @@ class Session:
     deps: Deps
     budget: Budget
     redactor: Redactor
-    llm_factory: Callable[[], Any]
+    llm: Any  # crewai's LLM: typed by crew.py, which only the LLM stage imports
     changes: dict[str, ChangeRef]
     owners: dict[str, str | None]  # change id → the service it changed
     nonce: str = field(default_factory=briefing.nonce)
@@ -115,7 +115,7 @@ class Session:
                  for s in ("role", "goal", "backstory", "task", "expected_output")}
         description = parts["task"]
         for attempt in (1, 2):
-            text = run_task(self.llm_factory(), role=parts["role"], goal=parts["goal"], backstory=parts["backstory"],
+            text = run_task(self.llm, role=parts["role"], goal=parts["goal"], backstory=parts["backstory"],
                             description=description, expected_output=parts["expected_output"], tools=tools,
                             max_iter=self.deps.config.llm.max_iterations)
             try:
@@ -238,7 +238,7 @@ def _review(incident: Incident, scope: Scope, findings: Sequence[Finding], ranke
                                count_tokens=token_counter(settings, api_key))
         known = deps.backend.changes(scope.lookback).items
         session = Session(incident, scope, findings, ranked, deps, budget, Redactor(settings.redact_ips),
-                          lambda: claude(settings, api_key, gateway), {c.id: ChangeRef.of(c) for c in known},
+                          claude(settings, api_key, gateway), {c.id: ChangeRef.of(c) for c in known},
                           {c.id: c.service for c in known})
         specialists = [ModelSpecialist(f, session) for f in findings]
         done = run_parallel(specialists, incident, scope, deps, budget.remaining_seconds() + GRACE_S, on_progress)

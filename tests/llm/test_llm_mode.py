@@ -37,7 +37,8 @@ def tool_calls(server) -> list[tuple[str, str, str]]:
                    for r in server.messages_requests() for b in r.tool_uses()})
 
 
-def test_the_llm_mode_ranks_with_grounded_claims_only_and_the_agents_tools_reach_the_backend(serve, investigated):
+def test_the_llm_mode_ranks_with_grounded_claims_only_and_the_agents_tools_reach_the_backend(serve, investigated,
+                                                                                               crewai_home):
     server = serve(scripts.well_behaved)
     backend = PlantingBackend(investigated.deps.backend, [])
     result = review(investigated, with_llm(replace(investigated.deps, backend=backend)))
@@ -60,6 +61,8 @@ def test_the_llm_mode_ranks_with_grounded_claims_only_and_the_agents_tools_reach
     assert result.usage.llm_calls == len(server.messages_requests()) and result.usage.input_tokens > 0
     assert result.usage.cost_usd > 0 and result.usage.prompt_version.startswith("v1-")
     assert server.violations == []
+    # what the model answered about the incident stays in the report: crewai's replay log is not on disk
+    assert [p.name for p in crewai_home.rglob("*.db")] == []
 
 
 def test_no_planted_secret_reaches_a_request_body_or_the_report(serve, investigated, monkeypatch):
