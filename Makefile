@@ -25,9 +25,15 @@ $(VENV)/.synced-all: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --inexact --compile-bytecode --all-extras --python 3.11
 	@touch $@ $(VENV)/.synced-core
 
+# The checkout's own modules too: the editable install leaves them outside site-packages, where uv's
+# --compile-bytecode does not reach, so under PYTHONDONTWRITEBYTECODE each investigation compiled ~70 of our
+# modules from source (~0.07 s CPU of a ~1.2 s cold start). Up-to-date files are skipped (~0.1 s in all).
+BYTECODE := $(VENV)/bin/python -m compileall -q inquest agents coordinator tools ingest replay benchmarks evals >/dev/null
+
 env: $(VENV)/.synced-all
 
 demo: $(VENV)/.synced-core
+	@$(BYTECODE)
 	$(VENV)/bin/investigate INC-1042
 
 # --durations: the slowest tests at the end of every run, so a test that got expensive is seen where it lands.
