@@ -9,6 +9,7 @@ service itself misbehaves. Every change gets a verdict, so the report can say wh
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from inquest.agents.attribution import origin_of, peer_latency
@@ -26,9 +27,10 @@ from inquest.agents.metric_change import series_of
 from inquest.agents.metric_semconv import display_unit, quantity_change
 from inquest.agents.metrics import BUCKET_SECONDS, FLAG, ask_series, judge, semconv_for
 from inquest.core import Change, ChangeRef, Finding, Incident, Scope
+from inquest.errors import BackendError
 from inquest.faults import Fault
 from inquest.tails import fisher_greater_p
-from inquest.tools.backends.protocol import Table
+from inquest.tools.backends.protocol import Changes, Table
 
 ONSET_TOLERANCE_MIN = 1.0  # onset is known to a one-minute bucket
 
@@ -89,9 +91,9 @@ class DeploymentAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         backend = deps.backend
-        (changes, now, before, graph, graph_before, entries_now, entries_before, origins_now,
+        (asked, now, before, graph, graph_before, entries_now, entries_before, origins_now,
          origins_before, covered_before, covered_now, rate_now, rate_before) = ask_together(
-            lambda: backend.changes(scope.lookback), lambda: backend.span_stats(scope.window),
+            lambda: _ask_changes(deps, scope), lambda: backend.span_stats(scope.window),
             lambda: backend.span_stats(scope.baseline), lambda: backend.call_graph(scope.window),
             lambda: backend.call_graph(scope.baseline),
             lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
@@ -99,6 +101,7 @@ class DeploymentAgent:
             lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window),
             lambda: backend.metric_stats(scope.window, [REQUEST_RATE]),
             lambda: backend.metric_stats(scope.baseline, [REQUEST_RATE]))
+        changes = asked.changes
         if not changes.items:
             book.record("changes", changes, f"no changes recorded between {scope.lookback}")
             return book.finding("ok")
@@ -120,11 +123,11 @@ class DeploymentAgent:
         spanned = {r["service"] for r in now.records()}  # services whose own trouble spans could show
         deploys = [c for c in changes.items if c.kind == "deploy" and c.version]
         if deploys and not traffic.surge:  # the new version's pods against the old version's, same minutes
-            table = backend.version_stats(scope.window, sorted({c.service for c in deploys}))
-            for service, trouble in version_trouble(table, deploys).items():
+            for service, trouble in version_trouble(asked.versions or Table("version_stats", "", (), ()),
+                                                    deploys).items():
                 moved[service] = trouble
         if not traffic.surge:
-            for service, trouble in _metric_trouble(deps, scope, {c.service for c in changes.items} - spanned).items():
+            for service, trouble in _metric_trouble(deps, asked.series, {c.service for c in changes.items} - spanned).items():
                 moved.setdefault(service, trouble)
         onset = scope.onset or incident.started_at
         book.facts["call_path"] = sorted(path)
@@ -200,15 +203,48 @@ def version_trouble(table: Table, deploys: list[Change]) -> dict[str, str]:
     return out
 
 
-def _metric_trouble(deps: Deps, scope: Scope, services: set[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Asked:
+    """The changes, and what judging them reads that depends on which changes there are."""
+
+    changes: Changes
+    versions: Table | None  # version_stats of the deployed services, None without deploys
+    series: tuple[Table, Table] | BackendError | None  # the metric series of both windows, None without changes
+
+
+def _ask_changes(deps: Deps, scope: Scope) -> Asked:
+    """The changes, then at once the deployed services' versions and both windows' metric series: asked
+    beside the agent's other questions, this chain costs two round trips where it cost three. The series
+    are read only for changed services without spans, which are known only later; in an investigation the
+    metrics agent asks the same series, so the answer is shared. Their failure is kept, raised only if read."""
+    changes = deps.backend.changes(scope.lookback)
+    deployed = sorted({c.service for c in changes.items if c.kind == "deploy" and c.version})
+
+    def series() -> tuple[Table, Table] | BackendError | None:
+        if not changes.items:
+            return None
+        try:
+            now_t, before_t = ask_series(deps, semconv_for(deps), scope.window, scope.baseline)
+        except BackendError as exc:
+            return exc
+        return now_t, before_t
+
+    versions, metric = ask_together(lambda: deps.backend.version_stats(scope.window, deployed) if deployed else None,
+                                    series)
+    return Asked(changes, versions, metric)
+
+
+def _metric_trouble(deps: Deps, series: tuple[Table, Table] | BackendError | None, services: set[str]) -> dict[str, str]:
     """service -> its own trouble as its metrics show it, for changed services spans cannot speak for.
     Where pods of the new version run beside established ones, the new pods against the established pods
     over the same minutes decides (errors or latency relayed from below would hit both alike); otherwise
     the service's server-side errors and latency against its baseline."""
-    if not services:
+    if not services or series is None:
         return {}
+    if isinstance(series, BackendError):
+        raise series
     semconv = semconv_for(deps)
-    now_t, before_t = ask_series(deps, semconv, scope.window, scope.baseline)
+    now_t, before_t = series
     moves = judge(series_of(now_t, semconv, BUCKET_SECONDS), series_of(before_t, semconv, BUCKET_SECONDS), None)
     trouble: dict[str, str] = {}
     for m in sorted(moves, key=lambda m: -m.score.score):

@@ -204,7 +204,9 @@ class MetricsAgent:
     def investigate(self, incident: Incident, scope: Scope, deps: Deps) -> Finding:
         book = Notebook(self.name)
         semconv = semconv_for(deps)
-        now_t, before_t = ask_series(deps, semconv, scope.window, scope.baseline)
+        # The call graph the error-origin rule walks is asked beside the series: one round trip, not two.
+        (now_t, before_t), callees = ask_together(lambda: ask_series(deps, semconv, scope.window, scope.baseline),
+                                                  lambda: callees_of(deps, scope))
         now, before = series_of(now_t, semconv, BUCKET_SECONDS), series_of(before_t, semconv, BUCKET_SECONDS)
         if not now:
             book.record("telemetry:metrics", now_t, "no mapped metrics in the incident window (docs/metrics.md "
@@ -227,7 +229,7 @@ class MetricsAgent:
         book.facts["moved"] = {svc: sorted({m.signal for m in ms if m.score.score >= FLAG})
                                for svc, ms in by_service.items() if any(m.score.score >= FLAG for m in ms)}
         origins = error_origins({m.service for m in moves if m.signal == "errors" and m.score.score >= FLAG},
-                                _error_measured(now, before), callees_of(deps, scope))
+                                _error_measured(now, before), callees)
         for service, found in sorted(by_service.items()):
             evidence = self._record(book, service, found, hosts_of[service], now_t, before_t, entry)
             anomalies.extend(self._anomalies(service, found, evidence))

@@ -26,7 +26,7 @@ from inquest.agents.load import (
     entry_traffic,
     served,
 )
-from inquest.agents.trace_latency import latency_view
+from inquest.agents.trace_latency import ask_latency, latency_view
 from inquest.agents.trace_paths import path_changes
 from inquest.core import ANOMALY_SCORE_CAP, Anomaly, CallEdge, Finding, Incident, LoadSource, Scope
 from inquest.faults import Fault
@@ -71,14 +71,15 @@ class TraceAgent:
         book = Notebook(self.name)
         backend = deps.backend
         (stats_now, stats_before, origins_now, origins_before, graph, graph_before, entries_now,
-         entries_before, covered_before, covered_now, rate_now, rate_before) = ask_together(
+         entries_before, covered_before, covered_now, rate_now, rate_before, latency_tables) = ask_together(
             lambda: backend.span_stats(scope.window), lambda: backend.span_stats(scope.baseline),
             lambda: backend.error_origins(scope.window), lambda: backend.error_origins(scope.baseline),
             lambda: backend.call_graph(scope.window), lambda: backend.call_graph(scope.baseline),
             lambda: backend.entry_services(scope.window), lambda: backend.entry_services(scope.baseline),
             lambda: backend.span_minutes(scope.baseline), lambda: backend.span_minutes(scope.window),
             lambda: backend.metric_stats(scope.window, [REQUEST_RATE]),
-            lambda: backend.metric_stats(scope.baseline, [REQUEST_RATE]))
+            lambda: backend.metric_stats(scope.baseline, [REQUEST_RATE]),
+            lambda: ask_latency(backend, scope))
         minutes = (covered_minutes(covered_before, scope.baseline.minutes),
                    covered_minutes(covered_now, scope.window.minutes))
         book.facts["covered_minutes"] = {"baseline": minutes[0], "window": minutes[1]}
@@ -105,7 +106,7 @@ class TraceAgent:
             latency_suspects = {}
             book.record("telemetry:spans", stats_before, "no spans in the baseline: exclusive time per minute was "
                         "not compared with it (every service's work would look new)")
-        view = latency_view(book, backend, scope, graph)
+        view = latency_view(book, latency_tables, graph)
         # A service slow only on the wire of a caller slow on all its calls: its "added time" is the caller's.
         latency_suspects = {s: v for s, v in latency_suspects.items() if s not in view.cleared}
         anomalous = tuple(sorted(set(error_suspects) | set(latency_suspects)))

@@ -65,30 +65,57 @@ def _merge_edges(before: Table, wider: Table | None) -> Table:
     return Table(before.question, before.query + " ; " + wider.query, before.columns, before.rows + extra)
 
 
-def latency_view(book: Notebook, backend: TelemetryBackend, scope: Scope, graph: Table) -> LatencyView:
+@dataclass(frozen=True)
+class LatencyTables:
+    """What the latency view reads: per-operation and per-edge latency in both windows (with the history's
+    where the baseline lacked some), and the window's spectrum against the limits they give."""
+
+    ops_before: Table
+    ops_now: Table
+    edges_before: Table
+    edges_now: Table
+    wider_ops: Table | None
+    wider_edges: Table | None
+    spectrum: Table | None  # None when there were no limits to judge against
+
+
+def ask_latency(backend: TelemetryBackend, scope: Scope) -> LatencyTables | BackendError:
+    """The latency view's questions, in as few round trips as their dependencies allow (the spectrum needs
+    the baseline's limits). The trace agent asks them beside its other questions, so they add no round trip
+    of their own but the spectrum's. A store that cannot answer them is returned, not raised: the rest of
+    the agent's view still stands."""
     try:
-        return _latency_view(book, backend, scope, graph)
-    except BackendError as exc:  # say what was not checked; the rest of the agent's view still stands
-        book.record("telemetry:spans", f"-- {exc}", f"latency per operation was not checked: {exc}")
+        ops_before, ops_now, edges_before, edges_now = ask_together(
+            lambda: backend.operation_latency(scope.baseline), lambda: backend.operation_latency(scope.window),
+            lambda: backend.edge_latency(scope.baseline), lambda: backend.edge_latency(scope.window))
+        wider_ops, wider_edges = _references(backend, scope, ops_before, ops_now, edges_before, edges_now)
+        limits = operation_limits(ops_before, wider_ops)
+        table = backend.trace_spectrum(scope.window, limits) if limits else None
+    except BackendError as exc:
+        return exc
+    return LatencyTables(ops_before, ops_now, edges_before, edges_now, wider_ops, wider_edges, table)
+
+
+def latency_view(book: Notebook, asked: LatencyTables | BackendError, graph: Table) -> LatencyView:
+    if isinstance(asked, BackendError):  # say what was not checked; the rest of the agent's view still stands
+        book.record("telemetry:spans", f"-- {asked}", f"latency per operation was not checked: {asked}")
         return LatencyView()
+    return _latency_view(book, asked, graph)
 
 
-def _latency_view(book: Notebook, backend: TelemetryBackend, scope: Scope, graph: Table) -> LatencyView:
+def _latency_view(book: Notebook, asked: LatencyTables, graph: Table) -> LatencyView:
     view = LatencyView()
-    ops_before, ops_now, edges_before, edges_now = ask_together(
-        lambda: backend.operation_latency(scope.baseline), lambda: backend.operation_latency(scope.window),
-        lambda: backend.edge_latency(scope.baseline), lambda: backend.edge_latency(scope.window))
-    wider_ops, wider_edges = _references(backend, scope, ops_before, ops_now, edges_before, edges_now)
-    limits = operation_limits(ops_before, wider_ops)
+    ops_before, edges_before, edges_now = asked.ops_before, asked.edges_before, asked.edges_now
+    wider_ops, wider_edges = asked.wider_ops, asked.wider_edges
     book.facts["latency_reference"] = {"baseline_operations": len(ops_before),
                                        "history_operations": len(wider_ops) if wider_ops is not None else 0}
-    if not limits:
+    if asked.spectrum is None:
         book.record("telemetry:spans", ops_before, "no spans before the incident window to judge span latency "
                     "against: latency was not checked per operation")
         return view
     tick = min((r["min_ms"] for t in (ops_before, wider_ops) if t is not None for r in t.records() if r["min_ms"]),
                default=0.0)
-    table = backend.trace_spectrum(scope.window, limits)
+    table = asked.spectrum
     scores = spectrum(table)
     rank = personalised_pagerank(((r["caller"], r["callee"]) for r in graph.records()), scores)
     # Not normalised among suspects: when only noise is over the limits, no share should reach 1. And

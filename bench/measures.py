@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import resource
@@ -44,7 +45,10 @@ class DelayedBackend:
             return real
 
         def delayed(*args, **kwargs):
-            key = (attr, repr(args), repr(sorted(kwargs.items())))
+            # By name, defaults applied: the same question asked positionally or by keyword is one answer.
+            bound = inspect.signature(real).bind(*args, **kwargs)
+            bound.apply_defaults()
+            key = (attr, repr(sorted(bound.arguments.items())))
             if self.memo is not None and not self.warming:
                 time.sleep(self._latency_s)
                 return self.memo[key]
@@ -83,6 +87,7 @@ def _fanout_once(deps, latency_s: float, memo: bool) -> dict:
     from inquest.agents import build_agents
     from inquest.agents.base import Deps
     from inquest.coordinator.fanout import fan_out
+    from inquest.coordinator.shared_answers import SharedAnswers
     from inquest.coordinator.triage import triage
 
     backend = DelayedBackend(deps.backend, latency_s, memo=memo)
@@ -99,8 +104,10 @@ def _fanout_once(deps, latency_s: float, memo: bool) -> dict:
         started = time.perf_counter()
         agent.investigate(incident, scope, deps)
         single[agent.name] = time.perf_counter() - started
+    # In parallel the agents share answers as in investigate(): a question two agents ask costs one trip.
+    shared = Deps(backend=SharedAnswers(backend), code=deps.code, config=deps.config)
     started = time.perf_counter()
-    findings = fan_out(agents, incident, scope, deps, timeout_s=120)
+    findings = fan_out(agents, incident, scope, shared, timeout_s=120)
     parallel = time.perf_counter() - started
     assert all(f.status == "ok" for f in findings), [(f.agent, f.error) for f in findings]
     return {"sequential": sum(single.values()), "parallel": parallel, "single": single,

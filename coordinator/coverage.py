@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 
+from inquest.agents.base import ask_together
 from inquest.core import BASELINE_FIX, Counts, Coverage, Held, Incident, Scope, Window
 from inquest.errors import BackendError
-from inquest.tools.backends.protocol import TelemetryBackend
+from inquest.tools.backends.protocol import Table, TelemetryBackend
 
 # Thin: an order of magnitude fewer records per minute than the incident window holds. "Normal" is then
 # estimated from a handful of points while the incident is measured from many.
@@ -17,13 +19,25 @@ THIN_RATIO = 10.0
 
 
 def measure(backend: TelemetryBackend, scope: Scope, incident: Incident) -> Coverage:
-    window, baseline = (_per_service(backend, w) for w in (scope.window, scope.baseline))
-    service = incident.service or scope.entry_service
-    kinds = sorted({str(r["kind"]) for r in backend.span_stats(scope.window).records() if r.get("kind")})
-    roots = sum(int(r["requests"] or 0) for r in backend.entry_services(scope.window).records())
-    return Coverage(window=_sum(window.values()), baseline=_sum(baseline.values()), service=service,
-                    service_window=window.get(service or "", Counts()),
-                    service_baseline=baseline.get(service or "", Counts()), span_kinds=tuple(kinds), root_spans=roots)
+    """Asks its four questions together (one round trip to a remote store). The service watched is the
+    incident's, else the busiest entry service: the one triage names from the same answer."""
+    window, baseline, stats, entries = ask_together(partial(backend.services, scope.window),
+                                                    partial(backend.services, scope.baseline),
+                                                    partial(backend.span_stats, scope.window),
+                                                    partial(backend.entry_services, scope.window))
+    counts_now, counts_before = _per_service(window), _per_service(baseline)
+    service = incident.service or busiest(entries)
+    kinds = sorted({str(r["kind"]) for r in stats.records() if r.get("kind")})
+    roots = sum(int(r["requests"] or 0) for r in entries.records())
+    return Coverage(window=_sum(counts_now.values()), baseline=_sum(counts_before.values()), service=service,
+                    service_window=counts_now.get(service or "", Counts()),
+                    service_baseline=counts_before.get(service or "", Counts()), span_kinds=tuple(kinds),
+                    root_spans=roots)
+
+
+def busiest(entries: Table) -> str | None:
+    """The entry service (root spans) with the most requests: entry_services answers busiest first."""
+    return entries.rows[0][0] if entries.rows else None
 
 
 def baseline_problem(coverage: Coverage, scope: Scope) -> str | None:
@@ -61,9 +75,8 @@ def with_time_range(scope: Scope, backend: TelemetryBackend) -> Scope:
     return replace(scope, coverage=replace(scope.coverage, held=held))
 
 
-def _per_service(backend: TelemetryBackend, window: Window) -> dict[str, Counts]:
-    return {str(r["service"]): Counts(int(r["spans"] or 0), int(r["logs"] or 0))
-            for r in backend.services(window).records()}
+def _per_service(services: Table) -> dict[str, Counts]:
+    return {str(r["service"]): Counts(int(r["spans"] or 0), int(r["logs"] or 0)) for r in services.records()}
 
 
 def _sum(counts: Iterable[Counts]) -> Counts:

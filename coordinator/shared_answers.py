@@ -26,10 +26,12 @@ class SharedAnswers(DelegatingBackend):
         self._answers: dict[Hashable, Future[Any]] = {}
 
     def answer(self, question: str, ask: Callable[..., T], **arguments: Any) -> T:
-        key = (question, tuple(sorted(arguments.items())))
+        # A list of names is the same question as the tuple of them (agents pass both).
+        key = (question, tuple(sorted((name, tuple(value) if isinstance(value, list) else value)
+                                      for name, value in arguments.items())))
         try:
             hash(key)
-        except TypeError:  # unhashable arguments (a list of names): nothing to share
+        except TypeError:  # unhashable arguments: nothing to share
             return ask(**arguments)
         with self._lock:
             pending = self._answers.get(key)

@@ -7,13 +7,14 @@ that a slowly building fault does not leak into what "normal" means.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
+from inquest.agents.base import ask_together
 from inquest.agents.baseline import detect_onset
 from inquest.config import InvestigationConfig
-from inquest.coordinator.coverage import baseline_problem, coverage_notes, measure
-from inquest.core import Bucket, Incident, Scope, Window
+from inquest.coordinator.coverage import baseline_problem, busiest, coverage_notes, measure
+from inquest.core import Bucket, Coverage, Incident, Scope, Window
 from inquest.errors import BackendError
 from inquest.tools.backends.protocol import TelemetryBackend
 
@@ -32,16 +33,8 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
     scope = plan_scope(incident, settings)
     notes: list[str] = []
     try:
-        entries = backend.entry_services(scope.window)
-        entry = entries.rows[0][0] if entries.rows else None
-        # An alert that named no service (ingest says why) is watched where customers' requests enter.
-        alerting = incident.service or entry
-        series = [
-            [Bucket(r["bucket"], r["requests"], r["errors"], r["p95_ms"] or 0.0) for r in table.records()]
-            for table in (backend.service_timeline(w, alerting) for w in (scope.baseline, scope.window))
-        ] if alerting else [[], []]
+        entry, series, coverage = _ask(incident, backend, scope)
         onset = detect_onset(series[0], series[1])
-        coverage = measure(backend, replace(scope, entry_service=entry), incident)
     except BackendError as exc:
         notes.append(f"triage could not refine the scope: {exc}")
         return scope, notes
@@ -49,9 +42,35 @@ def triage(incident: Incident, backend: TelemetryBackend, settings: Investigatio
         notes.append("the incident names no service" + (f"; investigating from the entry service {entry}"
                                                         if entry else " and the window has no entry service"))
     if onset is None:
-        notes.append(f"no clear onset at {alerting or 'any service'} in {scope.window}; changes are judged "
+        notes.append(f"no clear onset at {incident.service or entry or 'any service'} in {scope.window}; changes are judged "
                      f"against the incident start {incident.started_at:%H:%M} UTC")
     # What the data lacks is said before anything else: it explains every weak finding after it.
     notes = coverage_notes(coverage, scope) + notes
     return Scope(window=scope.window, baseline=scope.baseline, lookback=scope.lookback, onset=onset,
                  entry_service=entry, coverage=coverage, inconclusive=baseline_problem(coverage, scope)), notes
+
+
+def _ask(incident: Incident, backend: TelemetryBackend, scope: Scope) -> tuple[str | None, list[list[Bucket]], Coverage]:
+    """The entry service, the alerting service's timeline in both windows and what the windows hold, asked
+    together: against a remote store each question is a round trip, and triage delays every agent. Only an
+    incident that names no service waits for the entry service before asking for its timeline."""
+
+    def timelines(alerting: str | None) -> list[list[Bucket]]:
+        if not alerting:
+            return [[], []]
+        tables = ask_together(*(partial(backend.service_timeline, w, alerting) for w in (scope.baseline, scope.window)))
+        return [[Bucket(r["bucket"], r["requests"], r["errors"], r["p95_ms"] or 0.0) for r in t.records()]
+                for t in tables]
+
+    def entry_then_timelines() -> tuple[str | None, list[list[Bucket]]]:
+        entry = busiest(backend.entry_services(scope.window))
+        # An alert that named no service (ingest says why) is watched where customers' requests enter.
+        return entry, timelines(incident.service or entry)
+
+    if incident.service:
+        entries, series, coverage = ask_together(partial(backend.entry_services, scope.window),
+                                                 partial(timelines, incident.service),
+                                                 partial(measure, backend, scope, incident))
+        return busiest(entries), series, coverage
+    (entry, series), coverage = ask_together(entry_then_timelines, partial(measure, backend, scope, incident))
+    return entry, series, coverage
