@@ -94,10 +94,7 @@ def main(args: list[str]) -> int:
         from inquest.attach import check_targets
 
         check_targets(opts.attach)  # a misspelt target is a usage error before any work is done
-    from inquest.commands.demo_world import ensure_demo_world
     from inquest.config import load_config
-    from inquest.connect import connect
-    from inquest.coordinator.investigation import investigate
 
     config = load_config(opts.config, opts.store)
     if opts.backend:
@@ -108,7 +105,13 @@ def main(args: list[str]) -> int:
         config.llm.api_key()  # no key: one clear line, before any work is done
         from inquest.agents.llm import warm_up
 
-        warm_up()  # crewai loads beside the deterministic stage, not after it
+        # crewai loads beside the deterministic stage, not after it, and from before the engine's own imports:
+        # its seconds of CPU are the LLM stage's critical path, the engine's imports are not
+        warm_up()
+    from inquest.commands.demo_world import ensure_demo_world
+    from inquest.connect import connect
+    from inquest.coordinator.investigation import investigate
+
     if opts.attach:
         from inquest.attach import check_credentials
 
