@@ -8,7 +8,9 @@ the walk's background mass only: a change that explains nothing does not borrow 
 
 Services the walk settles on above a uniform share, but that no agent named (a callee below anomalous
 callers, unmeasured itself), are listed too, after the named ones they outrank or not, so a reader (and a
-benchmark) sees where else to look.
+benchmark) sees where else to look. So is a service an agent measured clearly unusual in a signal of its
+own (its spans' latency, its CPU) without naming it in a hypothesis: the agent's hypotheses pick the
+likeliest origin among its measurements, and the ones it passed over are still measurements.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from inquest.agents.metrics import SYMPTOMS
 from inquest.coordinator.anomalies import anomalies_of, call_edges
-from inquest.coordinator.evidence_features import features
+from inquest.coordinator.evidence_features import CLEARLY_UNUSUAL, features
 from inquest.coordinator.fusion import ServiceRank, rank_services
 from inquest.core import Finding
+
+# Signals a service shows because of others: what its callers send (traffic, and the bytes and syscalls
+# that follow it) and what its callees take (latency measured on the client side).
+NOT_ITS_OWN = frozenset({*SYMPTOMS, "client_latency"})
 
 if TYPE_CHECKING:
     from inquest.coordinator.ranking import Candidate
@@ -63,11 +70,18 @@ def weigh(candidates: Sequence[Candidate], findings: Sequence[Finding], entry_se
         relative = c.confidence() / best_on[c.service] if c.service and best_on.get(c.service) else 0.0
         scored.append((c, (r.mass if r else 0.0) * relative, _why(r, position) if r else "no service named", None))
     uniform = 1.0 / len(ranks) if ranks else 1.0
+    measured = _measured_unusual(findings)
     for position, r in enumerate(ranks, start=1):
-        if r.service not in named and r.mass > uniform:
+        if r.service not in named and (r.mass > uniform or r.service in measured):
             summary = f"{r.service}: unmeasured or quiet itself, but below services whose trouble it may explain"
             scored.append((Candidate(r.service, None), r.mass, _why(r, position), summary))
     scored.sort(key=lambda s: (-s[1], -len(s[0].supporters()), str(s[0].service)))
     calibration_features = features([(c.service, score) for c, score, _, _ in scored], ranks, findings)
     return [Weighed(c, score, feats, why, summary)
             for (c, score, why, summary), feats in zip(scored, calibration_features)]
+
+
+def _measured_unusual(findings: Sequence[Finding]) -> set[str]:
+    """Services some agent measured clearly unusual in a signal of their own."""
+    return {a.service for f in findings if f.status == "ok" for a in f.anomalies
+            if a.score >= CLEARLY_UNUSUAL and a.signal not in NOT_ITS_OWN}

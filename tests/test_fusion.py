@@ -1,6 +1,8 @@
 """Fusion on synthetic anomalies: one fact counts once, blame moves to the dependency that explains it,
 load blame moves up to where it comes from, a quiet service's change borrows nothing; calibration."""
 
+from dataclasses import replace
+
 from inquest.coordinator.fusion import fuse, rank_services
 from inquest.coordinator.ranking import rank
 from inquest.core import Anomaly, CallEdge, ChangeRef, Finding, Hypothesis
@@ -95,3 +97,15 @@ def test_an_anomaly_a_traversal_from_the_alert_reaches_outranks_a_louder_one_it_
                  _a("db", "latency", 5.0, "m"), _a("cache", "latency", 6.0, "m")]
     order = [r.service for r in rank_services(anomalies, edges, None, alerting={"web"})]
     assert order.index("db") < order.index("cache")
+
+
+def test_a_service_an_agent_measured_unusual_but_named_in_no_hypothesis_is_still_listed():
+    # The trace agent names checkout, yet measured payments' own latency clearly unusual too; catalog's
+    # traffic is what frontend sends it (a symptom), so it stays off the list.
+    trace = replace(_finding("trace", Hypothesis("time is added in checkout", "checkout", 0.6, ("t-1",),
+                                                 fault="latency"),
+                             call_graph=tuple(CallEdge(a, b, 0, 0) for a, b in EDGES)),
+                    anomalies=(_a("checkout", "latency", 6.0, "spans"), _a("payments", "latency", 4.0, "spans"),
+                               _a("catalog", "traffic", 9.0, "metric:rate", "metrics")))
+    services = [h.service for h in rank([trace], {}, "frontend")]
+    assert services[0] == "checkout" and "payments" in services and "catalog" not in services
