@@ -26,7 +26,7 @@ from inquest.benchmarks.nezha_layout import DateFolder, Fault
 from inquest.config import InvestigationConfig
 from inquest.core import Incident, Window
 from inquest.tools.backends.embedded_schema import count_of
-from inquest.tools.backends.embedded_store import literal
+from inquest.tools.backends.embedded_sql import literal
 
 # With no next injection to bound it, a case's files are looked for this far after its injection.
 CASE_HORIZON = timedelta(minutes=10)

@@ -38,8 +38,8 @@ from inquest.ingest.alerts import DEFAULT_ALERTS
 from inquest.ingest.driver import IngestResult, ingest
 from inquest.tools.backends.elasticsearch.connection import describe_failure, hosts_of, open_client
 from inquest.tools.backends.elasticsearch.percentiles import BUCKET_SQL
+from inquest.tools.backends.embedded_logs import BODY_SQL, TEMPLATE_SQL, register_redaction
 from inquest.tools.backends.embedded_schema import quote
-from inquest.tools.backends.embedded_store import _BODY_SQL, _TEMPLATE_SQL, register_redaction
 
 KINDS = ("spans", "logs", "metrics", "changes", "db_query_stats", "incidents")
 STREAMS = ("spans", "logs", "metrics")  # time series: data streams when the cluster has them
@@ -110,7 +110,7 @@ def document_sql(kind: str, settings: ElasticsearchBackend) -> str:
         if name == "symptoms":
             expression = f"CAST({expression} AS JSON)"
         elif kind == "logs" and name == "body":  # the cluster holds the body as the embedded store shows it
-            expression = _BODY_SQL
+            expression = BODY_SQL
         elif kind == "metrics" and name == "value":  # JSON has no NaN or infinity
             expression = f"CASE WHEN isnan({expression}) OR isinf({expression}) THEN NULL ELSE {expression} END"
         pairs.append((settings.field(kind, name), expression))
@@ -123,7 +123,7 @@ def document_sql(kind: str, settings: ElasticsearchBackend) -> str:
     else:
         source = kind  # the embedded store's tables are named like the kinds
     if kind == "logs":
-        pairs.append(("inquest.template", _TEMPLATE_SQL))
+        pairs.append(("inquest.template", TEMPLATE_SQL))
     # Merged into an empty object so that NULLs are left out: smaller documents, and "missing" is how
     # a cluster says NULL anyway.
     members = ", ".join(f"'{key}', {expression}" for key, expression in pairs)

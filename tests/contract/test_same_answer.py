@@ -9,7 +9,7 @@ from conftest import deps_for
 from contract.compare import SPECS, differences
 from inquest.coordinator.investigation import investigate
 from inquest.core import Report
-from inquest.tools.backends.embedded_store import literal
+from inquest.tools.backends.embedded_sql import literal
 
 pytestmark = pytest.mark.elasticsearch
 

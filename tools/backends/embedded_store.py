@@ -1,90 +1,37 @@
 """The embedded telemetry backend: the protocol's questions as DuckDB SQL over one local file.
 
-Each question is one SQL statement with its values written in as literals, so the text stored as
-evidence is exactly what ran and can be pasted into `duckdb <file>` to reproduce it.
+Each question is one SQL statement with its values written in as literals (embedded_sql), so the text
+stored as evidence is exactly what ran and can be pasted into `duckdb <file>` to reproduce it. The
+questions about log text (redaction, masking, sampling) are built in embedded_logs.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from inquest.core import Change, Incident, Window, utc
 from inquest.errors import BackendError
-from inquest.redact import redact
-from inquest.secret_rules import SQL_GATE
 from inquest.tools.backends.coverage import bucket_seconds, covered_seconds
+from inquest.tools.backends.embedded_logs import (
+    log_origins_sql,
+    log_patterns_sql,
+    log_templates_sql,
+    register_redaction,
+    runnable,
+)
+from inquest.tools.backends.embedded_sql import between, literal, service_filter
 from inquest.tools.backends.protocol import Changes, OperationLimit, Table
-
-# A log body with its secrets redacted, before anything masks or cuts it: a template's `<n>` and `<id>`
-# break the shapes the redactor knows (`xoxb-<n>-<id>`), so the raw text goes first. Only lines the rules'
-# gate matches (in RE2, vectorised) cost a call into Python.
-_BODY_SQL = ("CASE WHEN regexp_matches(body, '" + SQL_GATE.replace("'", "''")
-             + "') THEN inquest_redact(body) ELSE body END")
-
-
-def _masked(text: str) -> str:
-    """Ids, hex, numbers and quoted values become placeholders so that lines differing only in them
-    count as one template."""
-    return ("regexp_replace(regexp_replace(regexp_replace(" + text + ", "
-            "'[0-9a-fA-F]{8}-[0-9a-fA-F-]{27,}|\\b[0-9a-fA-F]{12,}\\b', '<id>', 'g'), "
-            "'\\b\\d+(\\.\\d+)?', '<n>', 'g'), '''[^'']*''|\"[^\"]*\"', '<str>', 'g')")
-
-
-_TEMPLATE_SQL = _masked(_BODY_SQL)
-
 
 # Who a span's exclusive time belongs to: a client span's (the wire, an uninstrumented peer) to the peer
 # it calls; a database client span's to the service that issued the query.
 _CREDITED = ("CASE WHEN kind = 'CLIENT' AND \"db.system\" IS NULL AND \"peer.service\" IS NOT NULL "
              "THEN \"peer.service\" ELSE \"service.name\" END")
-
-# A line's draw for sampling: by trace where it has one (whole traces are kept or dropped), else by line.
-_DRAWS = 1_000_000
-_DRAW_SQL = f"(hash(coalesce(NULLIF(trace_id, ''), body || CAST(timestamp AS VARCHAR))) % {_DRAWS})"
-
-
-def literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, datetime):
-        return f"TIMESTAMP '{utc(value).replace(tzinfo=None).isoformat(sep=' ')}'"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(literal(v) for v in value) + ")"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _between(column: str, window: Window) -> str:
-    return f"{column} >= {literal(window.start)} AND {column} < {literal(window.end)}"
-
-
-def _service_filter(service: str | None, column: str = '"service.name"') -> str:
-    return "" if service is None else f" AND {column} = {literal(service)}"
-
-
-def _redacted(body: str | None) -> str | None:
-    return redact(body)[0] if body else body
-
-
-def register_redaction(con: duckdb.DuckDBPyConnection) -> None:
-    """`inquest_redact(text)` for _BODY_SQL and _TEMPLATE_SQL. DuckDB keeps it with the database, which
-    every connection to one file in a process shares: the second store opened on a file finds it there."""
-    try:
-        con.create_function("inquest_redact", _redacted, ["VARCHAR"], "VARCHAR", side_effects=False)
-    except duckdb.CatalogException as exc:
-        if "already exists" not in str(exc):
-            raise
 
 
 class EmbeddedStore:
@@ -138,10 +85,7 @@ class EmbeddedStore:
             raise BackendError(f"embedded store: {question} failed: {exc}") from exc
         finally:
             cursor.close()
-        # The evidence keeps a statement anyone can run with the duckdb CLI, which has no inquest_redact:
-        # the same statement over the raw body (the answer only differs where a secret was redacted).
-        return Table(question=question, query=" ".join(sql.replace(_BODY_SQL, "body").split()), columns=columns,
-                     rows=rows)
+        return Table(question=question, query=runnable(sql), columns=columns, rows=rows)
 
     # -- incidents and changes -------------------------------------------------------------------
 
@@ -159,7 +103,7 @@ class EmbeddedStore:
         return out
 
     def changes(self, window: Window, services: Sequence[str] | None = None) -> Changes:
-        where = _between("timestamp", window)
+        where = between("timestamp", window)
         if services:
             where += f' AND "service.name" IN {literal(tuple(services))}'
         # The previous version comes from the whole history, not just the window: it is what a rollback
@@ -192,9 +136,9 @@ class EmbeddedStore:
         return self._ask("services", f"""
             SELECT service, sum(spans) AS spans, sum(logs) AS logs FROM (
               SELECT "service.name" AS service, count(*) AS spans, 0 AS logs FROM spans
-              WHERE {_between('start_time', window)} GROUP BY 1
+              WHERE {between('start_time', window)} GROUP BY 1
               UNION ALL
-              SELECT "service.name", 0, count(*) FROM logs WHERE {_between('timestamp', window)} GROUP BY 1
+              SELECT "service.name", 0, count(*) FROM logs WHERE {between('timestamp', window)} GROUP BY 1
             ) GROUP BY service ORDER BY service""")
 
     def time_range(self) -> Table:
@@ -210,7 +154,7 @@ class EmbeddedStore:
             SELECT count(DISTINCT date_trunc('minute', start_time)) AS minutes,
                    list(DISTINCT floor(date_diff('millisecond', {literal(window.start)}, start_time) / {step * 1000})
                         * {step}) AS occupied
-            FROM spans WHERE {_between('start_time', window)}""")
+            FROM spans WHERE {between('start_time', window)}""")
         minutes, occupied = table.rows[0] if table.rows else (0, [])
         covered = covered_seconds([float(x) for x in occupied or ()], length, step) / 60
         return Table("span_minutes", table.query, ("minutes", "covered_minutes"), ((minutes, round(covered, 3)),))
@@ -225,12 +169,12 @@ class EmbeddedStore:
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms,
                    round(avg(self_ms), 2) AS mean_self_ms,
                    round(sum(self_ms), 1) AS total_self_ms
-            FROM spans WHERE {_between('start_time', window)}{_service_filter(service)}
+            FROM spans WHERE {between('start_time', window)}{service_filter(service)}
             GROUP BY 1, 2, 3, 4, 5 ORDER BY total_self_ms DESC""")
 
     def error_origins(self, window: Window) -> Table:
         return self._ask("error_origins", f"""
-            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)}),
+            WITH w AS (SELECT * FROM spans WHERE {between('start_time', window)}),
             failing_parents AS (
               SELECT DISTINCT trace_id, parent_span_id AS span_id FROM w
               WHERE status_code = 'ERROR' AND parent_span_id IS NOT NULL)
@@ -242,7 +186,7 @@ class EmbeddedStore:
 
     def call_graph(self, window: Window) -> Table:
         return self._ask("call_graph", f"""
-            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)}),
+            WITH w AS (SELECT * FROM spans WHERE {between('start_time', window)}),
             leaf_clients AS (  -- client spans nobody answered: calls to uninstrumented peers
               SELECT w.* FROM w ANTI JOIN w s ON s.trace_id = w.trace_id AND s.parent_span_id = w.span_id
               WHERE w.kind = 'CLIENT' AND w."peer.service" IS NOT NULL AND w."db.system" IS NULL)
@@ -278,7 +222,7 @@ class EmbeddedStore:
                    round(quantile_cont(self_ms, 0.5), 2) AS self_p50_ms,
                    round(quantile_cont(self_ms, 0.99), 2) AS self_p99_ms,
                    round(min(duration_ms) FILTER (WHERE duration_ms > 0), 3) AS min_ms
-            FROM spans WHERE {_between('start_time', window)}
+            FROM spans WHERE {between('start_time', window)}
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
     def trace_spectrum(self, window: Window, limits: Sequence[OperationLimit]) -> Table:
@@ -288,7 +232,7 @@ class EmbeddedStore:
             WITH lim(service, operation, kind, dur_limit, self_limit) AS (VALUES {values}),
             w AS (SELECT trace_id, "service.name" AS service, name AS operation, kind, duration_ms, self_ms,
                          parent_span_id IS NULL AS root, {_CREDITED} AS credited
-                  FROM spans WHERE {_between('start_time', window)}),
+                  FROM spans WHERE {between('start_time', window)}),
             f AS (SELECT w.trace_id, w.credited, w.root AND w.duration_ms > l.dur_limit AS slow,
                          w.self_ms > l.self_limit AS slow_self, w.self_ms - l.self_limit AS over_ms
                   FROM w LEFT JOIN lim l ON w.service = l.service AND w.operation = l.operation AND w.kind = l.kind),
@@ -305,7 +249,7 @@ class EmbeddedStore:
 
     def edge_latency(self, window: Window) -> Table:
         return self._ask("edge_latency", f"""
-            WITH w AS (SELECT * FROM spans WHERE {_between('start_time', window)})
+            WITH w AS (SELECT * FROM spans WHERE {between('start_time', window)})
             SELECT p."service.name" AS caller, c."service.name" AS callee, p.kind = 'CLIENT' AS client,
                    count(*) AS calls, round(quantile_cont(p.duration_ms, 0.5), 2) AS caller_p50_ms,
                    round(quantile_cont(c.duration_ms, 0.5), 2) AS callee_p50_ms,
@@ -329,8 +273,8 @@ class EmbeddedStore:
                    round(avg(duration_ms), 2) AS mean_ms,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms,
                    count(*) FILTER (WHERE status_code = 'ERROR') AS errors
-            FROM spans WHERE {_between('start_time', window)} AND "db.statement" IS NOT NULL
-              {_service_filter(service)}
+            FROM spans WHERE {between('start_time', window)} AND "db.statement" IS NOT NULL
+              {service_filter(service)}
             GROUP BY 1, 2 ORDER BY sum(duration_ms) DESC LIMIT 100""")
 
     def db_query_stats(self, window: Window, service: str | None = None) -> Table:
@@ -339,7 +283,7 @@ class EmbeddedStore:
                    round(sum(total_time_ms) / nullif(sum(calls), 0), 2) AS mean_ms,
                    round(sum(rows) / nullif(sum(calls), 0), 2) AS rows_per_call,
                    round(sum(lock_wait_ms), 1) AS lock_wait_ms
-            FROM db_query_stats WHERE {_between('timestamp', window)}{_service_filter(service)}
+            FROM db_query_stats WHERE {between('timestamp', window)}{service_filter(service)}
             GROUP BY 1, 2 ORDER BY sum(total_time_ms) DESC LIMIT 100""")
 
     # -- metrics and logs --------------------------------------------------------------------------
@@ -349,8 +293,8 @@ class EmbeddedStore:
             SELECT "service.name" AS service, "host.name" AS host, name,
                    round(avg(value), 3) AS mean, round(max(value), 3) AS max,
                    round(arg_max(value, timestamp), 3) AS last, count(*) AS points
-            FROM metrics WHERE {_between('timestamp', window)} AND name IN {literal(tuple(names))}
-              {_service_filter(service)}
+            FROM metrics WHERE {between('timestamp', window)} AND name IN {literal(tuple(names))}
+              {service_filter(service)}
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
     def metric_stats(self, window: Window, names: Sequence[str]) -> Table:
@@ -359,7 +303,7 @@ class EmbeddedStore:
                    round(median(value), 4) AS median, round(mad(value), 4) AS mad,
                    round(quantile_cont(value, 0.9), 4) AS p90, round(max(value), 4) AS max,
                    round(arg_min(value, timestamp), 4) AS first, round(arg_max(value, timestamp), 4) AS last
-            FROM metrics WHERE {_between('timestamp', window)} AND name IN {literal(tuple(names))}
+            FROM metrics WHERE {between('timestamp', window)} AND name IN {literal(tuple(names))}
               AND value IS NOT NULL AND NOT isnan(value)
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
 
@@ -386,7 +330,7 @@ class EmbeddedStore:
             ), vals AS (
               SELECT *, CASE WHEN temporality <> 'cumulative' THEN value WHEN prev IS NULL THEN NULL
                              WHEN value < prev THEN value ELSE value - prev END AS v
-              FROM pts WHERE {_between('timestamp', window)}
+              FROM pts WHERE {between('timestamp', window)}
             )
             SELECT service, host, version, name, le, any_value(unit) AS unit, any_value(temporality) AS temporality,
                    time_bucket(INTERVAL {seconds} SECOND, timestamp) AS bucket, count(*) AS points,
@@ -396,53 +340,13 @@ class EmbeddedStore:
 
     def log_templates(self, window: Window, service: str | None = None, min_severity: int = 13,
                       limit: int = 50) -> Table:
-        return self._ask("log_templates", f"""
-            SELECT service, max(severity_text) AS severity, {_masked("body")} AS template,
-                   count(*) AS count, min(body) AS example
-            FROM (SELECT "service.name" AS service, severity_text, {_BODY_SQL} AS body FROM logs
-                  WHERE {_between('timestamp', window)} AND severity_number >= {int(min_severity)}
-                  {_service_filter(service)})
-            GROUP BY 1, 3 ORDER BY count DESC LIMIT {int(limit)}""")
+        return self._ask("log_templates", log_templates_sql(window, service, min_severity, limit))
 
     def log_patterns(self, window: Window, per_service: int = 200, sample_lines: int = 20000) -> Table:
-        # Masking costs a few regular expressions per line: a service's lines beyond `sample_lines` are
-        # sampled first, by a hash of the trace id (whole traces, the same ones log_origins keeps).
-        return self._ask("log_patterns", f"""
-            WITH w AS (
-              SELECT "service.name" AS service, body, severity_number, {_DRAW_SQL} AS draw
-              FROM logs WHERE {_between('timestamp', window)}
-            ), n AS (SELECT service, count(*) AS total FROM w GROUP BY 1),
-            s AS (
-              SELECT service, total, {_BODY_SQL} AS body, severity_number FROM w JOIN n USING (service)
-              WHERE draw < {_DRAWS}.0 * {int(sample_lines)} / total
-            ),
-            g AS (
-              SELECT service, any_value(total) AS total, {_masked("body")} AS pattern, count(*) AS lines,
-                     count(*) FILTER (WHERE severity_number >= 17) AS errors, min(body) AS example
-              FROM s GROUP BY 1, 3
-            ), r AS (
-              SELECT *, row_number() OVER (PARTITION BY service ORDER BY lines DESC, pattern) <= {int(per_service)} AS kept
-              FROM g
-            )
-            SELECT service, CASE WHEN kept THEN pattern END AS pattern, sum(lines)::BIGINT AS lines,
-                   sum(errors)::BIGINT AS errors, min(CASE WHEN kept THEN example END) AS example,
-                   max(total) AS total
-            FROM r GROUP BY service, kept, 2 ORDER BY service, lines DESC, pattern NULLS LAST""")
+        return self._ask("log_patterns", log_patterns_sql(window, per_service, sample_lines))
 
     def log_origins(self, window: Window, patterns: Sequence[str] = (), sample: float = 1.0) -> Table:
-        chosen = (f"{_TEMPLATE_SQL} IN {literal(tuple(patterns))}" if patterns else "severity_number >= 17")
-        # The first line of a trace is where its trouble started: a callee fails before its caller hears.
-        return self._ask("log_origins", f"""
-            WITH kept AS (
-              SELECT * FROM logs WHERE {_between('timestamp', window)} AND {_DRAW_SQL} < {math.ceil(_DRAWS * float(sample))}
-            ), l AS (
-              SELECT "service.name" AS service, NULLIF(trace_id, '') AS trace_id, timestamp FROM kept WHERE {chosen}
-            ), first AS (
-              SELECT trace_id, arg_min(service, (timestamp, service)) AS origin FROM l
-              WHERE trace_id IS NOT NULL GROUP BY 1
-            )
-            SELECT l.service, f.origin, count(*) AS lines FROM l LEFT JOIN first f USING (trace_id)
-            GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST""")
+        return self._ask("log_origins", log_origins_sql(window, patterns, sample))
 
     # -- the customer's view: root spans of the entry service --------------------------------------
 
@@ -451,14 +355,14 @@ class EmbeddedStore:
             SELECT "service.name" AS service, attributes->>'service.version' AS version, count(*) AS requests,
                    count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
-            FROM spans WHERE {_between('start_time', window)} AND kind IN ('SERVER', 'CONSUMER')
+            FROM spans WHERE {between('start_time', window)} AND kind IN ('SERVER', 'CONSUMER')
               AND "service.name" IN {literal(tuple(services) or ('',))}
             GROUP BY 1, 2 ORDER BY 1, 2""")
 
     def entry_services(self, window: Window) -> Table:
         return self._ask("entry_services", f"""
             SELECT "service.name" AS service, count(*) AS requests FROM spans
-            WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+            WHERE {between('start_time', window)} AND parent_span_id IS NULL
             GROUP BY 1 ORDER BY requests DESC""")
 
     def service_timeline(self, window: Window, service: str, bucket_seconds: int = 60) -> Table:
@@ -466,7 +370,7 @@ class EmbeddedStore:
             SELECT time_bucket(INTERVAL '{int(bucket_seconds)} seconds', start_time) AS bucket,
                    count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS errors,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
-            FROM spans WHERE {_between('start_time', window)} AND kind = 'SERVER'
+            FROM spans WHERE {between('start_time', window)} AND kind = 'SERVER'
               AND "service.name" = {literal(service)}
             GROUP BY 1 ORDER BY 1""")
 
@@ -479,7 +383,7 @@ class EmbeddedStore:
                    count(DISTINCT "tenant.id") AS tenants,
                    count(DISTINCT "enduser.id") FILTER (WHERE status_code = 'ERROR') AS failed_users,
                    count(DISTINCT "tenant.id") FILTER (WHERE status_code = 'ERROR') AS failed_tenants
-            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+            FROM spans WHERE {between('start_time', window)} AND parent_span_id IS NULL
               AND "service.name" = {literal(service)}""")
 
     def entry_endpoints(self, window: Window, service: str) -> Table:
@@ -487,7 +391,7 @@ class EmbeddedStore:
             SELECT coalesce("http.request.method" || ' ' || "http.route", name) AS endpoint,
                    count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS failed,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
-            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+            FROM spans WHERE {between('start_time', window)} AND parent_span_id IS NULL
               AND "service.name" = {literal(service)}
             GROUP BY 1 ORDER BY failed DESC, requests DESC LIMIT 20""")
 
@@ -496,6 +400,6 @@ class EmbeddedStore:
             SELECT time_bucket(INTERVAL '{int(bucket_seconds)} seconds', start_time) AS bucket,
                    count(*) AS requests, count(*) FILTER (WHERE status_code = 'ERROR') AS failed,
                    round(quantile_cont(duration_ms, 0.95), 2) AS p95_ms
-            FROM spans WHERE {_between('start_time', window)} AND parent_span_id IS NULL
+            FROM spans WHERE {between('start_time', window)} AND parent_span_id IS NULL
               AND "service.name" = {literal(service)}
             GROUP BY 1 ORDER BY 1""")
