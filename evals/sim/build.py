@@ -37,9 +37,10 @@ from inquest.evals.sim.model import (
 )
 from inquest.evals.sim.pod_logs import expired_token_logs, migration_logs, start_up_logs, versions_by_rollout
 from inquest.evals.sim.repo import build_repo, change_rows, initial_versions
-from inquest.evals.sim.requests import Clock, Requests
+from inquest.evals.sim.requests import Requests
 from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.signals import evaluate_alert, incident_row, metric_rows, query_stat_rows
+from inquest.evals.sim.traffic import Clock
 from inquest.evals.sim.tsv import copy_tsv
 from inquest.evals.sim.validate import validate
 from inquest.tools.backends.embedded_schema import TABLES, StoreWriter

@@ -29,10 +29,10 @@ from datetime import datetime
 from pathlib import Path
 
 from inquest.evals.sim.demo_base import BUCKET, T_START, Aggregates, make_pods
+from inquest.evals.sim.demo_flow import SEGMENTS
 from inquest.evals.sim.demo_metrics import metric_rows, query_stat_rows
 from inquest.evals.sim.demo_repo import DAY, build_shop_repo, changes
 from inquest.evals.sim.demo_segments import Segments
-from inquest.evals.sim.demo_traffic import SEGMENTS
 from inquest.evals.sim.model import hms
 from inquest.evals.sim.planted import PLANTED_SECRETS
 from inquest.evals.sim.repo import change_rows

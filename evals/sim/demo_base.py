@@ -12,6 +12,7 @@ from random import Random
 
 from inquest.evals.sim.model import BUCKET, US, hms
 from inquest.evals.sim.shop import SHOP
+from inquest.evals.sim.traffic import Clock
 
 T_START, T_END = hms(11, 30), hms(14, 40)
 ROLLOUT = hms(13, 58, 30)  # orders v2.14.0 pods start replacing v2.13.2
@@ -29,16 +30,8 @@ ROUTES = tuple((route.operation, route.share) for route in SHOP.routes)  # front
 POOL_TIMEOUT_MESSAGE = f"timeout acquiring connection from pool after {POOL_TIMEOUT_MS}ms (pool size {POOL_SIZE})"
 
 
-def ts(us: int) -> str:
-    """A store timestamp for microseconds since midnight of 2026-11-03."""
-    return SECONDS[us // US] + f"{us % US:06d}"
-
-
-# "2026-11-03 HH:MM:SS." by second of the day, for the hours the world spans (None elsewhere).
-SECONDS: list[str | None] = [None] * 86400
-_TWO = [f"{i:02d}" for i in range(60)]
-SECONDS[10 * 3600:16 * 3600] = [f"2026-11-03 {_TWO[h]}:{_TWO[m]}:{_TWO[s]}." for h in range(10, 16) for m in range(60)
-                                for s in range(60)]
+# Store timestamps over the hours the world spans.
+CLOCK = Clock("2026-11-03", 10, 16)
 
 
 def adoption(t: int, inject: bool) -> float:

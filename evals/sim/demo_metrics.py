@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from random import Random
 
-from inquest.evals.sim.demo_base import BUCKET, BUCKETS, POOL_SIZE, T_START, Aggregates, pressure, ts
+from inquest.evals.sim.demo_base import BUCKET, BUCKETS, CLOCK, POOL_SIZE, T_START, Aggregates, pressure
 from inquest.evals.sim.model import MS, US
 from inquest.evals.sim.shop import POOL_ATTRS, SHOP
 from inquest.evals.sim.signals import red_rows
@@ -33,7 +33,7 @@ def metric_rows(traffic: Aggregates, seed: int) -> Iterator[tuple]:
                for pods in traffic.pods.values() for host in pods}
     for bucket in range(BUCKETS):
         start = T_START + bucket * BUCKET
-        at = ts(start)
+        at = CLOCK.ts(start)
         load = pressure(start + BUCKET // 2, traffic.inject)
         drift = bucket / BUCKETS
         for service, pods in traffic.pods.items():
@@ -75,7 +75,7 @@ def query_stat_rows(traffic: Aggregates, seed: int) -> Iterator[tuple]:
     rng = Random(seed * 401 + 29)
     for (minute, service, statement), (calls, total_ms, rows) in sorted(traffic.db_stats.items()):
         lock_wait = round(rng.random() * 0.02 * math.sqrt(calls), 3)
-        yield (ts(T_START + minute * 60 * US), service, "postgresql", statement, int(calls), round(total_ms, 3),
+        yield (CLOCK.ts(T_START + minute * 60 * US), service, "postgresql", statement, int(calls), round(total_ms, 3),
                int(rows), lock_wait)
 
 

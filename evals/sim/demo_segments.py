@@ -14,19 +14,19 @@ import sys
 from pathlib import Path
 
 from inquest.evals.sim.demo_base import POOL_SIZE, POOL_TIMEOUT_MS, ROLLOUT, T_END, T_START, Aggregates
-from inquest.evals.sim.demo_traffic import SEGMENTS, Traffic
+from inquest.evals.sim.demo_flow import SEGMENTS, DemoRequests
 from inquest.evals.sim.model import MS, US, hms
 from inquest.evals.sim.planted import ORDERS_DSN, SESSION_TOKENS
 
 
-def planted_logs(traffic: Traffic) -> None:
+def planted_logs(traffic: DemoRequests) -> None:
     """Lines that belong to no request, logged after the last segment's requests (its random stream goes on):
     deploy start-up lines (the orders one leaks its DSN) and rejected session tokens."""
     rng = traffic.rng
     for service, at, version in (("inventory", hms(13, 20, 20), "3.8.1"), ("notifications", hms(13, 50, 15),
                                  "1.9.0"), ("orders", ROLLOUT, "2.14.0"), ("frontend", hms(14, 4, 20), "5.2.0")):
         for i, host in enumerate(traffic.pods[service]):
-            start = at + i * 25 * US + traffic.ms(0, 4000)
+            start = at + i * 25 * US + traffic.ms((0, 4000))
             if service == "orders":
                 traffic.log(start, None, None, "INFO", 9, service, host, f"connecting to {ORDERS_DSN}")
                 traffic.log(start + 180 * MS, None, None, "INFO", 9, service, host,
@@ -42,10 +42,9 @@ def planted_logs(traffic: Traffic) -> None:
 
 def run_segment(seed: int, scale: float, inject: bool, segment: int, out: Path) -> None:
     """Writes spans-<segment>.tsv, logs-<segment>.tsv and aggregates-<segment>.pickle into `out`."""
-    traffic = Traffic(seed, scale, inject, segment)
+    traffic = DemoRequests(seed, scale, inject, segment)
     with open(out / f"spans-{segment}.tsv", "w", encoding="utf-8") as spans:
-        for chunk in traffic.spans():
-            spans.writelines(chunk)
+        traffic.run(spans.writelines)
     if segment == SEGMENTS - 1:
         planted_logs(traffic)
     with open(out / f"logs-{segment}.tsv", "w", encoding="utf-8") as logs:

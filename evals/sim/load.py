@@ -12,7 +12,6 @@ and client timeouts feed on: a retry storm or a saturated dependency grows on it
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 from inquest.evals.sim.fleet import Fleet, Slot
@@ -38,7 +37,18 @@ from inquest.evals.sim.model import (
     Topology,
     TrafficSurge,
 )
-from inquest.evals.sim.queueing import Activation, PoolState, SlotState, erlang_c, mean, own_ms, slowdown, timeout_share
+from inquest.evals.sim.queueing import (
+    Activation,
+    PoolState,
+    SlotState,
+    callees_first,
+    mean,
+    own_ms,
+    pool_state,
+    slowdown,
+    timeout_share,
+)
+from inquest.evals.sim.traffic import diurnal
 
 NOMINAL_RATE = 2000.0  # entry requests per second the sampled traces stand for, on average
 DT = 10 * US
@@ -46,12 +56,6 @@ MEAN_ITEMS = 7.5  # cart lines at checkout: 3..12
 NET_MS = 1.3  # a call's two network legs
 QUEUE_CAP_S = 3.0  # a pod's backlog beyond this many seconds of work is shed
 GAP_MS = 0.15  # between statements on one connection
-
-
-def diurnal(at: int, t0: int) -> float:
-    """The traffic's shape over the afternoon, as in the demo world."""
-    minutes = (at - t0) / (60 * US)
-    return 1 + 0.07 * math.sin(minutes / 29.0) + 0.04 * math.sin(minutes / 6.3)
 
 
 class LoadModel:
@@ -65,7 +69,7 @@ class LoadModel:
         self._swapped = {(e.service, e.operation) for e in self._of(SwapStatement)}
         self._plain_queries = {key: [(q, 1.0) for q in op.steps if isinstance(q, Query)]
                                for key, op in self.ops.items()}
-        self.order = self._callees_first()
+        self.order = callees_first(self.ops, self._of(ExtraCalls))
         self.buckets = (t1 - t0) // DT
         self.slot_states: dict[tuple[str, int], list[SlotState]] = {
             (s, slot.index): [] for s, slots in fleet.slots.items() for slot in slots}
@@ -87,28 +91,6 @@ class LoadModel:
 
     def _of(self, kind: type) -> list:
         return self._by_kind.get(kind, [])
-
-    def _callees_first(self) -> list[tuple[str, str]]:
-        order: list[tuple[str, str]] = []
-        extra = defaultdict(list)
-        for e in self._of(ExtraCalls):
-            extra[(e.service, e.operation)].append((e.call.service, e.call.operation))
-
-        def visit(key: tuple[str, str]) -> None:
-            if key in order:
-                return
-            for step in self.ops[key].steps:
-                if isinstance(step, Call):
-                    visit((step.service, step.operation))
-                elif isinstance(step, Publish):
-                    visit(step.consumer)
-            for callee in extra[key]:
-                visit(callee)
-            order.append(key)
-
-        for key in self.ops:
-            visit(key)
-        return order
 
     def _static_latency(self, key: tuple[str, str]) -> float:
         op = self.ops[key]
@@ -317,22 +299,9 @@ class LoadModel:
                     waiting.append((q, per_pod * share * count, wait))
             arrivals += per_pod
             held += per_pod * hold / 1000
-        state = PoolState(size=size)
+        state = pool_state(size, arrivals, held, timeout_ms)
         if not arrivals:
             return state
-        hold_ms = held / arrivals * 1000
-        if held < size * 0.98:
-            state.p_wait = erlang_c(size, held)
-            state.mean_wait_ms = hold_ms / (size - held)
-            state.p_timeout = state.p_wait * math.exp(-timeout_ms / state.mean_wait_ms)
-            state.in_use = held
-            state.pending = state.p_wait * held / (size - held)
-        else:  # more work than connections: the queue fills until waiters time out
-            state.p_timeout = max(1 - size / held, 0.02)
-            state.p_wait = 1 - state.p_timeout
-            state.mean_wait_ms = timeout_ms * 0.7
-            state.in_use = size
-            state.pending = arrivals * timeout_ms / 1000 * 0.85
         minute = (at - self.t0) // (60 * US)
         for q, per_s, wait in waiting:
             calls = per_s * (1 - state.p_timeout) * DT / US  # only requests that got a connection get there

@@ -6,14 +6,13 @@ for that pod and database. Errors start where a fault or the load puts them and 
 chain: the failing span, then each caller's client span and server span, each caller logging an ERROR
 with the trace id. A caller's timeout ends its client span while the callee works on; a caller's retry
 policy repeats the call. Spans and logs are written as tab-separated lines in TABLES column order
-(empty field = NULL); what metrics and statement statistics are derived from is aggregated on the way.
+(empty field = NULL, traffic.py); what metrics and statement statistics are derived from is aggregated on the way.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from random import Random
 
 from inquest.evals.sim.fleet import Fleet, Slot
 from inquest.evals.sim.load import LoadModel
@@ -40,23 +39,9 @@ from inquest.evals.sim.model import (
     Topology,
 )
 from inquest.evals.sim.shop import DB_SPAN_ATTRS, DECLINE_REASONS, POOL_ATTRS, REASONS
-from inquest.evals.sim.tsv import LOG_LINE, SPAN_LINE
+from inquest.evals.sim.traffic import Clock, Flush, Traffic
 
 REFUSED = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
-USERS = 40_000
-
-
-class Clock:
-    """Store timestamps for microseconds since the scenario day's midnight, a table lookup per second."""
-
-    def __init__(self, day: str, first_hour: int, last_hour: int) -> None:
-        self.seconds: list[str | None] = [None] * 86400
-        self.seconds[first_hour * 3600:last_hour * 3600] = [
-            f"{day} {h:02d}:{m:02d}:{s:02d}." for h in range(first_hour, last_hour) for m in range(60)
-            for s in range(60)]
-
-    def ts(self, us: int) -> str:
-        return f"{self.seconds[us // US]}{us % US:06d}"
 
 
 class OpEffects:
@@ -73,17 +58,15 @@ class OpEffects:
         return bool(self.slow or self.fail or self.swap or self.extra or self.retries)
 
 
-class Requests:
-    """The sampled requests of one afternoon. A request's context `c` is a tuple, for speed: (trace id,
-    user, tenant, whether INFO lines are sampled, cart items, SKU, order id)."""
+class Requests(Traffic):
+    """The sampled requests of one afternoon, interpreted from the scenario's topology. A request's
+    context `c` is a tuple, for speed: (trace id, user, tenant, whether INFO lines are sampled, cart
+    items, SKU, order id)."""
 
     def __init__(self, scenario: Scenario, topology: Topology, fleet: Fleet, load: LoadModel, clock: Clock,
                  seed: int, scale: float, t0: int, t1: int) -> None:
-        self.scenario, self.topology, self.fleet, self.load, self.clock = scenario, topology, fleet, load, clock
-        self.scale, self.t0, self.t1 = scale, t0, t1
-        self.rng = Random(seed * 1_000_003 + 1)
-        self.r = self.rng.random
-        self.skeleton = Random(seed * 1_000_033 + 2)
+        super().__init__(clock, seed, scale, t0, t1)
+        self.scenario, self.topology, self.fleet, self.load = scenario, topology, fleet, load
         self.ops = {(op.service, op.name): op for op in topology.operations}
         self.pool_of = {s.name: s for s in topology.services if s.pool_size}
         self.effects: dict[tuple[str, str], OpEffects] = defaultdict(OpEffects)
@@ -96,52 +79,17 @@ class Requests:
         self.locks = [e for e in scenario.effects if isinstance(e, TableLock)]
         self.failovers = [e for e in scenario.effects if isinstance(e, DatabaseFailover)]
         self.outages = [e for e in scenario.effects if isinstance(e, PeerOutage)]
-        tenant_rng = Random(seed * 131 + 3)
-        self.tenant_of = [f"t-{int(200 * tenant_rng.random() ** 2.2):03d}" for _ in range(USERS)]
-        self.spans: list[str] = []
-        self.logs: list[str] = []
-        self.requests = 0
-        # (service, operation, bucket) -> durations, errors; (pod, bucket) -> acquires, wait ms, timeouts
-        self.red: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-        self.red_errors: dict[tuple[str, str, int], int] = defaultdict(int)
+        # (pod, bucket) -> acquires, wait ms, timeouts
         self.pool: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0, 0])
         # (minute, service, statement) -> calls, total ms, rows, lock wait ms
         self.db_stats: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0, 0.0])
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _id(self) -> str:
-        return f"{self.rng.getrandbits(64):016x}"
-
-    def _ms(self, r: tuple[float, float]) -> int:
-        return int((r[0] + (r[1] - r[0]) * self.r()) * MS)
-
-    def _net(self) -> int:
-        return int(200 + 900 * self.r())
-
-    def _span(self, c, sid, parent, service, host, name, kind, start, end, error, message="", method="",
-              route="", code="", peer="", statement="", attrs="") -> None:
-        seconds = self.clock.seconds
-        self.spans.append(SPAN_LINE % (
-            c[0], sid, parent, service, host, name, kind, seconds[start // US], start % US, seconds[end // US],
-            end % US, (end - start) / MS, "ERROR" if error else "UNSET", message, method, route, code, peer,
-            "postgresql" if statement else "", statement, c[1], c[2], attrs))
-        if kind == "SERVER" or kind == "CONSUMER":
-            key = (service, name, (start - self.t0) // BUCKET)
-            self.red[key].append((end - start) / MS)
-            if error:
-                self.red_errors[key] += 1
-
-    def log(self, at, c, sid, severity, number, service, host, body) -> None:
-        self.logs.append(LOG_LINE % (self.clock.ts(at), c[0] if c else "", sid or "", severity, number, service,
-                                     host, body, ""))
-
     def _access(self, at, c, sid, service, host, op: Operation, code) -> None:
         if c[3] and op.kind == "SERVER":
-            ip = f"10.42.{int(self.r() * 8)}.{int(self.r() * 250) + 2}"
             path = op.route.replace("{id}", str(c[5])).replace("{sku}", f"SKU-{c[5]:05d}")
-            self.log(at, c, sid, "INFO", 9, service, host, f'{ip}:{40000 + int(self.r() * 20000)} - '
-                     f'"{op.method} {path} HTTP/1.1" {code}')
+            self._access_line(at, c, sid, service, host, op.method, path, code)
 
     def _on(self, when, at: int, slot: Slot | None) -> bool:
         level = self.load.act.on(when, at, slot)
@@ -149,39 +97,16 @@ class Requests:
 
     # -- traffic ----------------------------------------------------------------------------------
 
-    def run(self, flush) -> None:
-        """Simulates every request from t0 to t1, handing span lines to `flush` every ten minutes."""
-        sk = self.skeleton
-        routes = self.topology.routes
-        thresholds, total = [], 0.0
-        for route in routes:
-            total += route.share
-            thresholds.append(total)
-        entry = self.topology.entry
+    def run(self, flush: Flush) -> None:
+        """Simulates every request from t0 to t1, handing span lines to `flush` as time passes."""
+        routes, entry = self.topology.routes, self.topology.entry
         base = self.scenario.base_rate * self.scale
-        t, chunk_end = self.t0, self.t0 + 10 * MINUTE
-        while True:
-            t += int(sk.expovariate(base * self.load.entry_multiplier(t)) * US)
-            if t >= self.t1:
-                break
-            if t >= chunk_end:
-                flush(self.spans)
-                self.spans = []
-                chunk_end += 10 * MINUTE
-            r = sk.random()
-            route = 0
-            while route < len(routes) - 1 and r >= thresholds[route]:
-                route += 1
-            user = int(USERS * sk.random() ** 1.35)
-            items = 3 + int(sk.random() * 10)
-            sku = int(sk.random() * 20_000)
+        for t, route, user, items, sku in self.arrivals(lambda at: base * self.load.entry_multiplier(at),
+                                                         [route.share for route in routes], flush):
             c = (f"{self.rng.getrandbits(128):032x}", f"u-{user:05d}", self.tenant_of[user], self.r() < 0.1,
                  items, sku, 4_000_000 + int(self.r() * 1_000_000))
             slot, _ = self.fleet.pick(entry, t, self.r())
             self.serve(c, (entry, routes[route].operation), t, "", slot)
-            self.requests += 1
-        flush(self.spans)
-        self.spans = []
 
     # -- one operation ----------------------------------------------------------------------------
 
@@ -194,7 +119,7 @@ class Requests:
         sid = self._id()
         state = self.load.slot_state(slot, start)
         if state.shed and self.r() < state.shed:
-            end = start + self._ms((0.2, 1.5))
+            end = start + self.ms((0.2, 1.5))
             message = "overloaded: request queue full, shedding load"
             self.log(end, c, sid, "ERROR", 17, service, host,
                      f"{op.name} rejected: {message} ({state.delay_ms / 1000:.1f}s of work queued)")
@@ -205,17 +130,17 @@ class Requests:
         mult = state.mult
         t = start + int(state.delay_ms * (0.4 + 1.2 * self.r()) * MS)
         pre = math.exp(math.log(op.pre_ms[0]) + op.pre_ms[1] * self.rng.gauss(0, 1)) * MS if op.lognormal \
-            else self._ms(op.pre_ms)
+            else self.ms(op.pre_ms)
         t += int(pre * mult)
         if op.flap and (start // US) % op.flap[0] < op.flap[1]:
-            t += self._ms(op.flap[2])
+            t += self.ms(op.flap[2])
         effects = self.effects.get(key)
         steps: list = list(op.steps)
         fail = None
         if effects:
             for e in effects.slow:
                 if self._on(e.when, start, slot):
-                    t += self._ms(e.add_ms)
+                    t += self.ms(e.add_ms)
             for e in effects.swap:
                 if self._on(e.when, start, slot):
                     steps = [n for s in steps
@@ -233,7 +158,7 @@ class Requests:
         if status < 400:
             t, status, message = self._steps(c, key, op, steps, sid, host, slot, t, mult)
         if status < 400:
-            t += int(self._ms(op.post_ms) * mult)
+            t += int(self.ms(op.post_ms) * mult)
             if fail is not None:
                 status, message = fail.status, fail.message
                 self.log(t - 200, c, sid, "ERROR", 17, service, host, f"{op.name} failed: {message}")
@@ -265,7 +190,7 @@ class Requests:
         counter[0] += 1
         draw = self.r()
         if pool and draw < pool.p_timeout:
-            end = t + int(spec.pool_timeout_ms * MS) + self._ms((0.05, 0.6))
+            end = t + int(spec.pool_timeout_ms * MS) + self.ms((0.05, 0.6))
             message = f"timeout acquiring connection from pool after {spec.pool_timeout_ms:.0f}ms (pool size {size})"
             self._span(c, self._id(), sid, service, host, "pool.acquire", "INTERNAL", t, end, True, message,
                        attrs=POOL_ATTRS % db)
@@ -274,8 +199,8 @@ class Requests:
             pending = int(pool.pending * (0.8 + 0.4 * self.r()))
             self.log(end + 150, c, sid, "ERROR", 17, service, host, f"timed out waiting for connection from pool "
                      f"after {spec.pool_timeout_ms:.0f}ms (pool size {size}, pending {pending})")
-            return end + self._ms((0.4, 2)), message
-        wait = self._ms((0.03, 0.4))
+            return end + self.ms((0.4, 2)), message
+        wait = self.ms((0.03, 0.4))
         if pool and draw < pool.p_timeout + pool.p_wait:
             wait += int(min(self.rng.expovariate(1 / pool.mean_wait_ms), spec.pool_timeout_ms * 0.98) * MS)
         self._span(c, self._id(), sid, service, host, "pool.acquire", "INTERNAL", t, t + wait, False,
@@ -289,17 +214,17 @@ class Requests:
         for step in steps:
             if isinstance(step, Query):
                 for _ in range(c[4] if step.per_item else 1):
-                    t, failure = self._query(c, sid, service, host, step, t + self._ms((0.1, 0.2)))
+                    t, failure = self._query(c, sid, service, host, step, t + self.ms((0.1, 0.2)))
                     if failure:
                         self.log(t + 200, c, sid, "ERROR", 17, service, host, f"{step.name} failed: {failure}")
-                        return t + self._ms((0.3, 1)), 500, failure
+                        return t + self.ms((0.3, 1)), 500, failure
             elif isinstance(step, Call):
-                t, code, message, failed = self._call(c, key, step, sid, host, t + self._ms((0.3, 1.5)))
+                t, code, message, failed = self._call(c, key, step, sid, host, t + self.ms((0.3, 1.5)))
                 if failed and step.required:
                     text = f"{step.service} call failed: {message}"
                     self.log(t + 100, c, sid, "ERROR", 17, service, host, f"{text} order_id={c[6]}"
                              if service == "checkout" else text)
-                    return t + self._ms((0.5, 2)), 500, text
+                    return t + self.ms((0.5, 2)), 500, text
                 if 400 <= code < 500 and step.on_client_error == "stop":
                     return t, code, ""
             elif isinstance(step, External):
@@ -308,35 +233,35 @@ class Requests:
                     text = message if op.kind == "CONSUMER" else f"{step.peer} call failed: {message}"
                     self.log(t + 100, c, sid, "ERROR", 17, service, host, f"{text} (order_id={c[6]}, attempt 1/5)"
                              if op.kind == "CONSUMER" else f"{text} order_id={c[6]}")
-                    return t + self._ms((0.5, 2)), 502 if op.kind == "SERVER" else 500, text
+                    return t + self.ms((0.5, 2)), 502 if op.kind == "SERVER" else 500, text
                 if code == 402:
                     reason = DECLINE_REASONS[int(self.r() * len(DECLINE_REASONS))]
                     self.log(t + 100, c, sid, "WARN", 13, service, host, f"card declined: {reason} order_id={c[6]}")
-                    return t + self._ms((1, 4)), 402, ""
+                    return t + self.ms((1, 4)), 402, ""
             elif isinstance(step, Publish):
                 producer = self._id()
-                end = t + self._ms((0.6, 2.5))
+                end = t + self.ms((0.6, 2.5))
                 self._span(c, producer, sid, service, host, f"{step.topic} publish", "PRODUCER", t, end, False,
                            attrs=step.attrs)
                 consumer = self.fleet.pick(step.consumer[0], end, self.r())[0]
-                self.serve(c, step.consumer, end + self._ms((3, 60)), producer, consumer)
+                self.serve(c, step.consumer, end + self.ms((3, 60)), producer, consumer)
                 t = end
         return t, self.ops[key].ok_status, ""
 
     def _query(self, c, sid, service, host, q: Query, start: int) -> tuple[int, str]:
-        duration = int(self._ms(q.ms) * self.load.database(q.db, start))
+        duration = int(self.ms(q.ms) * self.load.database(q.db, start))
         wait, failure = 0, ""
         for lock in self.locks:
             if lock.db == q.db and lock.table in q.statement and self._on(lock.when, start, None):
                 left = lock.when.end - start
                 if left > lock.statement_timeout_ms * MS:
-                    wait, duration = int(lock.statement_timeout_ms * MS), self._ms((0.1, 0.5))
+                    wait, duration = int(lock.statement_timeout_ms * MS), self.ms((0.1, 0.5))
                     failure = "canceling statement due to statement timeout"
                 else:
                     wait = left
         for failover in self.failovers:
             if failover.db == q.db and self._on(failover.when, start, None) and self.r() < failover.rate:
-                duration, failure = self._ms((0.3, 3)), failover.message
+                duration, failure = self.ms((0.3, 3)), failover.message
         end = start + wait + duration
         self._span(c, self._id(), sid, service, host, q.name, "CLIENT", start, end, bool(failure), failure,
                    peer=q.db, statement=q.statement, attrs=DB_SPAN_ATTRS[q.db])
@@ -372,7 +297,7 @@ class Requests:
             sid = self._id()
             slot, refused = self.fleet.pick(call.service, start, self.r())
             if refused:
-                end, code, message, failed = start + self._ms((0.5, 3)), 503, f"503 {REFUSED}", True
+                end, code, message, failed = start + self.ms((0.5, 3)), 503, f"503 {REFUSED}", True
             else:
                 served, code, message = self.serve(c, callee, start + self._net(), sid, slot)
                 end = served + self._net()
@@ -393,7 +318,7 @@ class Requests:
         """A call to an uninstrumented peer: (end, status, message); status 0 is a timeout."""
         r = self.r
         timeout = self._timeout(service, step.peer, step.timeout_ms, start)
-        duration = self._ms(step.slow_ms) if r() < step.slow_share else self._ms(step.ms)
+        duration = self.ms(step.slow_ms) if r() < step.slow_share else self.ms(step.ms)
         code, message = 200, ""
         if step.fail_rate and r() < step.fail_rate:
             code, message = step.fail_status or 0, step.fail_message
@@ -401,7 +326,7 @@ class Requests:
             code = 402
         for outage in self.outages:
             if outage.peer == step.peer and self._on(outage.when, start, None) and r() < outage.rate:
-                duration, code, message = self._ms(outage.ms), outage.status, outage.message
+                duration, code, message = self.ms(outage.ms), outage.status, outage.message
         if duration > timeout * MS:
             duration, code = int(timeout * MS), 0
             message = f"timed out after {timeout / 1000:g}s waiting for {step.peer}"

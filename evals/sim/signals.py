@@ -19,8 +19,9 @@ from random import Random
 from inquest.evals.sim.fleet import Fleet
 from inquest.evals.sim.load import DT, LoadModel
 from inquest.evals.sim.model import BUCKET, MINUTE, MS, US, Alert, ScenarioError, TableLock, Topology
-from inquest.evals.sim.requests import Clock, Requests
+from inquest.evals.sim.requests import Requests
 from inquest.evals.sim.shop import POOL_ATTRS
+from inquest.evals.sim.traffic import Clock
 
 
 def p95(values: list[float]) -> float:
