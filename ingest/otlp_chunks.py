@@ -24,8 +24,12 @@ from inquest.errors import BackendError
 from inquest.ingest.arrow_rows import COLUMNAR_TABLES, arrow_batch
 from inquest.ingest.ndjson import Record, Rejection, is_pretty_printed, iter_lines, parse_line
 from inquest.ingest.otlp import iter_otlp_records, records_from_document
+from inquest.ingest.otlp_sql import FastSpans
 
 CHUNK_BYTES = 4 * 1024 * 1024  # of JSON text per chunk: ~8,000 spans, a few times the cost of sending it
+# What DuckDB reads at once (otlp_sql.py): each read costs a query's set-up, so more than a worker's chunk, yet
+# its parsed form stays a few hundred megabytes.
+FAST_CHUNK_BYTES = 32 * 1024 * 1024
 # Below this size on disk a file is parsed in the reading process: starting workers costs ~0.3 s.
 PARALLEL_FILE_BYTES = 4 * 1024 * 1024
 REJECTIONS_KEPT = 20  # per chunk; the rest are only counted
@@ -91,9 +95,11 @@ class ChunkParser:
     """Parses OTLP files chunk by chunk; starts `workers` processes for the first large file and keeps
     them for the rest of the ingest."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, fast_path: bool = True) -> None:
         self.workers = workers
+        self.fast_path = fast_path  # False: every line through otlp.py (the reference the fast path is tested against)
         self._pool: ProcessPoolExecutor | None = None
+        self._fast: FastSpans | None = None
 
     def chunks(self, path: Path, max_line_bytes: int) -> Iterator[ChunkResult]:
         lines = iter_lines(path, max_line_bytes)
@@ -105,23 +111,44 @@ class ChunkParser:
         if head and not isinstance(head[-1], Rejection) and is_pretty_printed(head[-1][1]):
             yield _whole_file(path, max_line_bytes)  # one document; iter_json_documents reads it whole
             return
-        chunked = _chunked(head, lines)
+        if self._fast is None and self.fast_path:
+            self._fast = FastSpans()
+        split = (self._split(chunk) for chunk in _chunked(head, lines, FAST_CHUNK_BYTES if self._fast else CHUNK_BYTES))
         if self.workers < 2 or path.stat().st_size < PARALLEL_FILE_BYTES:
-            yield from (parse_chunk(str(path), chunk) for chunk in chunked)
+            for fast, rest in split:
+                if fast is not None:
+                    yield fast
+                for piece in _pieces(rest):
+                    yield parse_chunk(str(path), piece)
         else:
-            yield from self._in_workers(path, chunked)
+            yield from self._in_workers(path, split)
 
-    def _in_workers(self, path: Path, chunked: Iterator[list[Line]]) -> Iterator[ChunkResult]:
+    def _split(self, chunk: list[Line]) -> tuple[ChunkResult | None, list[Line]]:
+        """(the spans DuckDB read, the lines otlp.py must read, in file order)."""
+        if self._fast is None:
+            return None, chunk
+        eligible = [line for line in chunk if not isinstance(line, Rejection) and self._fast.eligible(line[1])]
+        spans, back = self._fast.read(eligible)
+        read_fast = {line[0] for line in eligible}.difference(back)
+        rest = [line for line in chunk if isinstance(line, Rejection) or line[0] not in read_fast]
+        if spans is None:
+            return None, rest
+        return ChunkResult(batches={"spans": spans}, accepted=Counter(spans=spans.num_rows)), rest
+
+    def _in_workers(self, path: Path, split: Iterator[tuple[ChunkResult | None, list[Line]]]) -> Iterator[ChunkResult]:
         if self._pool is None:
             # spawn: workers inherit no DuckDB threads or locks, and are this process's children, so its CPU
             # accounting (and the benchmark's) includes theirs.
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         pending: deque[Future[ChunkResult]] = deque()
         try:
-            for chunk in chunked:
-                pending.append(self._pool.submit(parse_chunk, str(path), chunk))
-                if len(pending) >= self.workers * _IN_FLIGHT_PER_WORKER:
-                    yield pending.popleft().result()
+            for fast, rest in split:
+                if fast is not None:
+                    yield fast  # rejections come only from otlp.py's chunks, which stay in file order
+                for piece in _pieces(rest):
+                    pending.append(self._pool.submit(parse_chunk, str(path), piece))
+                    if len(pending) >= self.workers * _IN_FLIGHT_PER_WORKER:
+                        yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         except BrokenProcessPool as exc:
@@ -132,6 +159,9 @@ class ChunkParser:
                 future.cancel()
 
     def close(self) -> None:
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -143,16 +173,22 @@ class ChunkParser:
         self.close()
 
 
-def _chunked(head: list[Line], rest: Iterator[Line]) -> Iterator[list[Line]]:
+def _chunked(head: list[Line], rest: Iterator[Line], chunk_bytes: int = CHUNK_BYTES) -> Iterator[list[Line]]:
     chunk, size = list(head), sum(len(i[1]) for i in head if not isinstance(i, Rejection))
     for item in rest:
         chunk.append(item)
         size += 0 if isinstance(item, Rejection) else len(item[1])
-        if size >= CHUNK_BYTES:
+        if size >= chunk_bytes:
             yield chunk
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _pieces(lines: list[Line]) -> Iterator[list[Line]]:
+    """The lines otlp.py reads, in pieces of about CHUNK_BYTES (what one worker parses at a time)."""
+    if lines:
+        yield from _chunked([], iter(lines))
 
 
 def _whole_file(path: Path, max_line_bytes: int) -> ChunkResult:
