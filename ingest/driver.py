@@ -40,10 +40,12 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "dependencies": ("caller", "callee", "source"),  # edges named by metrics (ingest/peers.py)
 }
 REPLACED_ON_REINGEST = ("changes", "incidents")
-# A record's own time, part of its natural key (or, for a span, fixed with its ids): a batch is compared
-# only with the stored rows in its time range, which DuckDB's zone maps find without reading the rest,
-# so each batch costs what it brings rather than what the store holds.
-TIME_COLUMNS = {"spans": "start_time", "logs": "timestamp", "metrics": "timestamp"}
+# A record's own time, part of its natural key: a batch is compared only with the stored rows in its time
+# range, which DuckDB's zone maps find without reading the rest, so each batch costs what it brings rather
+# than what the store holds. Not spans: OTLP names a span by its ids alone, and a span re-sent with another
+# start time (a corrected clock, a retried export) is the same span, so a batch of spans is compared with
+# the ids of every stored span (two columns; the join's hash table is built on the batch's side).
+TIME_COLUMNS = {"logs": "timestamp", "metrics": "timestamp"}
 # A batch ends at whichever comes first: typical rows are under 1 kB, but a table of stack traces or
 # long SQL statements must not hold 120,000 of them in memory at once. 122,880 rows is DuckDB's row group:
 # a transaction that appends whole row groups writes them to the store file directly, where smaller ones

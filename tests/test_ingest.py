@@ -344,3 +344,22 @@ def test_the_examples_are_what_generate_py_writes(tmp_path):
             assert gzip.decompress(written.read_bytes()) == gzip.decompress(committed.read_bytes()), written.name
         else:
             assert written.read_text() == committed.read_text(), written.name
+
+
+def test_a_span_sent_again_with_another_start_time_is_stored_once(tmp_path):
+    """OTLP names a span by its trace and span ids: a re-sent span whose clock moved is the same span (the first
+    version stays), however far apart the two start times are."""
+    first = json.loads((EXAMPLES / "traces.json").read_text().splitlines()[0])
+    again = json.loads(json.dumps(first))
+    for res in again["resourceSpans"]:
+        for scope in res["scopeSpans"]:
+            for span in scope["spans"]:
+                for field in ("startTimeUnixNano", "endTimeUnixNano"):
+                    span[field] = str(int(span[field]) + 3_600_000_000_000)  # an hour later
+    (tmp_path / "first.json").write_text(json.dumps(first) + "\n")
+    (tmp_path / "again.json").write_text(json.dumps(again) + "\n")
+    store = tmp_path / "store.duckdb"
+    ingest(store, [tmp_path / "first.json"])
+    before = counts(store)["spans"]
+    result = ingest(store, [tmp_path / "again.json"])
+    assert before > 0 and counts(store)["spans"] == before and result.files[0].added["spans"] == 0
