@@ -9,14 +9,17 @@ in flight at once: memory stays bounded by the chunk size, not the file's.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -113,7 +116,12 @@ class ChunkParser:
             return
         if self._fast is None and self.fast_path:
             self._fast = FastSpans()
-        split = (self._split(chunk) for chunk in _chunked(head, lines, FAST_CHUNK_BYTES if self._fast else CHUNK_BYTES))
+        split: Iterator[tuple[ChunkResult | None, list[Line]]] = (
+            self._split(chunk) for chunk in _chunked(head, lines, FAST_CHUNK_BYTES if self._fast else CHUNK_BYTES))
+        if self._fast is not None:
+            # Reading the next chunk (gzip, then DuckDB's reader; both release the GIL) on a thread while the
+            # caller merges this one into the store: the two use different cores.
+            split = prefetched(split)
         if self.workers < 2 or path.stat().st_size < PARALLEL_FILE_BYTES:
             for fast, rest in split:
                 if fast is not None:
@@ -183,6 +191,51 @@ def _chunked(head: list[Line], rest: Iterator[Line], chunk_bytes: int = CHUNK_BY
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+_T = TypeVar("_T")
+
+
+def prefetched(items: Iterator[_T], depth: int = 1) -> Iterator[_T]:
+    """`items`, produced on a thread up to `depth` ahead of the consumer; an exception in it is raised here, and
+    the thread stops when the consumer does (after the item it is producing)."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for item in items:
+                put((True, item))
+                if stop.is_set():
+                    return
+            put((False, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="otlp-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get_nowait()
+            thread.join(0.05)
 
 
 def _pieces(lines: list[Line]) -> Iterator[list[Line]]:
