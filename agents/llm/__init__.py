@@ -33,8 +33,11 @@ def warm_up() -> threading.Thread:
 def _import_stage() -> None:
     # The import builds ~10,000 long-lived classes (pydantic models, most of them the SDKs' types): the cyclic
     # collector ran ~800 times over them, 6 of them full passes over the growing heap, ~20% of the import's
-    # CPU. It is paused for the import only; the deterministic stage running meanwhile makes little cyclic
-    # garbage in those seconds, and it is collected after.
+    # CPU. It is paused for the import, and what the import built is then frozen (gc.freeze: moved to the
+    # permanent generation, never scanned again), or each later full pass during the stage walks a million
+    # objects (1.5 s of the stage on a loaded machine). Freezing keeps whatever garbage the deterministic
+    # stage had in flight until exit: little, in a process that ends with the report (only `investigate`
+    # warms up; the server does not).
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -43,5 +46,6 @@ def _import_stage() -> None:
     except ImportError:
         pass  # the stage reports a missing crewai as the configuration error it is, when it imports it
     finally:
+        gc.freeze()
         if collecting:
             gc.enable()
