@@ -75,10 +75,11 @@ def fan_out(agents: Sequence[Agent], incident: Incident, scope: Scope, deps: Dep
     return [findings[a.name] for a in agents]
 
 
-def within(seconds: float, name: str, call: Callable[[], T]) -> T:
-    """`call()` in a daemon thread of its own (carrying the investigation's context), waited for at most
-    `seconds`: raises TimeoutError past that, leaving the thread to finish or fail unobserved, as the
-    fan-out does with a hanging agent. Its exceptions are raised here."""
+def started(name: str, call: Callable[[], T]) -> Callable[[float], T]:
+    """`call()` starts now in a daemon thread of its own (carrying the investigation's context); the returned
+    function waits for it at most the seconds it is given, so the caller can do other work meanwhile. Past
+    them it raises TimeoutError, leaving the thread to finish or fail unobserved, as the fan-out does with a
+    hanging agent; `call()`'s exceptions are raised there too."""
     box: queue.Queue[tuple[bool, object]] = queue.Queue()
 
     def run() -> None:
@@ -89,10 +90,14 @@ def within(seconds: float, name: str, call: Callable[[], T]) -> T:
 
     context = contextvars.copy_context()
     threading.Thread(target=context.run, args=(run,), name=name, daemon=True).start()
-    try:
-        ok, value = box.get(timeout=max(0.0, seconds))
-    except queue.Empty:
-        raise TimeoutError(f"{name}: no answer within {seconds:.3g} s") from None
-    if not ok:
-        raise value  # type: ignore[misc]
-    return value  # type: ignore[return-value]
+
+    def wait(seconds: float) -> T:
+        try:
+            ok, value = box.get(timeout=max(0.0, seconds))
+        except queue.Empty:
+            raise TimeoutError(f"{name}: no answer within {seconds:.3g} s") from None
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    return wait

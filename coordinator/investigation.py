@@ -15,7 +15,7 @@ from inquest.agents import build_agents
 from inquest.agents.base import Agent, Deps
 from inquest.config import InvestigationConfig
 from inquest.coordinator.coverage import with_time_range
-from inquest.coordinator.fanout import Progress, fan_out, within
+from inquest.coordinator.fanout import Progress, fan_out, started
 from inquest.coordinator.mitigation import mitigation_for
 from inquest.coordinator.ranking import rank
 from inquest.coordinator.shared_answers import SharedAnswers
@@ -77,16 +77,24 @@ def _topology(findings: Sequence[Finding], deps: Deps, scope: Scope) -> list[tup
     return edges
 
 
-def _bounded_triage(incident: Incident, deps: Deps, settings: InvestigationConfig,
-                    deadline: Deadline) -> tuple[Scope, list[str]]:
-    """Triage under the deadline. It only refines where agents look, so it gets at most half of what is
-    left (and no more than an agent would): a backend that hangs here must not leave the agents no time."""
+def _start_triage(incident: Incident, deps: Deps, settings: InvestigationConfig,
+                  deadline: Deadline) -> Callable[[], tuple[Scope, list[str]]]:
+    """Starts triage under the deadline; the returned function waits for its scope. It only refines where
+    agents look, so it gets at most half of what is left (and no more than an agent would): a backend that
+    hangs here must not leave the agents no time. Started before the agents are built, its questions run in
+    the store (which releases the GIL) while their modules import."""
     allowed = min(settings.agent_timeout_s, deadline.remaining() / 2)
-    try:
-        return within(allowed, "triage", lambda: triage(incident, deps.backend, settings))
-    except TimeoutError:
-        return plan_scope(incident, settings), [
-            f"triage did not finish within {allowed:.3g} s; the agents look at the incident window as declared"]
+    until = time.perf_counter() + allowed
+    wait = started("triage", lambda: triage(incident, deps.backend, settings))
+
+    def scope() -> tuple[Scope, list[str]]:
+        try:
+            return wait(until - time.perf_counter())
+        except TimeoutError:
+            return plan_scope(incident, settings), [
+                f"triage did not finish within {allowed:.3g} s; the agents look at the incident window as declared"]
+
+    return scope
 
 
 def _llm_stage(incident: Incident, scope: Scope, findings: Sequence[Finding], ranked: Sequence[RankedHypothesis],
@@ -106,7 +114,6 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
                 on_progress: Progress | None = None) -> Report:
     settings = deps.config.investigation
     deadline = Deadline.after(settings.deadline)
-    team = list(agents) if agents is not None else build_agents(settings.agents)
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     with (_tracer.start_as_current_span("investigation", attributes={"inquest.incident.id": incident.id}) as span,
@@ -116,9 +123,11 @@ def investigate(incident: Incident, deps: Deps, agents: Sequence[Agent] | None =
             deps = replace(deps, backend=TracedBackend(SharedAnswers(deps.backend)))
         context = span.get_span_context()
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
+        triaged = _start_triage(incident, deps, settings, deadline)
+        team = list(agents) if agents is not None else build_agents(settings.agents)
         for agent in team:
             (on_progress or (lambda _p: None))(AgentProgress(agent.name, "queued"))
-        scope, notes = _bounded_triage(incident, deps, settings, deadline)
+        scope, notes = triaged()
         if not incident.service and scope.entry_service:
             incident = replace(incident, service=scope.entry_service)  # the agents start where requests enter
         findings = fan_out(team, incident, scope, deps, min(settings.agent_timeout_s, deadline.remaining()),
