@@ -121,6 +121,33 @@ def test_output_into_a_missing_folder_exits_2_before_any_work(tmp_path, example_
     assert not (tmp_path / "nope").exists()
 
 
+def test_an_investigation_ends_with_its_whole_report_and_nothing_else(tmp_path, example_store):
+    # The process leaves without tearing the interpreter down (cli._leave): what it printed and wrote is whole,
+    # the report on a buffered stdout too.
+    done = run("INC-2001", "--store", str(example_store), "--format", "json", "--trace-out", str(tmp_path / "t.json"),
+               env={"PYTHONUNBUFFERED": ""})
+    assert done.returncode == 0 and done.stderr == ""
+    assert json.loads(done.stdout)["hypotheses"][0]["service"] == "payments"
+    spans = json.loads((tmp_path / "t.json").read_text())["resourceSpans"][0]["scopeSpans"]
+    assert "investigation" in {span["name"] for scope in spans for span in scope["spans"]}
+
+
+def test_leaving_early_still_flushes_runs_atexit_and_waits_for_a_working_thread(tmp_path):
+    # What a normal exit does that a user would miss: buffered output, atexit handlers (temporary folders,
+    # exporters), a non-daemon thread's work.
+    code = ("import atexit, sys, threading, time\nfrom inquest import cli\n"
+            f"atexit.register(lambda: open({str(tmp_path / 'atexit')!r}, 'w').write('ran'))\n"
+            "if sys.argv[1] == 'thread':\n"
+            f"    threading.Thread(target=lambda: (time.sleep(0.3), open({str(tmp_path / 'thread')!r}, 'w'))).start()\n"
+            "print('report', end='')\nsys.exit(cli._leave(1))")
+    for case in ("alone", "thread"):
+        done = subprocess.run([sys.executable, "-c", code, case], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PYTHONUNBUFFERED": ""})
+        assert (done.returncode, done.stdout, done.stderr) == (1, "report", "")
+        assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").exists()
+
+
 def test_an_error_is_one_line_and_debug_shows_the_trace(tmp_path):
     (tmp_path / "bad.yaml").write_text("investigation: {agent_timeout_s: soon}\n")
     plain = run("incidents", "--config", str(tmp_path / "bad.yaml"))
