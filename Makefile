@@ -58,11 +58,10 @@ system-deps:
 
 # ruff (style, bug patterns), then mypy (types) and import-linter (layering) over .lint/src: the installed package
 # layout as symlinks (.ci/link_tree.py), because neither follows the editable install's package-dir mapping.
-# What mypy checks (strictness per module in pyproject.toml). tools (beyond backends)
-# and evals join when their errors are fixed (issue 11 part 5).
+# What mypy checks (strictness per module in pyproject.toml): every package, tools and evals included.
 MYPY_CHECKED := inquest.core inquest.registry inquest.agents inquest.tracing inquest.retry inquest.quantiles inquest.tails inquest.walk inquest.coordinator \
 	inquest.render inquest.replay inquest.config inquest.connect inquest.faults inquest.errors inquest.redact inquest.cli inquest.serve \
-	inquest.tools.backends inquest.commands inquest.ingest inquest.benchmarks inquest.attach
+	inquest.tools inquest.commands inquest.ingest inquest.benchmarks inquest.attach inquest.evals
 lint: $(VENV)/.synced-all
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python .ci/link_tree.py

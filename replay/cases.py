@@ -132,27 +132,9 @@ def load_case(path: Path) -> Case:
     incident = _require(raw, "incident", file, str)
     folder = file.parent
 
-    truth_raw = _require(raw, "truth", file, dict)
-    _unknown_keys(truth_raw, {"service", "change", "fault"}, file, "truth.")
-    if "service" not in truth_raw:
-        raise CaseError(f"{file}: missing key 'truth.service' (null for a false alarm)")
-    truth = Truth(service=_require(truth_raw, "service", file, str, optional=True, prefix="truth."),
-                  change=_require(truth_raw, "change", file, str, optional=True, prefix="truth."),
-                  fault=_require(truth_raw, "fault", file, str, optional=True, prefix="truth."))
-    if truth.service is None and truth.change is not None:
-        raise CaseError(f"{file}: 'truth.change' names a change but 'truth.service' is null")
-
-    world = telemetry = None
-    if raw.get("world") is not None:
-        spec = _require(raw, "world", file, dict)
-        _unknown_keys(spec, {"scenario", "seed", "scale"}, file, "world.")
-        seed, scale = spec.get("seed", 7), spec.get("scale", 1.0)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise CaseError(f"{file}: 'world.seed' must be an integer, got {seed!r}")
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
-            raise CaseError(f"{file}: 'world.scale' must be a positive number, got {scale!r}")
-        scenario = _require(spec, "scenario", file, str, prefix="world.")
-        world = WorldSpec(scenario=scenario, seed=seed, scale=float(scale))
+    truth = _truth(raw, file)
+    world = _world(raw, file) if raw.get("world") is not None else None
+    telemetry = None
     if raw.get("telemetry") is not None:
         telemetry = (folder / _require(raw, "telemetry", file, str)).resolve()
         if not telemetry.is_dir():
@@ -177,6 +159,31 @@ def load_case(path: Path) -> Case:
     return Case(id=case_id, incident=incident, truth=truth, source=file.resolve(), world=world,
                 telemetry=telemetry, code=code, notes=str(raw.get("notes") or "").strip(),
                 expected_agent_failures=tuple(expected), store=store, baseline=baseline)
+
+
+def _truth(raw: dict, file: Path) -> Truth:
+    truth_raw = _require(raw, "truth", file, dict)
+    _unknown_keys(truth_raw, {"service", "change", "fault"}, file, "truth.")
+    if "service" not in truth_raw:
+        raise CaseError(f"{file}: missing key 'truth.service' (null for a false alarm)")
+    truth = Truth(service=_require(truth_raw, "service", file, str, optional=True, prefix="truth."),
+                  change=_require(truth_raw, "change", file, str, optional=True, prefix="truth."),
+                  fault=_require(truth_raw, "fault", file, str, optional=True, prefix="truth."))
+    if truth.service is None and truth.change is not None:
+        raise CaseError(f"{file}: 'truth.change' names a change but 'truth.service' is null")
+    return truth
+
+
+def _world(raw: dict, file: Path) -> WorldSpec:
+    spec = _require(raw, "world", file, dict)
+    _unknown_keys(spec, {"scenario", "seed", "scale"}, file, "world.")
+    seed, scale = spec.get("seed", 7), spec.get("scale", 1.0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise CaseError(f"{file}: 'world.seed' must be an integer, got {seed!r}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+        raise CaseError(f"{file}: 'world.scale' must be a positive number, got {scale!r}")
+    scenario = _require(spec, "scenario", file, str, prefix="world.")
+    return WorldSpec(scenario=scenario, seed=seed, scale=float(scale))
 
 
 def _baseline(raw: dict, file: Path) -> tuple[int, int] | None:

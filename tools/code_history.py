@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,34 +43,44 @@ class CommitDiff:
     command: str  # reproduces it: the git command a person would run
 
 
+@dataclass
+class _OpenHunk:
+    """A hunk while its lines are read: where it starts, and its added, removed and resulting lines."""
+
+    old_start: int
+    new_start: int
+    context: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+    def freeze(self, path: str) -> Hunk:
+        return Hunk(path=path, old_start=self.old_start, new_start=self.new_start, context=self.context,
+                    added=tuple(self.added), removed=tuple(self.removed), new_lines=tuple(self.after))
+
+
 def parse_patch(path: str, patch: str) -> list[Hunk]:
     """Splits one file's unified diff into hunks."""
     hunks: list[Hunk] = []
-    current: dict | None = None
+    current: _OpenHunk | None = None
     for line in patch.splitlines():
         header = _HUNK_HEADER.match(line)
         if header:
             if current:
-                hunks.append(_freeze(path, current))
-            current = {"old": int(header.group(1)), "new": int(header.group(2)), "context": header.group(3),
-                       "added": [], "removed": [], "after": []}
+                hunks.append(current.freeze(path))
+            current = _OpenHunk(int(header.group(1)), int(header.group(2)), header.group(3))
         elif current is None or line.startswith(("---", "+++")):
             continue
         elif line.startswith("+"):
-            current["added"].append(line[1:])
-            current["after"].append(line[1:])
+            current.added.append(line[1:])
+            current.after.append(line[1:])
         elif line.startswith("-"):
-            current["removed"].append(line[1:])
+            current.removed.append(line[1:])
         elif not line.startswith("\\"):  # "\ No newline at end of file"
-            current["after"].append(line[1:] if line.startswith(" ") else line)
+            current.after.append(line[1:] if line.startswith(" ") else line)
     if current:
-        hunks.append(_freeze(path, current))
+        hunks.append(current.freeze(path))
     return hunks
-
-
-def _freeze(path: str, h: dict) -> Hunk:
-    return Hunk(path=path, old_start=h["old"], new_start=h["new"], context=h["context"],
-                added=tuple(h["added"]), removed=tuple(h["removed"]), new_lines=tuple(h["after"]))
 
 
 class CodeHistory:

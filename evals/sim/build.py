@@ -41,9 +41,9 @@ from inquest.evals.sim.requests import Requests
 from inquest.evals.sim.shop import SHOP
 from inquest.evals.sim.signals import evaluate_alert, incident_row, metric_rows, query_stat_rows
 from inquest.evals.sim.traffic import Clock
-from inquest.evals.sim.tsv import copy_tsv
+from inquest.evals.sim.tsv import copy_tsv, row_counts
 from inquest.evals.sim.validate import validate
-from inquest.tools.backends.embedded_schema import TABLES, StoreWriter
+from inquest.tools.backends.embedded_schema import StoreWriter
 
 T0, T1 = hms(12, 0), hms(14, 0)
 STORE_NAME, REPO_NAME = "store.duckdb", "shop-repo"
@@ -65,7 +65,11 @@ def _first_effect(scenario: Scenario, changes: dict[str, ChangeSpec]) -> int:
     starts = []
     for effect in scenario.effects:
         when: When = effect.when
-        starts.append(changes[when.after].at if when.after else when.start)
+        if when.after is not None:
+            starts.append(changes[when.after].at)
+        else:
+            assert when.start is not None  # When holds exactly one of the two
+            starts.append(when.start)
     return min(starts)
 
 
@@ -120,7 +124,7 @@ def _write_store(scenario: Scenario, path: Path, seed: int, scale: float, shas: 
         fired = evaluate_alert(scenario.alert, requests, T0, T1, _first_effect(scenario, changes))
         writer.load("incidents", [incident_row(scenario.alert, fired, clock, T1)])
         writer.finish()
-        counts = {table: writer.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
+        counts = row_counts(writer)
     return counts, requests.requests
 
 

@@ -37,8 +37,8 @@ from inquest.evals.sim.model import hms
 from inquest.evals.sim.planted import PLANTED_SECRETS
 from inquest.evals.sim.repo import change_rows
 from inquest.evals.sim.signals import p95
-from inquest.evals.sim.tsv import copy_tsv
-from inquest.tools.backends.embedded_schema import TABLES, StoreWriter
+from inquest.evals.sim.tsv import copy_tsv, row_counts
+from inquest.tools.backends.embedded_schema import StoreWriter
 
 __all__ = ["DemoWorld", "build_demo_world", "ensure_demo_world", "PLANTED_SECRETS", "GUILTY_CHANGE_ID",
            "INCIDENT_ID"]
@@ -108,7 +108,7 @@ def _write_store(path: Path, seed: int, scale: float, inject: bool, repo_path: P
         writer.load("changes", change_rows(changes(inject), DAY, shas))
         writer.load("incidents", [(*row, None, None) for row in _incident_rows(total)])  # no pinned baseline
         writer.finish()
-        counts = {table: writer.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
+        counts = row_counts(writer)
     return shas, total, counts
 
 

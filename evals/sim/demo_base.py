@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from random import Random
+from typing import TypeVar
 
 from inquest.evals.sim.model import BUCKET, US, hms
 from inquest.evals.sim.shop import SHOP
@@ -59,6 +60,8 @@ def make_pods(seed: int) -> dict[str, list[str]]:
                          for _ in range(count)]
     return pods
 
+Key = TypeVar("Key")  # what a counter is kept per: (pod, bucket) or (minute, service, statement)
+
 
 @dataclass
 class Aggregates:
@@ -79,9 +82,14 @@ class Aggregates:
             self.red_durations.setdefault(key, []).extend(values)
         for key, count in other.red_errors.items():
             self.red_errors[key] = self.red_errors.get(key, 0) + count
-        for mine, theirs in ((self.pool, other.pool), (self.db_stats, other.db_stats)):
-            for key, values in theirs.items():
-                if key in mine:
-                    mine[key] = [a + b for a, b in zip(mine[key], values)]
-                else:
-                    mine[key] = list(values)
+        _add_counters(self.pool, other.pool)
+        _add_counters(self.db_stats, other.db_stats)
+
+
+def _add_counters(mine: dict[Key, list[float]], theirs: dict[Key, list[float]]) -> None:
+    """Adds another segment's counters into these, field by field."""
+    for key, values in theirs.items():
+        if key in mine:
+            mine[key] = [a + b for a, b in zip(mine[key], values)]
+        else:
+            mine[key] = list(values)

@@ -32,6 +32,7 @@ from inquest.evals.sim.model import (
     Query,
     Retries,
     SlowOperation,
+    Step,
     SwapStatement,
     TableLock,
     Topology,
@@ -112,7 +113,7 @@ class LoadModel:
             return self._plain_queries[key]
         op = self.ops[key]
         swaps = [(e, self.act.on(e.when, at, slot)) for e in self._of(SwapStatement) if (e.service, e.operation) == key]
-        out = []
+        out: list[tuple[Query, float]] = []
         for step in op.steps:
             if not isinstance(step, Query):
                 continue
@@ -155,14 +156,12 @@ class LoadModel:
             rates[key] += rate
             op = self.ops[key]
             going = rate
-            calls = [s for s in op.steps if not isinstance(s, Query)]
+            # Each call with how many times a request makes it (a fault's extra calls, as many as it adds).
+            calls: list[tuple[Step, float]] = [(s, 1.0) for s in op.steps if not isinstance(s, Query)]
             for e, level in extra:
                 if level and (e.service, e.operation) == key:
                     calls.append((e.call, level * mean(e.count)))
-            for step in calls:
-                count = 1.0
-                if isinstance(step, tuple):
-                    step, count = step
+            for step, count in calls:
                 if isinstance(step, Call):
                     n = self._attempts(key, step, at)
                     p = min(self._seen_failure(key[0], step, at), 0.999)
@@ -200,18 +199,7 @@ class LoadModel:
             entry *= 1 + (surge.multiplier - 1) * self.act.on(surge.when, at)
         self.entry.append(entry)
         rates = self._rates(at, entry)
-
-        db_work: dict[str, float] = defaultdict(float)
-        for key, rate in rates.items():
-            # Requests that timed out waiting for a connection never reach the database.
-            reaching = 1 - self._pool_loss[key[0]] if self.ops[key].pool else 1.0
-            for q, share in self._queries(key, at, None):
-                db_work[q.db] += rate * reaching * share * mean(q.ms) * (MEAN_ITEMS if q.per_item else 1)
-        db_mult = {}
-        for db, nominal_util in self.topology.databases.items():
-            util = nominal_util * db_work.get(db, 0.0) / max(self.nominal_db.get(db, 0.0), 1e-9)
-            db_mult[db] = slowdown(util, knee=0.5, cap=0.92)
-            self.db_mult[db].append(db_mult[db])
+        db_mult = self._databases(at, rates)
 
         shed_of: dict[str, float] = {}
         refused_of: dict[str, float] = {}
@@ -263,6 +251,21 @@ class LoadModel:
             mult_of[spec.name] = sum(mults) / len(mults) if mults else 1.0
             refused_of[spec.name] = refused / len(slots)
         self._failures_and_latency(at, shed_of, refused_of, delay_of, mult_of, pool_of, db_mult)
+
+    def _databases(self, at: int, rates: dict[tuple[str, str], float]) -> dict[str, float]:
+        """How much slower each database answers now than idle, from the statement work the rates send it."""
+        db_work: dict[str, float] = defaultdict(float)
+        for key, rate in rates.items():
+            # Requests that timed out waiting for a connection never reach the database.
+            reaching = 1 - self._pool_loss[key[0]] if self.ops[key].pool else 1.0
+            for q, share in self._queries(key, at, None):
+                db_work[q.db] += rate * reaching * share * mean(q.ms) * (MEAN_ITEMS if q.per_item else 1)
+        db_mult = {}
+        for db, nominal_util in self.topology.databases.items():
+            util = nominal_util * db_work.get(db, 0.0) / max(self.nominal_db.get(db, 0.0), 1e-9)
+            db_mult[db] = slowdown(util, knee=0.5, cap=0.92)
+            self.db_mult[db].append(db_mult[db])
+        return db_mult
 
     def _lock(self, q: Query, at: int) -> tuple[float, float]:
         """(expected wait ms, probability of a statement timeout) for a statement arriving at `at`."""

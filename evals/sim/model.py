@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from inquest.errors import InquestError
 from inquest.evals.sim.people import Person
@@ -155,7 +156,7 @@ class Topology:
                 return spec
         raise ScenarioError(f"topology has no service {name!r}")
 
-    def with_service(self, name: str, **changes: object) -> Topology:
+    def with_service(self, name: str, **changes: Any) -> Topology:
         """The same topology with one service's spec changed (a busier service, a smaller pool)."""
         self.service(name)
         services = tuple(replace(s, **changes) if s.name == name else s for s in self.services)

@@ -34,6 +34,7 @@ from inquest.evals.sim.model import (
     Retries,
     Scenario,
     SlowOperation,
+    Step,
     SwapStatement,
     TableLock,
     Topology,
@@ -135,22 +136,10 @@ class Requests(Traffic):
         if op.flap and (start // US) % op.flap[0] < op.flap[1]:
             t += self.ms(op.flap[2])
         effects = self.effects.get(key)
-        steps: list = list(op.steps)
-        fail = None
+        steps: list[Step] = list(op.steps)
+        fail: FailOperation | None = None
         if effects:
-            for e in effects.slow:
-                if self._on(e.when, start, slot):
-                    t += self.ms(e.add_ms)
-            for e in effects.swap:
-                if self._on(e.when, start, slot):
-                    steps = [n for s in steps
-                             for n in (e.new if isinstance(s, Query) and s.statement == e.old else (s,))]
-            for e in effects.extra:
-                if self._on(e.when, start, slot):
-                    steps.extend([e.call] * (e.count[0] + int(self.r() * (e.count[1] - e.count[0] + 1))))
-            for e in effects.fail:
-                if self._on(e.when, start, slot) and self.r() < e.rate:
-                    fail = e
+            t, steps, fail = self._faults(effects, start, slot, t, steps)
         status, message = op.ok_status, ""
         if op.pool:
             t, message = self._acquire(c, sid, service, host, op.pool, state, t)
@@ -180,6 +169,26 @@ class Requests(Traffic):
                    op.method, op.route, status if op.kind == "SERVER" else "")
         self._access(t, c, sid, service, host, op, status)
         return t, status, message
+
+    def _faults(self, effects: OpEffects, start: int, slot: Slot, t: int,
+                steps: list[Step]) -> tuple[int, list[Step], FailOperation | None]:
+        """What the faults acting now do to one request of an operation: time added, statements swapped,
+        calls added, and the failure it ends in, if one strikes: (time, steps, failure)."""
+        fail = None
+        for slower in effects.slow:
+            if self._on(slower.when, start, slot):
+                t += self.ms(slower.add_ms)
+        for swap in effects.swap:
+            if self._on(swap.when, start, slot):
+                steps = [n for s in steps
+                         for n in (swap.new if isinstance(s, Query) and s.statement == swap.old else (s,))]
+        for extra in effects.extra:
+            if self._on(extra.when, start, slot):
+                steps.extend([extra.call] * (extra.count[0] + int(self.r() * (extra.count[1] - extra.count[0] + 1))))
+        for failing in effects.fail:
+            if self._on(failing.when, start, slot) and self.r() < failing.rate:
+                fail = failing
+        return t, steps, fail
 
     def _acquire(self, c, sid, service, host, db, state, t: int) -> tuple[int, str]:
         """A connection from the pool, as the load model says this pod's pool behaves now: (when the
@@ -253,6 +262,7 @@ class Requests(Traffic):
         wait, failure = 0, ""
         for lock in self.locks:
             if lock.db == q.db and lock.table in q.statement and self._on(lock.when, start, None):
+                assert lock.when.end is not None  # a lock is held from a time until a time
                 left = lock.when.end - start
                 if left > lock.statement_timeout_ms * MS:
                     wait, duration = int(lock.statement_timeout_ms * MS), self.ms((0.1, 0.5))

@@ -26,3 +26,12 @@ def copy_tsv(writer: StoreWriter, table: str, *paths: Path) -> None:
                        [[str(path) for path in paths]])
     for path in paths:
         path.unlink()
+
+
+def row_counts(writer: StoreWriter) -> dict[str, int]:
+    """Rows per table of a world just written, for its marker file."""
+    counts = {}
+    for table in TABLES:
+        [(count,)] = writer.con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        counts[table] = int(count)
+    return counts
