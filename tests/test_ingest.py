@@ -356,10 +356,11 @@ def test_a_span_sent_again_with_another_start_time_is_stored_once(tmp_path):
             for span in scope["spans"]:
                 for field in ("startTimeUnixNano", "endTimeUnixNano"):
                     span[field] = str(int(span[field]) + 3_600_000_000_000)  # an hour later
-    (tmp_path / "first.json").write_text(json.dumps(first) + "\n")
+    (tmp_path / "first.json").write_text((json.dumps(first) + "\n") * 2)  # a batch that repeats its spans
     (tmp_path / "again.json").write_text(json.dumps(again) + "\n")
     store = tmp_path / "store.duckdb"
     ingest(store, [tmp_path / "first.json"])
     before = counts(store)["spans"]
     result = ingest(store, [tmp_path / "again.json"])
-    assert before > 0 and counts(store)["spans"] == before and result.files[0].added["spans"] == 0
+    assert before == sum(len(scope["spans"]) for res in first["resourceSpans"] for scope in res["scopeSpans"])
+    assert counts(store)["spans"] == before and result.files[0].added["spans"] == 0
