@@ -50,10 +50,18 @@ def command_listing() -> str:
     return "commands (investigate COMMAND --help for each):\n" + "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Lists the commands only when the help is shown: the listing reads each command module's source for its
+    first line (registry.summary), which every investigation would otherwise pay for on its way in."""
+
+    def format_help(self) -> str:
+        self.description = f"{DESCRIPTION}\n\n{command_listing()}"
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="investigate", usage="investigate INCIDENT-ID [options] | COMMAND ...",
-                                     description=f"{DESCRIPTION}\n\n{command_listing()}", epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="investigate", usage="investigate INCIDENT-ID [options] | COMMAND ...", description=DESCRIPTION,
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("incident_id", metavar="INCIDENT-ID", help="the incident to investigate, or a command")
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
